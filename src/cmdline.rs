@@ -1,0 +1,385 @@
+//! The kernel command line, split the way the kernel splits it
+//! (`lib/cmdline.c` `next_arg`), and the parameters resume-init acts on.
+//!
+//! Unknown parameters are ignored, as the kernel ignores the ones it does
+//! not know; a known parameter with a bad value is recorded as a
+//! [`Problem`] so that the init can say so in one line and go on with the
+//! default.
+
+use crate::text::{parse_u32, parse_u64};
+
+/// One `name[=value]` word of the command line, quotes removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Param<'a> {
+    pub name: &'a str,
+    pub value: Option<&'a str>,
+}
+
+/// Iterator over the parameters of a command line, as the kernel's
+/// `next_arg` splits it: words separated by white space, double quotes
+/// group white space, `=` splits name from value at its first occurrence,
+/// and a bare `--` ends the kernel's part of the line.
+pub struct Params<'a> {
+    rest: &'a str,
+}
+
+/// Splits `line` into parameters (see [`Params`]).
+pub fn params(line: &str) -> Params<'_> {
+    Params { rest: line }
+}
+
+impl<'a> Iterator for Params<'a> {
+    type Item = Param<'a>;
+
+    fn next(&mut self) -> Option<Param<'a>> {
+        let s = self.rest.trim_start_matches(|c: char| c.is_ascii_whitespace() || c == '\0');
+        if s.is_empty() {
+            self.rest = s;
+            return None;
+        }
+        let bytes = s.as_bytes();
+        let mut i = 0;
+        let mut in_quote = false;
+        let mut equals = None;
+        while i < bytes.len() {
+            let b = bytes[i];
+            if b.is_ascii_whitespace() && !in_quote {
+                break;
+            }
+            if equals.is_none() && b == b'=' {
+                equals = Some(i);
+            }
+            if b == b'"' {
+                in_quote = !in_quote;
+            }
+            i += 1;
+        }
+        let word = &s[..i];
+        self.rest = &s[i..];
+        if word == "--" {
+            self.rest = "";
+            return None;
+        }
+        Some(split_word(word))
+    }
+}
+
+/// Splits one word into name and value with the kernel's quote rules: a
+/// leading quote on the word or on the value is dropped, and so is the
+/// word's final quote when one of those was there. Quotes anywhere else
+/// stay (`root=LABEL="my root"` keeps them for the device parser).
+fn split_word(word: &str) -> Param<'_> {
+    let quoted = word.starts_with('"');
+    let body = if quoted { &word[1..] } else { word };
+    let (name, value) = match body.split_once('=') {
+        None => (body, None),
+        Some((n, v)) => (n, Some(v)),
+    };
+    let value_quoted = value.is_some_and(|v| v.starts_with('"'));
+    let value = value.map(|v| if value_quoted { &v[1..] } else { v });
+    let strip_end = quoted || value_quoted;
+    fn trim(s: &str, strip_end: bool) -> &str {
+        if strip_end { s.strip_suffix('"').unwrap_or(s) } else { s }
+    }
+    match value {
+        None => Param { name: trim(name, strip_end), value: None },
+        Some(v) => Param { name, value: Some(trim(v, strip_end)) },
+    }
+}
+
+/// What `resume_init=` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResumeMode {
+    /// Load the image ourselves through `/dev/snapshot` (the default).
+    Userspace,
+    /// Hand the device to the kernel's own loader via `/sys/power/resume`.
+    Kernel,
+    /// Boot fresh; any image found is invalidated.
+    Skip,
+}
+
+impl ResumeMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            ResumeMode::Userspace => "userspace",
+            ResumeMode::Kernel => "kernel",
+            ResumeMode::Skip => "skip",
+        }
+    }
+}
+
+/// A known parameter whose value could not be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Problem<'a> {
+    pub param: &'a str,
+    pub value: &'a str,
+    pub why: &'static str,
+}
+
+/// Most problems recorded; more are counted in [`Config::problems_dropped`].
+pub const MAX_PROBLEMS: usize = 8;
+
+/// The parameters resume-init understands, borrowed from the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config<'a> {
+    pub root: Option<&'a str>,
+    pub rootfstype: Option<&'a str>,
+    pub rootflags: Option<&'a str>,
+    /// `ro` (the default) or `rw`: the last one given wins, as in the kernel.
+    pub read_only: bool,
+    pub rootwait: bool,
+    /// `rootdelay=` in seconds.
+    pub rootdelay: Option<u32>,
+    pub init: Option<&'a str>,
+    pub resume: Option<&'a str>,
+    /// `resume_offset=` in pages (swap files).
+    pub resume_offset: Option<u64>,
+    /// `noresume`: keeps the kernel's loader away; not a reason for us to skip.
+    pub noresume: bool,
+    /// `nohibernate` or `hibernate=no…`: the kernel refuses `/dev/snapshot`.
+    pub nohibernate: bool,
+    pub resume_mode: ResumeMode,
+    pub quiet: bool,
+    pub debug: bool,
+    pub loglevel: Option<u32>,
+    pub problems: heapless::Vec<Problem<'a>, MAX_PROBLEMS>,
+    pub problems_dropped: usize,
+}
+
+impl Default for Config<'_> {
+    fn default() -> Self {
+        Config {
+            root: None,
+            rootfstype: None,
+            rootflags: None,
+            read_only: true,
+            rootwait: false,
+            rootdelay: None,
+            init: None,
+            resume: None,
+            resume_offset: None,
+            noresume: false,
+            nohibernate: false,
+            resume_mode: ResumeMode::Userspace,
+            quiet: false,
+            debug: false,
+            loglevel: None,
+            problems: heapless::Vec::new(),
+            problems_dropped: 0,
+        }
+    }
+}
+
+impl<'a> Config<'a> {
+    /// Parses a whole command line (the contents of `/proc/cmdline`).
+    pub fn parse(line: &'a str) -> Config<'a> {
+        let mut c = Config::default();
+        for p in params(line) {
+            c.apply(p);
+        }
+        c
+    }
+
+    /// The resume device, unless none was asked for (`resume=none` is the
+    /// initramfs-tools way to say so).
+    pub fn resume_device(&self) -> Option<&'a str> {
+        self.resume.filter(|r| *r != "none")
+    }
+
+    fn problem(&mut self, param: &'a str, value: &'a str, why: &'static str) {
+        if self.problems.push(Problem { param, value, why }).is_err() {
+            self.problems_dropped += 1;
+        }
+    }
+
+    /// A non-empty value, or a problem recorded and `None`.
+    fn text(&mut self, p: Param<'a>) -> Option<&'a str> {
+        match p.value {
+            Some(v) if !v.is_empty() => Some(v),
+            _ => {
+                self.problem(p.name, p.value.unwrap_or(""), "needs a value");
+                None
+            }
+        }
+    }
+
+    fn number<T>(&mut self, p: Param<'a>, parse: fn(&str) -> Option<T>) -> Option<T> {
+        let v = self.text(p)?;
+        let n = parse(v);
+        if n.is_none() {
+            self.problem(p.name, v, "is not a decimal number in range");
+        }
+        n
+    }
+
+    fn apply(&mut self, p: Param<'a>) {
+        match (p.name, p.value) {
+            ("root", _) => self.root = self.text(p),
+            ("rootfstype", _) => self.rootfstype = self.text(p),
+            ("rootflags", _) => self.rootflags = self.text(p),
+            ("ro", None) => self.read_only = true,
+            ("rw", None) => self.read_only = false,
+            ("rootwait", None) => self.rootwait = true,
+            ("rootdelay", _) => self.rootdelay = self.number(p, parse_u32),
+            ("init", _) => self.init = self.text(p),
+            ("resume", _) => self.resume = self.text(p),
+            ("resume_offset", _) => self.resume_offset = self.number(p, parse_u64),
+            ("noresume", None) => self.noresume = true,
+            ("nohibernate", None) => self.nohibernate = true,
+            ("hibernate", Some(v)) => {
+                // kernel/power/hibernate.c hibernate_setup(): prefix matches.
+                if v.starts_with("noresume") {
+                    self.noresume = true;
+                } else if v.starts_with("nocompress") || v.starts_with("protect_image") {
+                } else if v.starts_with("no") {
+                    self.noresume = true;
+                    self.nohibernate = true;
+                }
+            }
+            ("resume_init", _) => {
+                if let Some(v) = self.text(p) {
+                    self.resume_mode = match v {
+                        "userspace" => ResumeMode::Userspace,
+                        "kernel" => ResumeMode::Kernel,
+                        "skip" => ResumeMode::Skip,
+                        _ => {
+                            self.problem(p.name, v, "is not userspace, kernel or skip");
+                            ResumeMode::Userspace
+                        }
+                    };
+                }
+            }
+            ("quiet", None) => self.quiet = true,
+            ("debug", None) => self.debug = true,
+            ("loglevel", _) => self.loglevel = self.number(p, parse_u32),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(line: &str) -> Vec<(&str, Option<&str>)> {
+        params(line).map(|p| (p.name, p.value)).collect()
+    }
+
+    #[test]
+    fn splits_like_the_kernel() {
+        let cases: &[(&str, &[(&str, Option<&str>)])] = &[
+            ("", &[]),
+            ("   \n", &[]),
+            ("ro", &[("ro", None)]),
+            ("a=b c=d", &[("a", Some("b")), ("c", Some("d"))]),
+            ("  a=b\t\tc  ", &[("a", Some("b")), ("c", None)]),
+            ("a=b=c", &[("a", Some("b=c"))]),
+            ("a=", &[("a", Some(""))]),
+            ("a=\"b c\" d", &[("a", Some("b c")), ("d", None)]),
+            ("\"a=b c\" d", &[("a", Some("b c")), ("d", None)]),
+            ("\"quoted word\"", &[("quoted word", None)]),
+            ("a=\"unterminated quote rest", &[("a", Some("unterminated quote rest"))]),
+            ("a -- b=c d", &[("a", None)]),
+            ("a=-- b", &[("a", Some("--")), ("b", None)]),
+            ("x=\"\"", &[("x", Some(""))]),
+            ("root=LABEL=\"my root\" rw", &[("root", Some("LABEL=\"my root\"")), ("rw", None)]),
+            ("\"", &[("", None)]),
+        ];
+        for (line, want) in cases {
+            assert_eq!(split(line), *want, "line {line:?}");
+        }
+    }
+
+    #[test]
+    fn realistic_debian_line() {
+        let line = "BOOT_IMAGE=/boot/vmlinuz-6.1.0-56-amd64 root=UUID=0a1b2c3d-0000-4000-8000-00000000abcd ro \
+                    quiet splash resume=UUID=1111aaaa-2222-4333-8444-555566667777 resume_offset=34816 \
+                    noresume console=ttyS0,115200n8 init=/lib/systemd/systemd rootflags=data=ordered,noatime \
+                    rootfstype=ext4 rootdelay=3 rootwait resume_init=kernel loglevel=7 -- single";
+        let c = Config::parse(line);
+        assert_eq!(c.root, Some("UUID=0a1b2c3d-0000-4000-8000-00000000abcd"));
+        assert!(c.read_only);
+        assert!(c.quiet);
+        assert_eq!(c.resume_device(), Some("UUID=1111aaaa-2222-4333-8444-555566667777"));
+        assert_eq!(c.resume_offset, Some(34816));
+        assert!(c.noresume);
+        assert!(!c.nohibernate);
+        assert_eq!(c.init, Some("/lib/systemd/systemd"));
+        assert_eq!(c.rootflags, Some("data=ordered,noatime"));
+        assert_eq!(c.rootfstype, Some("ext4"));
+        assert_eq!(c.rootdelay, Some(3));
+        assert!(c.rootwait);
+        assert_eq!(c.resume_mode, ResumeMode::Kernel);
+        assert_eq!(c.loglevel, Some(7));
+        assert!(c.problems.is_empty());
+    }
+
+    #[test]
+    fn last_of_ro_rw_wins_and_defaults() {
+        assert!(!Config::parse("ro rw").read_only);
+        assert!(Config::parse("rw ro").read_only);
+        let c = Config::parse("");
+        assert!(c.read_only);
+        assert_eq!(c.resume_mode, ResumeMode::Userspace);
+        assert_eq!(c.root, None);
+        assert_eq!(c.resume_device(), None);
+    }
+
+    #[test]
+    fn flags_with_values_are_not_flags() {
+        // `ro=1` is not `ro`; the kernel would not take it either.
+        let c = Config::parse("rw ro=1 noresume=0");
+        assert!(!c.read_only);
+        assert!(!c.noresume);
+    }
+
+    #[test]
+    fn resume_none_and_hibernate_options() {
+        assert_eq!(Config::parse("resume=none").resume_device(), None);
+        let c = Config::parse("hibernate=noresume");
+        assert!(c.noresume && !c.nohibernate);
+        let c = Config::parse("hibernate=nocompress");
+        assert!(!c.noresume && !c.nohibernate);
+        let c = Config::parse("hibernate=no");
+        assert!(c.noresume && c.nohibernate);
+        assert!(Config::parse("nohibernate").nohibernate);
+    }
+
+    #[test]
+    fn bad_values_become_problems_and_keep_defaults() {
+        let c = Config::parse(
+            "resume= resume_offset=99999999999999999999999 rootdelay=soon resume_init=fast root loglevel=-1",
+        );
+        assert_eq!(c.resume, None);
+        assert_eq!(c.resume_offset, None);
+        assert_eq!(c.rootdelay, None);
+        assert_eq!(c.resume_mode, ResumeMode::Userspace);
+        assert_eq!(c.root, None);
+        let why: Vec<_> = c.problems.iter().map(|p| (p.param, p.value, p.why)).collect();
+        assert_eq!(
+            why,
+            vec![
+                ("resume", "", "needs a value"),
+                ("resume_offset", "99999999999999999999999", "is not a decimal number in range"),
+                ("rootdelay", "soon", "is not a decimal number in range"),
+                ("resume_init", "fast", "is not userspace, kernel or skip"),
+                ("root", "", "needs a value"),
+                ("loglevel", "-1", "is not a decimal number in range"),
+            ]
+        );
+    }
+
+    #[test]
+    fn too_many_problems_are_counted() {
+        let line = "rootdelay=x ".repeat(MAX_PROBLEMS + 3);
+        let c = Config::parse(&line);
+        assert_eq!(c.problems.len(), MAX_PROBLEMS);
+        assert_eq!(c.problems_dropped, 3);
+    }
+
+    #[test]
+    fn junk_does_not_disturb() {
+        let c = Config::parse("\"\" = == === \"=\" \0 \u{e9}t\u{e9}=\u{fc} root=/dev/vda1 x=\"y");
+        assert_eq!(c.root, Some("/dev/vda1"));
+    }
+}

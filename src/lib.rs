@@ -1,0 +1,13 @@
+//! The pure core of resume-init: parsers and on-disk probes, no system calls.
+//!
+//! Everything here works on byte slices handed in by the caller, so it is
+//! `#![no_std]`, free of `unsafe`, and unit-tested on the host
+//! (`cargo hosttest`). The binary (`src/main.rs`) is the thin shell around it
+//! that performs the system calls.
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+
+pub mod cmdline;
+pub mod devspec;
+pub mod probe;
+pub mod text;
