@@ -108,6 +108,18 @@ impl ResumeMode {
     }
 }
 
+/// How long to wait for the root device (`rootwait`, `rootwait=N` as in
+/// Linux 6.5+).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// Not given: a bounded default.
+    Default,
+    /// `rootwait`: until the device appears.
+    Forever,
+    /// `rootwait=N`: at most N seconds.
+    Seconds(u32),
+}
+
 /// A known parameter whose value could not be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Problem<'a> {
@@ -127,13 +139,17 @@ pub struct Config<'a> {
     pub rootflags: Option<&'a str>,
     /// `ro` (the default) or `rw`: the last one given wins, as in the kernel.
     pub read_only: bool,
-    pub rootwait: bool,
+    pub rootwait: Wait,
     /// `rootdelay=` in seconds.
     pub rootdelay: Option<u32>,
     pub init: Option<&'a str>,
     pub resume: Option<&'a str>,
     /// `resume_offset=` in pages (swap files).
     pub resume_offset: Option<u64>,
+    /// `resumewait`: wait until the resume device appears.
+    pub resumewait: bool,
+    /// `resumedelay=` in seconds, slept before looking for the device.
+    pub resumedelay: Option<u32>,
     /// `noresume`: keeps the kernel's loader away; not a reason for us to skip.
     pub noresume: bool,
     /// `nohibernate` or `hibernate=no…`: the kernel refuses `/dev/snapshot`.
@@ -153,11 +169,13 @@ impl Default for Config<'_> {
             rootfstype: None,
             rootflags: None,
             read_only: true,
-            rootwait: false,
+            rootwait: Wait::Default,
             rootdelay: None,
             init: None,
             resume: None,
             resume_offset: None,
+            resumewait: false,
+            resumedelay: None,
             noresume: false,
             nohibernate: false,
             resume_mode: ResumeMode::Userspace,
@@ -219,7 +237,14 @@ impl<'a> Config<'a> {
             ("rootflags", _) => self.rootflags = self.text(p),
             ("ro", None) => self.read_only = true,
             ("rw", None) => self.read_only = false,
-            ("rootwait", None) => self.rootwait = true,
+            ("rootwait", None) => self.rootwait = Wait::Forever,
+            ("rootwait", Some(_)) => {
+                if let Some(n) = self.number(p, parse_u32) {
+                    self.rootwait = Wait::Seconds(n);
+                }
+            }
+            ("resumewait", None) => self.resumewait = true,
+            ("resumedelay", _) => self.resumedelay = self.number(p, parse_u32),
             ("rootdelay", _) => self.rootdelay = self.number(p, parse_u32),
             ("init", _) => self.init = self.text(p),
             ("resume", _) => self.resume = self.text(p),
@@ -308,7 +333,7 @@ mod tests {
         assert_eq!(c.rootflags, Some("data=ordered,noatime"));
         assert_eq!(c.rootfstype, Some("ext4"));
         assert_eq!(c.rootdelay, Some(3));
-        assert!(c.rootwait);
+        assert_eq!(c.rootwait, Wait::Forever);
         assert_eq!(c.resume_mode, ResumeMode::Kernel);
         assert_eq!(c.loglevel, Some(7));
         assert!(c.problems.is_empty());
@@ -323,6 +348,17 @@ mod tests {
         assert_eq!(c.resume_mode, ResumeMode::Userspace);
         assert_eq!(c.root, None);
         assert_eq!(c.resume_device(), None);
+        assert_eq!(c.rootwait, Wait::Default);
+        assert!(!c.resumewait);
+    }
+
+    #[test]
+    fn waits() {
+        assert_eq!(Config::parse("rootwait=5").rootwait, Wait::Seconds(5));
+        assert_eq!(Config::parse("rootwait=5 rootwait").rootwait, Wait::Forever);
+        let c = Config::parse("resumewait resumedelay=2");
+        assert!(c.resumewait);
+        assert_eq!(c.resumedelay, Some(2));
     }
 
     #[test]

@@ -9,5 +9,6 @@
 
 pub mod cmdline;
 pub mod devspec;
+pub mod errno;
 pub mod probe;
 pub mod text;

@@ -1,0 +1,97 @@
+#!/bin/bash
+# Boots a kernel with an initramfs and disk images under QEMU, serial
+# console only, and returns when the guest powers off, when the console
+# shows a given pattern, or at a timeout.
+#
+#   qemu/run.sh [-k KERNEL] [-i INITRD] [-d DISK]... [-m MiB] [-c CPUS]
+#               [-a "KERNEL PARAMS"] [-t SECONDS] [-l LOG] [-u REGEX] [-q]
+#
+#   -k  kernel image (default: newest /boot/vmlinuz-*)
+#   -i  initramfs (default: build/initramfs.cpio.gz)
+#   -d  raw disk image, attached as virtio-blk in order (vda, vdb, …)
+#   -m  guest memory in MiB (default 512)      -c  CPUs (default 1)
+#   -a  kernel parameters added after "console=ttyS0 panic=-1"
+#   -t  timeout in seconds (default 180)       -l  serial log file
+#   -u  stop as soon as a console line matches this extended regex
+#   -q  do not copy the console to standard output
+#
+# QEMU runs under TCG (software emulation) by default; RESUME_INIT_KVM=1
+# uses KVM instead. Exit status: 0 when the guest powered off or the -u
+# pattern appeared, 124 on timeout, otherwise QEMU's own status.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+kernel=$(ls -1 /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1 || true)
+initrd=$top/build/initramfs.cpio.gz
+disks=()
+mem=512
+cpus=1
+append=""
+timeout=180
+log=""
+until_re=""
+quiet=0
+
+while getopts "k:i:d:m:c:a:t:l:u:qh" opt; do
+    case $opt in
+        k) kernel=$OPTARG ;;
+        i) initrd=$OPTARG ;;
+        d) disks+=("$OPTARG") ;;
+        m) mem=$OPTARG ;;
+        c) cpus=$OPTARG ;;
+        a) append=$OPTARG ;;
+        t) timeout=$OPTARG ;;
+        l) log=$OPTARG ;;
+        u) until_re=$OPTARG ;;
+        q) quiet=1 ;;
+        *) sed -n '2,21s/^# \{0,1\}//p' "$0"; exit 2 ;;
+    esac
+done
+[ -n "$kernel" ] && [ -f "$kernel" ] || { echo "run.sh: no kernel (give -k)" >&2; exit 2; }
+[ -f "$initrd" ] || { echo "run.sh: no initramfs at $initrd (scripts/mkinitramfs.sh makes one)" >&2; exit 2; }
+
+own_log=0
+if [ -z "$log" ]; then log=$(mktemp); own_log=1; fi
+: > "$log"
+
+accel=(-accel tcg)
+if [ "${RESUME_INIT_KVM:-0}" = 1 ]; then accel=(-accel kvm -cpu host); fi
+drives=()
+for d in "${disks[@]}"; do drives+=(-drive "file=$d,format=raw,if=virtio,cache=unsafe"); done
+
+qemu-system-x86_64 "${accel[@]}" -m "$mem" -smp "$cpus" -no-reboot \
+    -display none -monitor none -serial "file:$log" \
+    -kernel "$kernel" -initrd "$initrd" \
+    -append "console=ttyS0 panic=-1 $append" \
+    "${drives[@]}" &
+qpid=$!
+
+tailpid=""
+if [ $quiet = 0 ]; then
+    tail -n +1 -f "$log" --pid=$qpid &
+    tailpid=$!
+fi
+
+status=""
+deadline=$((SECONDS + timeout))
+while kill -0 $qpid 2>/dev/null; do
+    if [ -n "$until_re" ] && grep -Eq -- "$until_re" "$log"; then
+        status=0
+        break
+    fi
+    if [ $SECONDS -ge $deadline ]; then
+        echo "run.sh: timeout after ${timeout}s" >&2
+        status=124
+        break
+    fi
+    sleep 0.2
+done
+if [ -n "$status" ]; then
+    kill $qpid 2>/dev/null || true
+    wait $qpid 2>/dev/null || true
+else
+    wait $qpid && status=0 || status=$?
+fi
+if [ -n "$tailpid" ]; then sleep 0.3; kill $tailpid 2>/dev/null || true; wait $tailpid 2>/dev/null || true; fi
+[ $own_log = 1 ] && rm -f "$log"
+exit $status

@@ -1,0 +1,119 @@
+#!/bin/bash
+# Builds an initramfs with resume-init as /init.
+#
+#   scripts/mkinitramfs.sh [-k KERNEL_VERSION] [-m MODULE]... [-o OUTPUT] [-b BINARY]
+#
+# The image is a gzip'd newc cpio holding /init, /dev/console, the
+# directories the init mounts on, the files under initramfs/, and the
+# kernel modules for disks and ext4 (plus every -m MODULE) with their
+# dependencies from modules.dep and pre-softdeps from modules.softdep,
+# listed in load order in /etc/resume-init/modules. Compressed modules
+# (.ko.xz, .ko.zst, .ko.gz) are decompressed here, so the init needs no
+# decompressor. Run as root (mknod of /dev/console).
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+kver=""
+out="$top/build/initramfs.cpio.gz"
+bin=""
+extra=()
+# Disk drivers (virtio, SCSI/SATA, NVMe) and the ext4 root filesystem.
+default_modules=(virtio_pci virtio_blk virtio_scsi sd_mod ahci nvme ext4)
+
+usage() { sed -n '2,12s/^# \{0,1\}//p' "$0"; exit 2; }
+while getopts "k:m:o:b:h" opt; do
+    case $opt in
+        k) kver=$OPTARG ;;
+        m) extra+=("$OPTARG") ;;
+        o) out=$OPTARG ;;
+        b) bin=$OPTARG ;;
+        *) usage ;;
+    esac
+done
+shift $((OPTIND - 1))
+[ $# -eq 0 ] || usage
+
+if [ -z "$kver" ]; then
+    kver=$(ls -1 /lib/modules 2>/dev/null | sort -V | tail -n 1)
+    [ -n "$kver" ] || { echo "mkinitramfs: no kernel under /lib/modules; give -k" >&2; exit 1; }
+fi
+moddir=/lib/modules/$kver
+[ -f "$moddir/modules.dep" ] || { echo "mkinitramfs: $moddir/modules.dep not found" >&2; exit 1; }
+
+if [ -z "$bin" ]; then
+    (cd "$top" && cargo build --release --quiet)
+    bin=$top/target/x86_64-unknown-linux-musl/release/resume-init
+fi
+[ -x "$bin" ] || { echo "mkinitramfs: $bin is not an executable" >&2; exit 1; }
+
+# --- module resolution -------------------------------------------------
+# Depth-first over modules.dep, dependencies before dependants (the load
+# order); names given as aliases (softdeps say "crypto-crc32c") resolve
+# through modules.alias; built-in modules need nothing.
+resolve() {
+    awk -v want="$*" '
+        function norm(p,   n) { n = p; sub(/.*\//, "", n); sub(/\.ko.*/, "", n); gsub(/-/, "_", n); return n }
+        function visit(raw, required,   name, i, n, parts, k) {
+            name = norm(raw)
+            if (name in seen) return
+            seen[name] = 1
+            if (!(name in path)) {
+                if (name in builtin) return
+                if (raw in alias) { n = split(alias[raw], parts, " "); for (i = 1; i <= n; i++) visit(parts[i], 0); return }
+                if (required) missing = missing " " raw
+                return
+            }
+            n = split(soft[name], parts, " ")
+            for (i = 1; i <= n; i++) visit(parts[i], 0)
+            n = split(deps[name], parts, " ")
+            for (i = 1; i <= n; i++) visit(parts[i], 1)
+            print path[name]
+        }
+        FILENAME ~ /modules\.dep$/ { k = $1; sub(/:$/, "", k); n = norm(k); path[n] = k; $1 = ""; deps[n] = $0; next }
+        FILENAME ~ /modules\.builtin$/ { builtin[norm($1)] = 1; next }
+        FILENAME ~ /modules\.alias$/ { if ($1 == "alias" && $2 !~ /[*?\[]/) alias[$2] = alias[$2] " " $3; next }
+        FILENAME ~ /modules\.softdep$/ {
+            if ($1 == "softdep" && $3 == "pre:") { n = norm($2); for (i = 4; i <= NF && $i != "post:"; i++) soft[n] = soft[n] " " $i }
+            next
+        }
+        END {
+            n = split(want, parts, " ")
+            for (i = 1; i <= n; i++) { r = parts[i]; req = (r ~ /^!/); sub(/^!/, "", r); visit(r, req) }
+            if (missing != "") { print "mkinitramfs: module(s) not found:" missing > "/dev/stderr"; exit 1 }
+        }' "$moddir/modules.dep" \
+        $(for f in modules.builtin modules.alias modules.softdep; do [ -f "$moddir/$f" ] && echo "$moddir/$f"; done)
+}
+# --- staging -------------------------------------------------------------
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+# Defaults are best effort (a kernel may build them in); -m modules must exist.
+resolve "${default_modules[@]}" "${extra[@]/#/!}" > "$stage/order"
+mapfile -t order < "$stage/order"
+rm "$stage/order"
+mkdir -p "$stage"/{dev,proc,sys,root,etc/resume-init,lib/modules/"$kver"}
+install -m 0755 "$bin" "$stage/init"
+mknod -m 0600 "$stage/dev/console" c 5 1
+if [ -d "$top/initramfs" ]; then
+    cp -a "$top/initramfs/." "$stage/"
+    rm -f "$stage/README.md"
+fi
+list=$stage/etc/resume-init/modules
+echo "# kernel $kver" > "$list"
+for rel in "${order[@]}"; do
+    src=$moddir/$rel
+    dst=$stage/lib/modules/$kver/${rel%.ko*}.ko
+    mkdir -p "$(dirname "$dst")"
+    case $src in
+        *.ko) cp "$src" "$dst" ;;
+        *.ko.xz) xz -dc "$src" > "$dst" ;;
+        *.ko.zst) zstd -qdc "$src" > "$dst" ;;
+        *.ko.gz) gzip -dc "$src" > "$dst" ;;
+        *) echo "mkinitramfs: unknown module format $src" >&2; exit 1 ;;
+    esac
+    echo "/lib/modules/$kver/${rel%.ko*}.ko" >> "$list"
+done
+
+mkdir -p "$(dirname "$out")"
+(cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) | gzip -9n > "$out.tmp"
+mv "$out.tmp" "$out"
+echo "mkinitramfs: wrote $out ($(du -k "$out" | cut -f1) KiB, kernel $kver, ${#order[@]} modules)"

@@ -1,0 +1,254 @@
+//! Finding block devices by a [`DevSpec`]: a scan of `/sys/class/block`,
+//! reading the identity of each candidate (superblock, swap header,
+//! partition table) through its `/dev` node, and waiting a bounded time
+//! for a device to appear.
+
+use core::mem::MaybeUninit;
+
+use resume_init::devspec::{DevSpec, PartId};
+use resume_init::probe::{self, PROBE_SIZE};
+use resume_init::text::{parse_maj_min, parse_u32, parse_u64};
+use rustix::fs::{FileType, Mode, OFlags};
+use rustix::io::Errno;
+
+use crate::fsutil::{self, path, read_str};
+use crate::log::{debug, info};
+
+const SYS_BLOCK: &str = "/sys/class/block";
+/// How often the scan is repeated while waiting.
+const POLL_MS: u64 = 100;
+/// Kernel names are at most 32 bytes (`DISK_NAME_LEN`).
+pub type Name = heapless::String<32>;
+
+/// A block device that was found.
+#[derive(Clone)]
+pub struct Device {
+    /// Kernel name (`vda1`).
+    pub name: Name,
+    pub major: u32,
+    pub minor: u32,
+}
+
+impl Device {
+    /// The device node, `/dev/NAME` (`!` in sysfs names is `/` in `/dev`).
+    pub fn node(&self) -> fsutil::PathBuf {
+        let mut p = fsutil::PathBuf::new();
+        let _ = p.push_str("/dev/");
+        for c in self.name.chars() {
+            let _ = p.push(if c == '!' { '/' } else { c });
+        }
+        p
+    }
+
+    /// Opens the node, creating it first if devtmpfs did not.
+    pub fn open(&self, flags: OFlags) -> Result<rustix::fd::OwnedFd, Errno> {
+        let node = self.node();
+        match rustix::fs::open(node.as_str(), flags | OFlags::CLOEXEC, Mode::empty()) {
+            Err(Errno::NOENT) => {
+                let dev = rustix::fs::makedev(self.major, self.minor);
+                rustix::fs::mknodat(rustix::fs::CWD, node.as_str(), FileType::BlockDevice, Mode::from_raw_mode(0o600), dev)?;
+                rustix::fs::open(node.as_str(), flags | OFlags::CLOEXEC, Mode::empty())
+            }
+            r => r,
+        }
+    }
+}
+
+/// What was learnt about one entry of `/sys/class/block`.
+struct Entry {
+    dev: Device,
+    /// Partition number, for partitions.
+    partn: Option<u32>,
+    /// Name of the whole disk a partition belongs to.
+    parent: Name,
+    size_sectors: u64,
+}
+
+fn name_from(s: &str) -> Option<Name> {
+    let mut n = Name::new();
+    n.push_str(s).ok()?;
+    Some(n)
+}
+
+fn read_entry(name: &str) -> Option<Entry> {
+    let mut buf = [0u8; 64];
+    let (major, minor) = parse_maj_min(read_str(path(format_args!("{SYS_BLOCK}/{name}/dev")).ok()?.as_str(), &mut buf).ok()?)?;
+    let size_sectors = read_str(path(format_args!("{SYS_BLOCK}/{name}/size")).ok()?.as_str(), &mut buf)
+        .ok()
+        .and_then(parse_u64)
+        .unwrap_or(0);
+    let partn = read_str(path(format_args!("{SYS_BLOCK}/{name}/partition")).ok()?.as_str(), &mut buf)
+        .ok()
+        .and_then(parse_u32);
+    // A partition's sysfs directory sits inside its disk's: the link
+    // target's second-to-last component names the disk.
+    let mut parent = Name::new();
+    if partn.is_some() {
+        let mut link = [MaybeUninit::<u8>::uninit(); 256];
+        let p = path(format_args!("{SYS_BLOCK}/{name}")).ok()?;
+        if let Ok((target, _)) = rustix::fs::readlinkat_raw(rustix::fs::CWD, p.as_str(), &mut link) {
+            let target = core::str::from_utf8(target).ok()?;
+            let mut parts = target.rsplit('/');
+            parts.next();
+            parent = name_from(parts.next()?)?;
+        }
+    }
+    Some(Entry { dev: Device { name: name_from(name)?, major, minor }, partn, parent, size_sectors })
+}
+
+/// Calls `f` for every block device until it returns `Some`.
+fn scan<T>(mut f: impl FnMut(&Entry) -> Option<T>) -> Option<T> {
+    let dir = rustix::fs::open(SYS_BLOCK, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok()?;
+    let mut buf = [MaybeUninit::<u8>::uninit(); 2048];
+    let mut it = rustix::fs::RawDir::new(&dir, &mut buf);
+    while let Some(Ok(e)) = it.next() {
+        let Ok(name) = e.file_name().to_str() else { continue };
+        if name.starts_with('.') {
+            continue;
+        }
+        if let Some(entry) = read_entry(name) {
+            if let Some(t) = f(&entry) {
+                return Some(t);
+            }
+        }
+    }
+    None
+}
+
+/// Reads `buf.len()` bytes at `offset` of a device (fewer at its end).
+pub fn read_at(dev: &Device, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+    let fd = dev.open(OFlags::RDONLY)?;
+    let mut n = 0;
+    while n < buf.len() {
+        match rustix::io::pread(&fd, &mut buf[n..], offset + n as u64) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Whether the content of `e` matches a UUID or LABEL spec.
+fn content_matches(e: &Entry, spec: &DevSpec) -> bool {
+    if e.size_sectors == 0 {
+        return false; // empty drive: nothing to read, and reading may hang
+    }
+    let mut page = [0u8; PROBE_SIZE];
+    let Ok(n) = read_at(&e.dev, 0, &mut page) else { return false };
+    let Some(id) = probe::identify(&page[..n]) else { return false };
+    match spec {
+        DevSpec::Uuid(u) => id.uuid.as_ref() == Some(u),
+        DevSpec::Label(l) => id.label == *l,
+        _ => false,
+    }
+}
+
+/// Logical block size of a disk, for reading its partition table.
+fn sector_size(disk: &str) -> u64 {
+    let mut buf = [0u8; 32];
+    path(format_args!("{SYS_BLOCK}/{disk}/queue/logical_block_size"))
+        .ok()
+        .and_then(|p| read_str(p.as_str(), &mut buf).ok().and_then(parse_u64))
+        .filter(|s| s.is_power_of_two() && *s >= 512)
+        .unwrap_or(512)
+}
+
+/// Whether partition `e` matches a PARTUUID or PARTLABEL spec, reading its
+/// disk's GPT (or MBR signature).
+fn partition_matches(e: &Entry, spec: &DevSpec) -> bool {
+    let (Some(partn), Some((disk_major, disk_minor))) = (e.partn, disk_number(&e.parent)) else { return false };
+    let disk = Device { name: e.parent.clone(), major: disk_major, minor: disk_minor };
+    let ss = sector_size(&e.parent);
+    let mut head = [0u8; 4096];
+    let want = (2 * ss) as usize;
+    let Ok(n) = read_at(&disk, 0, &mut head[..want]) else { return false };
+    if n < want {
+        return false;
+    }
+    if let Some(h) = probe::gpt_header(&head[ss as usize..want]) {
+        if partn == 0 || partn > h.num_entries {
+            return false;
+        }
+        let mut ent = [0u8; 512];
+        let es = (h.entry_size as usize).min(ent.len());
+        let off = h.entries_lba * ss + u64::from(partn - 1) * u64::from(h.entry_size);
+        if read_at(&disk, off, &mut ent[..es]) != Ok(es) {
+            return false;
+        }
+        let Some(g) = probe::gpt_entry(&ent[..es]) else { return false };
+        return match spec {
+            DevSpec::PartUuid { id: PartId::Gpt(u), .. } => g.unique == *u,
+            DevSpec::PartLabel(l) => g.name_is(l),
+            _ => false,
+        };
+    }
+    match (spec, probe::mbr_signature(&head[..512])) {
+        (DevSpec::PartUuid { id: PartId::Mbr { disk, part }, .. }, Some(sig)) => sig == *disk && partn == *part,
+        _ => false,
+    }
+}
+
+fn disk_number(disk: &str) -> Option<(u32, u32)> {
+    let mut buf = [0u8; 32];
+    parse_maj_min(read_str(path(format_args!("{SYS_BLOCK}/{disk}/dev")).ok()?.as_str(), &mut buf).ok()?)
+}
+
+/// Looks once for the device `spec` names.
+pub fn find(spec: &DevSpec) -> Option<Device> {
+    match spec {
+        DevSpec::Name(n) => {
+            // sysfs writes '/' in names as '!' (cciss/c0d0 → cciss!c0d0).
+            let mut s = Name::new();
+            for c in n.chars() {
+                s.push(if c == '/' { '!' } else { c }).ok()?;
+            }
+            read_entry(&s).map(|e| e.dev)
+        }
+        DevSpec::Number { major, minor } => scan(|e| (e.dev.major == *major && e.dev.minor == *minor).then(|| e.dev.clone())),
+        DevSpec::Uuid(_) | DevSpec::Label(_) => scan(|e| content_matches(e, spec).then(|| e.dev.clone())),
+        DevSpec::PartLabel(_) => scan(|e| partition_matches(e, spec).then(|| e.dev.clone())),
+        DevSpec::PartUuid { offset, .. } => {
+            let (parent, partn, dev) = scan(|e| partition_matches(e, spec).then(|| (e.parent.clone(), e.partn, e.dev.clone())))?;
+            if *offset == 0 {
+                return Some(dev);
+            }
+            let want = partn?.checked_add_signed(*offset)?;
+            scan(|e| (e.parent == parent && e.partn == Some(want)).then(|| e.dev.clone()))
+        }
+    }
+}
+
+/// How long [`wait_for`] may wait.
+#[derive(Clone, Copy)]
+pub enum Deadline {
+    Forever,
+    Ms(u64),
+}
+
+/// Waits until the device appears, polling; `None` when the deadline passes.
+pub fn wait_for(what: &str, text: &str, spec: &DevSpec, deadline: Deadline) -> Option<Device> {
+    let start = fsutil::now_ms();
+    let mut announced = false;
+    loop {
+        if let Some(d) = find(spec) {
+            debug!("{what} {text} is {} ({}:{})", d.node(), d.major, d.minor);
+            return Some(d);
+        }
+        let waited = fsutil::now_ms() - start;
+        if let Deadline::Ms(limit) = deadline {
+            if waited >= limit {
+                return None;
+            }
+        }
+        if !announced && waited >= 1000 {
+            match deadline {
+                Deadline::Forever => info!("waiting for {what} device {text} (rootwait: no time limit)"),
+                Deadline::Ms(l) => info!("waiting for {what} device {text} (up to {} s)", l / 1000),
+            }
+            announced = true;
+        }
+        fsutil::sleep_ms(POLL_MS);
+    }
+}

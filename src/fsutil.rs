@@ -1,0 +1,66 @@
+//! File helpers over rustix without a heap: read a small file into a
+//! caller's buffer, write a string, build paths in fixed buffers.
+
+use core::fmt::Write;
+use rustix::fs::{Mode, OFlags};
+use rustix::io::Errno;
+
+/// Longest path this program builds (sysfs paths are well below).
+pub const PATH_CAP: usize = 256;
+/// A path built in a fixed buffer.
+pub type PathBuf = heapless::String<PATH_CAP>;
+
+/// Formats a path; `ENAMETOOLONG` if it does not fit.
+pub fn path(args: core::fmt::Arguments) -> Result<PathBuf, Errno> {
+    let mut p = PathBuf::new();
+    p.write_fmt(args).map_err(|_| Errno::NAMETOOLONG)?;
+    Ok(p)
+}
+
+/// Reads up to `buf.len()` bytes from the start of the file at `path`.
+pub fn read_file<'b>(path: &str, buf: &'b mut [u8]) -> Result<&'b [u8], Errno> {
+    let fd = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
+    let mut n = 0;
+    while n < buf.len() {
+        match rustix::io::read(&fd, &mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(&buf[..n])
+}
+
+/// Reads a small text file (sysfs, procfs) and returns it trimmed.
+pub fn read_str<'b>(path: &str, buf: &'b mut [u8]) -> Result<&'b str, Errno> {
+    let b = read_file(path, buf)?;
+    core::str::from_utf8(b).map(str::trim).map_err(|_| Errno::ILSEQ)
+}
+
+/// Writes `s` to the file at `path` in one `write` (as sysfs wants it).
+pub fn write_str(path: &str, s: &str) -> Result<(), Errno> {
+    let fd = rustix::fs::open(path, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())?;
+    let n = rustix::io::write(&fd, s.as_bytes())?;
+    if n == s.len() { Ok(()) } else { Err(Errno::IO) }
+}
+
+/// Creates a directory, accepting one that exists.
+pub fn mkdir(path: &str) -> Result<(), Errno> {
+    match rustix::fs::mkdir(path, Mode::from_raw_mode(0o755)) {
+        Ok(()) | Err(Errno::EXIST) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Sleeps for `ms` milliseconds.
+pub fn sleep_ms(ms: u64) {
+    let t = rustix::time::Timespec { tv_sec: (ms / 1000) as i64, tv_nsec: ((ms % 1000) * 1_000_000) as i64 };
+    let _ = rustix::thread::nanosleep(&t);
+}
+
+/// Monotonic time in milliseconds.
+pub fn now_ms() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    (t.tv_sec as u64) * 1000 + (t.tv_nsec as u64) / 1_000_000
+}

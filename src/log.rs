@@ -1,0 +1,110 @@
+//! Messages: every line goes to `/dev/kmsg` as `resume-init: …` (so it
+//! lands in `dmesg` with a kernel timestamp), and to the console when the
+//! kernel would not print it there itself (its `console_loglevel`, set by
+//! `quiet`, `debug` and `loglevel=`, filters what reaches the console).
+//! Debug lines are written only with `debug` on the command line.
+//! In the command-line modes (`inspect`) lines go to standard error only.
+
+use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering::Relaxed};
+
+use rustix::fd::IntoRawFd;
+use rustix::fs::{Mode, OFlags};
+
+/// syslog priorities, as `<N>` prefixes of `/dev/kmsg` use them.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Err = 3,
+    Warn = 4,
+    Info = 6,
+    Debug = 7,
+}
+
+const PREFIX: &str = "resume-init: ";
+const KMSG: &str = "/dev/kmsg";
+/// The kernel's console log level; messages below it reach the console.
+const PRINTK: &str = "/proc/sys/kernel/printk";
+/// Lifts the default per-writer rate limit of 10 lines per 5 s on kmsg.
+const PRINTK_DEVKMSG: &str = "/proc/sys/kernel/printk_devkmsg";
+/// The kernel's default console_loglevel (CONFIG_CONSOLE_LOGLEVEL_DEFAULT).
+const DEFAULT_CONSOLE_LEVEL: u32 = 7;
+const LINE_MAX: usize = 512;
+
+static KMSG_FD: AtomicI32 = AtomicI32::new(-1);
+static CONSOLE_LEVEL: AtomicU32 = AtomicU32::new(DEFAULT_CONSOLE_LEVEL);
+static DEBUG: AtomicBool = AtomicBool::new(false);
+
+/// Opens `/dev/kmsg` for the rest of the run (needs `/dev` mounted).
+pub fn init_kmsg() {
+    if let Ok(fd) = rustix::fs::open(KMSG, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty()) {
+        KMSG_FD.store(fd.into_raw_fd(), Relaxed);
+    }
+}
+
+/// Reads the console log level and lifts kmsg rate limiting (needs `/proc`).
+pub fn init_levels(debug: bool) {
+    DEBUG.store(debug, Relaxed);
+    let mut buf = [0u8; 64];
+    if let Ok(s) = crate::fsutil::read_str(PRINTK, &mut buf) {
+        if let Some(l) = s.split_ascii_whitespace().next().and_then(resume_init::text::parse_u32) {
+            CONSOLE_LEVEL.store(l, Relaxed);
+        }
+    }
+    // Fails when printk.devkmsg= was given on the command line: then the
+    // user chose the policy and it stays.
+    let _ = crate::fsutil::write_str(PRINTK_DEVKMSG, "on\n");
+}
+
+/// A line buffer that truncates instead of failing when full.
+struct Line {
+    buf: [u8; LINE_MAX],
+    len: usize,
+}
+
+impl Write for Line {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let room = LINE_MAX - 1 - self.len; // keep one byte for the newline
+        let n = s.len().min(room);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}
+
+fn write_all(fd: rustix::fd::BorrowedFd<'_>, mut b: &[u8]) {
+    while !b.is_empty() {
+        match rustix::io::write(fd, b) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => b = &b[n..],
+        }
+    }
+}
+
+/// Writes one message at `level`.
+pub fn log(level: Level, args: fmt::Arguments) {
+    if level == Level::Debug && !DEBUG.load(Relaxed) {
+        return;
+    }
+    let mut line = Line { buf: [0; LINE_MAX], len: 0 };
+    let _ = write!(line, "<{}>{}{}", level as u8, PREFIX, args);
+    line.buf[line.len] = b'\n';
+    let text = &line.buf[..line.len + 1];
+    let kmsg = KMSG_FD.load(Relaxed);
+    let to_kmsg = kmsg >= 0
+        && rustix::io::write(crate::sys::forever_fd(kmsg), text).is_ok();
+    // The console gets the line when the kernel will not echo it there.
+    if !to_kmsg || (level as u32) >= CONSOLE_LEVEL.load(Relaxed) {
+        let start = text.iter().position(|&b| b == b'>').map_or(0, |p| p + 1);
+        write_all(crate::sys::stderr(), &text[start..]);
+    }
+}
+
+pub fn error_args(args: fmt::Arguments) {
+    log(Level::Err, args)
+}
+
+macro_rules! error { ($($t:tt)*) => { $crate::log::log($crate::log::Level::Err, format_args!($($t)*)) } }
+macro_rules! warning { ($($t:tt)*) => { $crate::log::log($crate::log::Level::Warn, format_args!($($t)*)) } }
+macro_rules! info { ($($t:tt)*) => { $crate::log::log($crate::log::Level::Info, format_args!($($t)*)) } }
+macro_rules! debug { ($($t:tt)*) => { $crate::log::log($crate::log::Level::Debug, format_args!($($t)*)) } }
+pub(crate) use {debug, error, info, warning};

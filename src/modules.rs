@@ -1,0 +1,72 @@
+//! Loading the kernel modules the initramfs carries (disk and filesystem
+//! drivers that Debian builds as modules), in the order
+//! `scripts/mkinitramfs.sh` resolved from `modules.dep`.
+//!
+//! The list file has one path per line; a first line `# kernel VERSION`
+//! names the kernel the modules were taken from.
+
+use rustix::fs::{Mode, OFlags};
+use rustix::io::Errno;
+
+use crate::fsutil::read_file;
+use crate::log::{debug, error, info, warning};
+
+/// Written by `scripts/mkinitramfs.sh`.
+pub const LIST: &str = "/etc/resume-init/modules";
+const LIST_CAP: usize = 16 * 1024;
+
+/// Loads every module on the list; returns (loaded, failed).
+pub fn load_all() -> (u32, u32) {
+    let mut buf = [0u8; LIST_CAP];
+    let list = match read_file(LIST, &mut buf) {
+        Ok(b) => b,
+        Err(Errno::NOENT) => {
+            debug!("no module list at {LIST}: drivers must be built in");
+            return (0, 0);
+        }
+        Err(e) => {
+            error!("cannot read module list {LIST}: {}; disks may not appear", crate::error::E(e));
+            return (0, 0);
+        }
+    };
+    let Ok(list) = core::str::from_utf8(list) else {
+        error!("module list {LIST} is not text; no module loaded");
+        return (0, 0);
+    };
+    let uname = rustix::system::uname();
+    let running = uname.release().to_str().unwrap_or("?");
+    let (mut loaded, mut failed, mut skipped) = (0, 0, 0);
+    for line in list.lines().map(str::trim) {
+        if let Some(v) = line.strip_prefix("# kernel ") {
+            if v != running {
+                warning!("initramfs modules are for kernel {v} but {running} is running; rebuild it with mkinitramfs.sh -k {running}");
+            }
+            continue;
+        }
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match load(line) {
+            Ok(()) => loaded += 1,
+            Err(Errno::EXIST) => debug!("module {line} already loaded"),
+            // CPU-specific variants (crc32c-intel without SSE4.2, …)
+            // refuse to load where their hardware is missing.
+            Err(Errno::NODEV) => {
+                skipped += 1;
+                debug!("module {line}: no hardware for it here, skipped");
+            }
+            Err(e) => {
+                failed += 1;
+                error!("cannot load module {line}: {}", crate::error::E(e));
+            }
+        }
+    }
+    info!("loaded {loaded} kernel modules ({skipped} without hardware, {failed} failed)");
+    (loaded, failed)
+}
+
+/// `finit_module(2)` on the file at `path`.
+fn load(path: &str) -> Result<(), Errno> {
+    let fd = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
+    rustix::system::finit_module(&fd, c"", 0)
+}

@@ -1,0 +1,123 @@
+//! Mounts: the API filesystems PID 1 needs first (`/dev`, `/proc`,
+//! `/sys`), the console on fds 0–2, and the real root filesystem.
+
+use resume_init::probe;
+use rustix::fs::{FileType, Mode, OFlags};
+use rustix::io::Errno;
+use rustix::mount::{MountFlags, mount};
+
+use crate::device::Device;
+use crate::error::{E, Sys};
+use crate::fsutil::{mkdir, read_file};
+use crate::log::{debug, info, warning};
+
+/// Where the real root is mounted before the switch (klibc's choice).
+pub const NEW_ROOT: &str = "/root";
+const CONSOLE: &str = "/dev/console";
+const FILESYSTEMS: &str = "/proc/filesystems";
+
+/// Mounts devtmpfs, proc and sysfs, and puts the console on fds 0–2.
+/// Failures are reported once logging works; nothing here can stop the boot.
+pub fn early() -> [Option<Sys<'static>>; 3] {
+    let nosuid = MountFlags::NOSUID | MountFlags::NOEXEC;
+    let mut errs = [None, None, None];
+    for (i, (src, dir, fs, flags, data)) in [
+        ("devtmpfs", "/dev", "devtmpfs", MountFlags::NOSUID, Some(c"mode=0755")),
+        ("proc", "/proc", "proc", nosuid | MountFlags::NODEV, None),
+        ("sysfs", "/sys", "sysfs", nosuid | MountFlags::NODEV, None),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let r = mkdir(dir).and_then(|()| mount(src, dir, fs, flags, data));
+        if let Err(errno) = r {
+            errs[i] = Some(Sys { op: "mount", what: dir, errno });
+        }
+    }
+    if errs[0].is_some() {
+        // No devtmpfs: make the two nodes we cannot do without.
+        let _ = rustix::fs::mknodat(rustix::fs::CWD, CONSOLE, FileType::CharacterDevice, Mode::from_raw_mode(0o600), rustix::fs::makedev(5, 1));
+        let _ = rustix::fs::mknodat(rustix::fs::CWD, "/dev/kmsg", FileType::CharacterDevice, Mode::from_raw_mode(0o600), rustix::fs::makedev(1, 11));
+    }
+    if let Ok(fd) = rustix::fs::open(CONSOLE, OFlags::RDWR | OFlags::NOCTTY, Mode::empty()) {
+        let _ = rustix::stdio::dup2_stdin(&fd);
+        let _ = rustix::stdio::dup2_stdout(&fd);
+        let _ = rustix::stdio::dup2_stderr(&fd);
+    }
+    errs
+}
+
+/// Whether the device holds an ext2/3/4 filesystem.
+fn is_ext(dev: &Device) -> bool {
+    let mut page = [0u8; probe::PROBE_SIZE];
+    matches!(
+        crate::device::read_at(dev, 0, &mut page).ok().and_then(|n| probe::identify(&page[..n])),
+        Some(probe::Ident { kind: probe::Kind::Ext, .. })
+    )
+}
+
+/// Why the root could not be mounted.
+pub enum RootError {
+    /// Every filesystem type was tried; `last` is the last errno.
+    NoFilesystem { tried: u32, last: Errno },
+    Sys(Sys<'static>),
+}
+
+/// Mounts `dev` on [`NEW_ROOT`] with `rootfstype=` (a comma-separated list,
+/// as the kernel takes it) or each type the kernel lists in
+/// `/proc/filesystems`, read-only unless `rw`. Like the kernel, a
+/// read-only device asked for `rw` is mounted read-only with a warning.
+pub fn root(dev: &Device, fstype: Option<&str>, data: Option<&str>, read_only: bool) -> Result<(), RootError> {
+    mkdir(NEW_ROOT).map_err(|errno| RootError::Sys(Sys { op: "mkdir", what: NEW_ROOT, errno }))?;
+    let node = dev.node();
+    let mut list = [0u8; 4096];
+    let types: &str = match fstype {
+        Some(t) => t,
+        // The ext4 driver mounts ext2 and ext3 too; trying the types in
+        // /proc/filesystems order would make ext3 and ext2 complain first.
+        None if is_ext(dev) => "ext4",
+        None => read_file(FILESYSTEMS, &mut list)
+            .ok()
+            .and_then(|b| core::str::from_utf8(b).ok())
+            .unwrap_or("ext4\next3\next2\n"),
+    };
+    let mut data_buf = heapless::Vec::<u8, 512>::new();
+    let data_c = match data {
+        Some(d) => {
+            let _ = data_buf.extend_from_slice(d.as_bytes());
+            data_buf.push(0).ok().and_then(|()| core::ffi::CStr::from_bytes_with_nul(&data_buf).ok())
+        }
+        None => None,
+    };
+    let mut tried = 0;
+    let mut last = Errno::NODEV;
+    for line in types.split([',', '\n']) {
+        // /proc/filesystems: "nodev\tproc" for virtual ones, "\text4" for block ones.
+        if line.starts_with("nodev") {
+            continue;
+        }
+        let t = line.trim();
+        if t.is_empty() {
+            continue;
+        }
+        tried += 1;
+        let mut flags = if read_only { MountFlags::RDONLY } else { MountFlags::empty() };
+        let mut r = mount(node.as_str(), NEW_ROOT, t, flags, data_c);
+        if matches!(r, Err(Errno::ACCESS | Errno::ROFS)) && !read_only {
+            warning!("{} is read-only; mounting the root read-only", node);
+            flags |= MountFlags::RDONLY;
+            r = mount(node.as_str(), NEW_ROOT, t, flags, data_c);
+        }
+        match r {
+            Ok(()) => {
+                info!("mounted {} ({}:{}, {t}, {}) on {NEW_ROOT}", node, dev.major, dev.minor, if flags.contains(MountFlags::RDONLY) { "ro" } else { "rw" });
+                return Ok(());
+            }
+            Err(e) => {
+                debug!("mount {} as {t}: {}", node, E(e));
+                last = e;
+            }
+        }
+    }
+    Err(RootError::NoFilesystem { tried, last })
+}

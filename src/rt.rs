@@ -1,0 +1,204 @@
+//! Start-up and the few things libc would otherwise provide: `_start`, the
+//! `mem*` functions the compiler calls, `execve`, `exit_group`, the panic
+//! handler. With `ioctl.rs` and `sys.rs` this is one of the only modules
+//! allowed `unsafe`.
+//!
+//! Follows origin's three steps: a naked `_start` hands the stack pointer
+//! to `entry`, which finds argc/argv/envp and calls the program.
+
+use core::arch::{asm, naked_asm};
+
+/// The process arguments as the kernel laid them out on the stack.
+#[derive(Clone, Copy)]
+pub struct Args {
+    pub argc: usize,
+    /// NULL-terminated array of `argc` NUL-terminated strings.
+    pub argv: *const *const u8,
+    /// NULL-terminated array of environment strings.
+    pub envp: *const *const u8,
+}
+
+impl Args {
+    /// Argument `i` as bytes, if present.
+    pub fn arg(&self, i: usize) -> Option<&'static [u8]> {
+        if i >= self.argc {
+            return None;
+        }
+        // SAFETY: the kernel guarantees argv[0..argc] are valid pointers to
+        // NUL-terminated strings that live for the whole process.
+        unsafe { Some(cstr_bytes(*self.argv.add(i))) }
+    }
+}
+
+/// The bytes of a NUL-terminated string, without the NUL.
+///
+/// # Safety
+/// `p` must point to a NUL-terminated string that lives for `'static`.
+unsafe fn cstr_bytes(p: *const u8) -> &'static [u8] {
+    // SAFETY: per the contract, every byte up to the NUL is readable.
+    unsafe { core::slice::from_raw_parts(p, strlen(p)) }
+}
+
+/// The ELF entry point: clears the frame pointer, passes the initial stack
+/// pointer to [`entry`] with the stack aligned for a call.
+#[unsafe(naked)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn _start() -> ! {
+    naked_asm!(
+        "xor ebp, ebp",
+        "mov rdi, rsp",
+        "and rsp, -16",
+        "call {entry}",
+        "ud2",
+        entry = sym entry,
+    )
+}
+
+/// Reads argc/argv/envp from the initial stack, hands the auxiliary vector
+/// to rustix, and runs the program.
+unsafe extern "C" fn entry(sp: *const usize) -> ! {
+    // SAFETY: at process start `sp` points at argc, followed by argc argv
+    // pointers, a NULL, the environment pointers, a NULL and the auxv.
+    let args = unsafe {
+        let argc = *sp;
+        let argv = sp.add(1) as *const *const u8;
+        let envp = argv.add(argc + 1);
+        rustix::param::init(envp as *mut *mut u8);
+        Args { argc, argv, envp }
+    };
+    crate::main(args)
+}
+
+/// `execve(2)` with the path and vectors as the kernel takes them; returns
+/// only on failure.
+pub fn execve(path: &core::ffi::CStr, argv: &[*const u8], envp: *const *const u8) -> rustix::io::Errno {
+    // The vector must end with NULL; refuse rather than hand the kernel an
+    // unterminated array.
+    if argv.last().is_none_or(|p| !p.is_null()) {
+        return rustix::io::Errno::INVAL;
+    }
+    let ret: isize;
+    // SAFETY: path is NUL-terminated, argv is NULL-terminated (checked) and
+    // points at NUL-terminated strings, envp is the kernel-given
+    // environment; execve reads them and only returns on failure.
+    unsafe {
+        asm!(
+            "syscall",
+            inlateout("rax") linux_raw_sys::general::__NR_execve as isize => ret,
+            in("rdi") path.as_ptr(),
+            in("rsi") argv.as_ptr(),
+            in("rdx") envp,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    rustix::io::Errno::from_raw_os_error(-ret as i32)
+}
+
+/// `exit_group(2)`: for the command-line modes only, never for PID 1.
+pub fn exit(code: i32) -> ! {
+    // SAFETY: exit_group takes an int and does not return.
+    unsafe {
+        asm!(
+            "syscall",
+            in("rax") linux_raw_sys::general::__NR_exit_group,
+            in("rdi") code,
+            options(noreturn, nostack),
+        );
+    }
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    crate::log::error_args(format_args!("internal error, please report: {}", info.message()));
+    if let Some(l) = info.location() {
+        crate::log::error_args(format_args!("  at {}:{}", l.file(), l.line()));
+    }
+    crate::hold()
+}
+
+// The `mem*` functions the compiler emits calls to. `rep movsb`/`rep
+// stosb` are fast on every x86-64 of the last decade (ERMSB) and, being
+// assembly, cannot be turned back into a call to themselves by the
+// optimiser.
+
+/// # Safety
+/// As C `memcpy`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
+    // SAFETY: the caller guarantees n bytes are valid at both, not overlapping.
+    unsafe {
+        asm!("rep movsb", inout("rcx") n => _, inout("rdi") dst => _, inout("rsi") src => _,
+             options(nostack, preserves_flags));
+    }
+    dst
+}
+
+/// # Safety
+/// As C `memmove`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn memmove(dst: *mut u8, src: *const u8, n: usize) -> *mut u8 {
+    if (dst as usize).wrapping_sub(src as usize) >= n {
+        // dst before src or past its end: a forward copy is safe.
+        // SAFETY: as the caller guarantees for memmove.
+        unsafe { memcpy(dst, src, n) };
+    } else if n > 0 {
+        // SAFETY: copy backwards from the last byte with the direction flag
+        // set, and clear it again as the ABI requires.
+        unsafe {
+            asm!("std", "rep movsb", "cld",
+                 inout("rcx") n => _, inout("rdi") dst.add(n - 1) => _, inout("rsi") src.add(n - 1) => _,
+                 options(nostack));
+        }
+    }
+    dst
+}
+
+/// # Safety
+/// As C `memset`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn memset(dst: *mut u8, c: i32, n: usize) -> *mut u8 {
+    // SAFETY: the caller guarantees n writable bytes at dst.
+    unsafe {
+        asm!("rep stosb", inout("rcx") n => _, inout("rdi") dst => _, in("al") c as u8,
+             options(nostack, preserves_flags));
+    }
+    dst
+}
+
+/// # Safety
+/// As C `memcmp`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
+    let mut i = 0;
+    while i < n {
+        // SAFETY: the caller guarantees n readable bytes at both.
+        let (x, y) = unsafe { (*a.add(i), *b.add(i)) };
+        if x != y {
+            return i32::from(x) - i32::from(y);
+        }
+        i += 1;
+    }
+    0
+}
+
+/// # Safety
+/// As C `strlen`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn strlen(s: *const u8) -> usize {
+    let mut n = 0;
+    // SAFETY: the caller guarantees a NUL-terminated string at s.
+    while unsafe { *s.add(n) } != 0 {
+        n += 1;
+    }
+    n
+}
+
+/// # Safety
+/// As C `bcmp`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
+    // SAFETY: same contract as memcmp.
+    unsafe { memcmp(a, b, n) }
+}
