@@ -63,7 +63,7 @@ qemu-system-x86_64 "${accel[@]}" -m "$mem" -smp "$cpus" -no-reboot \
     -display none -monitor none -serial "file:$log" \
     -kernel "$kernel" -initrd "$initrd" \
     -append "console=ttyS0 panic=-1 $append" \
-    "${drives[@]}" &
+    "${drives[@]}" 2> >(grep -v "terminating on signal" >&2) &
 qpid=$!
 
 tailpid=""

@@ -1,7 +1,8 @@
 //! Messages: every line goes to `/dev/kmsg` as `resume-init: …` (so it
-//! lands in `dmesg` with a kernel timestamp), and to the console when the
-//! kernel would not print it there itself (its `console_loglevel`, set by
-//! `quiet`, `debug` and `loglevel=`, filters what reaches the console).
+//! lands in `dmesg` with a kernel timestamp). The kernel echoes kmsg lines
+//! on the console up to its `console_loglevel` (set by `quiet`, `debug`,
+//! `loglevel=`); warnings and errors that level would hide are written to
+//! the console directly, so they are always seen, and exactly once.
 //! Debug lines are written only with `debug` on the command line.
 //! In the command-line modes (`inspect`) lines go to standard error only.
 
@@ -92,8 +93,11 @@ pub fn log(level: Level, args: fmt::Arguments) {
     let kmsg = KMSG_FD.load(Relaxed);
     let to_kmsg = kmsg >= 0
         && rustix::io::write(crate::sys::forever_fd(kmsg), text).is_ok();
-    // The console gets the line when the kernel will not echo it there.
-    if !to_kmsg || (level as u32) >= CONSOLE_LEVEL.load(Relaxed) {
+    // Warnings and errors reach the console even where the kernel's
+    // console_loglevel (`quiet`) keeps kmsg lines off it; lower levels
+    // are left to that filter, as users of `quiet` expect.
+    let hidden = (level as u32) >= CONSOLE_LEVEL.load(Relaxed);
+    if !to_kmsg || (level <= Level::Warn && hidden) {
         let start = text.iter().position(|&b| b == b'>').map_or(0, |p| p + 1);
         write_all(crate::sys::stderr(), &text[start..]);
     }

@@ -1,0 +1,47 @@
+#!/bin/bash
+# The whole test suite, as root on Debian: installs what it needs, runs
+# the host unit tests, checks the binary's build properties, then boots
+# the real Debian kernel under QEMU for every user-visible case.
+#
+#   scripts/test.sh
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+t_start=$SECONDS
+
+"$top/scripts/setup.sh" || { echo "test: setup failed"; exit 1; }
+[ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
+
+echo "== host unit tests"
+cargo test --lib --target x86_64-unknown-linux-gnu --quiet 2>&1 | tail -n 3
+unit=${PIPESTATUS[0]}
+[ "$unit" -eq 0 ] || { echo "test: host unit tests failed"; exit 1; }
+
+echo "== build"
+cargo build --release --quiet || { echo "test: build failed"; exit 1; }
+# shellcheck source=tests/lib.sh
+. "$top/tests/lib.sh"
+bin=$top/target/x86_64-unknown-linux-musl/release/resume-init
+
+case_begin "binary: static, no libc, no allocator, under 100 KiB"
+size=$(stat -c %s "$bin")
+file "$bin" | grep -q "statically linked" || check_fail "file(1) does not call it statically linked: $(file -b "$bin")"
+readelf -lW "$bin" | grep -q INTERP && check_fail "it has an ELF interpreter"
+readelf -dW "$bin" 2>/dev/null | grep -q NEEDED && check_fail "it needs shared libraries"
+[ "$size" -lt 102400 ] || check_fail "size $size bytes is not under 100 KiB"
+# Symbols live in an unstripped build of the same code.
+CARGO_PROFILE_RELEASE_STRIP=false cargo build --release --quiet --target-dir "$top/target/unstripped" \
+    || check_fail "unstripped build failed"
+ubin=$top/target/unstripped/x86_64-unknown-linux-musl/release/resume-init
+undef=$(nm -u "$ubin" 2>&1)
+[ -z "$undef" ] || check_fail "undefined symbols: $undef"
+nm "$ubin" | grep -Eq '__rust_alloc|__rdl_alloc|malloc|__libc_start_main' && check_fail "allocator or libc symbols: $(nm "$ubin" | grep -E '__rust_alloc|__rdl_alloc|malloc|__libc_start_main' | head -3)"
+case_end
+echo "        binary: $size bytes"
+
+echo "== QEMU boot tests (kernel $KVER, $( [ "${RESUME_INIT_KVM:-0}" = 1 ] && echo KVM || echo TCG))"
+. "$top/tests/boot.sh"
+
+echo
+echo "suite time: $((SECONDS - t_start)) s"
+summary

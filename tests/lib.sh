@@ -1,0 +1,111 @@
+# Shared helpers of the QEMU test scripts: disks, boots, assertions.
+# Sourced; expects $top (repository root) to be set.
+
+T=${T:-$top/build/test}
+mkdir -p "$T"
+KERNEL=${KERNEL:-$(ls -1 /boot/vmlinuz-* | sort -V | tail -n 1)}
+KVER=${KVER:-${KERNEL#/boot/vmlinuz-}}
+INITRD=${INITRD:-$T/initramfs-$KVER.cpio.gz}
+BOOT_TIMEOUT=${BOOT_TIMEOUT:-180}
+
+passed=0
+failed=0
+failed_names=()
+case_name=""
+case_errors=()
+case_log=""
+
+# case_begin NAME: starts a test case; assertions until case_end belong to it.
+case_begin() {
+    case_name=$1
+    case_errors=()
+    case_log=""
+    case_t0=$SECONDS
+}
+
+# A failed check inside the current case.
+check_fail() { case_errors+=("$1"); }
+
+# expect LOG REGEX WHAT: the console log has a line matching REGEX.
+expect() {
+    grep -Eq -- "$2" "$1" || check_fail "missing in console: $3 (/$2/)"
+}
+
+# expect_not LOG REGEX WHAT: no line of the log matches REGEX.
+expect_not() {
+    if grep -Eq -- "$2" "$1"; then check_fail "unexpected in console: $3: $(grep -Em1 -- "$2" "$1")"; fi
+}
+
+# expect_eq GOT WANT WHAT
+expect_eq() {
+    [ "$1" = "$2" ] || check_fail "$3: got '$1', want '$2'"
+}
+
+case_end() {
+    local dt=$((SECONDS - case_t0))
+    if [ ${#case_errors[@]} -eq 0 ]; then
+        passed=$((passed + 1))
+        echo "ok      $case_name (${dt}s)"
+    else
+        failed=$((failed + 1))
+        failed_names+=("$case_name")
+        echo "FAILED  $case_name (${dt}s)"
+        local e
+        for e in "${case_errors[@]}"; do echo "        $e"; done
+        if [ -n "$case_log" ] && [ -f "$case_log" ]; then
+            echo "        --- last console lines ($case_log) ---"
+            grep -Ev '^\s*$' "$case_log" | tail -n 25 | sed 's/^/        | /'
+        fi
+    fi
+}
+
+# boot LOG [run.sh options…]: one QEMU boot with the test kernel and
+# initramfs; the console goes to LOG. Returns run.sh's status.
+boot() {
+    local log=$1; shift
+    case_log=$log
+    "$top/qemu/run.sh" -q -k "$KERNEL" -i "$INITRD" -t "$BOOT_TIMEOUT" -l "$log" "$@"
+}
+
+# Common expectations of every boot: no kernel panic, no Rust panic.
+expect_no_panic() {
+    expect_not "$1" "Kernel panic|internal error, please report" "a panic"
+}
+
+# make_rootdir DIR INIT_SCRIPT: a busybox root whose /sbin/init is the
+# given shell script text.
+make_rootdir() {
+    local d=$1
+    rm -rf "$d"
+    mkdir -p "$d"/{bin,sbin,proc,sys,dev,etc,root,tmp,run,mnt}
+    cp /bin/busybox "$d/bin/busybox"
+    local a
+    for a in $("$d/bin/busybox" --list); do
+        [ -e "$d/bin/$a" ] || ln -s busybox "$d/bin/$a"
+    done
+    printf '%s\n' "$2" > "$d/sbin/init"
+    chmod 0755 "$d/sbin/init"
+}
+
+# mkext4 IMAGE SIZE_MIB DIR [mkfs.ext4 options…]: an ext4 image filled from DIR.
+mkext4() {
+    local img=$1 size=$2 dir=$3; shift 3
+    rm -f "$img"
+    truncate -s "${size}M" "$img"
+    mkfs.ext4 -q -F "$@" -d "$dir" "$img"
+}
+
+# The test initramfs, built once per kernel version.
+build_initramfs() {
+    if [ ! -f "$INITRD" ] || [ "$top/target/x86_64-unknown-linux-musl/release/resume-init" -nt "$INITRD" ]; then
+        "$top/scripts/mkinitramfs.sh" -k "$KVER" -o "$INITRD" >/dev/null
+    fi
+}
+
+# summary: the closing line, and the exit status.
+summary() {
+    echo
+    if [ $failed -gt 0 ]; then echo "failed cases: ${failed_names[*]}"; fi
+    echo "$passed passed, $failed failed"
+    [ $failed -eq 0 ]
+}
