@@ -10,5 +10,7 @@
 pub mod cmdline;
 pub mod devspec;
 pub mod errno;
+pub mod image;
 pub mod probe;
+pub mod swsusp;
 pub mod text;

@@ -1,0 +1,277 @@
+//! Streaming a kernel-written hibernation image from its swap map into a
+//! sink (`/dev/snapshot`, or nothing for `inspect`), with every check the
+//! kernel's own reader makes and a few more: map entries inside the
+//! device, a map chain no longer than the image needs (so a loop is an
+//! error, not a hang), chunk lengths within the kernel's worst case, and
+//! the CRC32 of compressed images compared at the end.
+//!
+//! Memory is fixed and the caller's: one map page and one data page for
+//! uncompressed images; for compressed ones, a chunk buffer of
+//! [`CMP_SIZE`] and an output buffer of [`UNC_SIZE`].
+
+use crate::swsusp::{Compression, Header, Info, PAGE, Page, parse_info};
+
+/// Entries per swap-map page; the last u64 links to the next map page.
+pub const MAP_ENTRIES: usize = PAGE / 8 - 1;
+const NEXT_SWAP: usize = PAGE - 8;
+/// Uncompressed pages per chunk (`UNC_PAGES`).
+pub const UNC_PAGES: usize = 32;
+pub const UNC_SIZE: usize = UNC_PAGES * PAGE;
+/// The chunk length prefix (`CMP_HEADER`, a `size_t`).
+const CMP_HEADER: usize = 8;
+/// `lzo1x_worst_compress(UNC_SIZE)` = x + x/16 + 64 + 3 + 2.
+pub const MAX_CMP_LEN: usize = UNC_SIZE + UNC_SIZE / 16 + 64 + 3 + 2;
+/// Pages one compressed chunk may span (`CMP_PAGES`).
+pub const CMP_PAGES: usize = (MAX_CMP_LEN + CMP_HEADER).div_ceil(PAGE);
+pub const CMP_SIZE: usize = CMP_PAGES * PAGE;
+
+/// Where the image is read from.
+pub trait PageSource {
+    /// Reads device page `n` (byte offset `n × 4096`) into `buf`; an errno on failure.
+    fn read_page(&mut self, n: u64, buf: &mut Page) -> Result<(), i32>;
+    /// Hint that the pages listed in a freshly read map page come next.
+    fn will_need(&mut self, _entries: &[u64]) {}
+}
+
+/// Where the stream pages go.
+pub trait PageSink {
+    /// Takes stream page `index` (0 is the `swsusp_info` page); an errno on failure.
+    fn write_page(&mut self, index: u64, page: &Page) -> Result<(), i32>;
+}
+
+/// Why an image cannot be loaded. Every variant is a reason to boot fresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Error {
+    /// Reading device page `page` failed.
+    Read { page: u64, errno: i32 },
+    /// A map entry or map link points outside the device.
+    OutOfDevice { page: u64 },
+    /// The map holds more entries than an image of this size can need.
+    MapTooLong,
+    /// The map ended before the stream was complete.
+    Truncated { have: u64, want: u64 },
+    BadInfo(&'static str),
+    /// A chunk's length prefix is 0 or beyond the worst case.
+    ChunkLength(u64),
+    Decompress(Compression),
+    /// A chunk decompressed to a length that is not whole pages, or too many.
+    ChunkSize(usize),
+    /// The sink refused stream page `index`.
+    Write { index: u64, errno: i32 },
+    Crc { stored: u32, computed: u32 },
+}
+
+impl core::fmt::Display for Error {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            Error::Read { page, errno } => write!(f, "read error at page {page} (errno {errno})"),
+            Error::OutOfDevice { page } => write!(f, "swap map entry {page} is beyond the end of the device"),
+            Error::MapTooLong => f.write_str("the swap map is longer than the image (a loop or corruption)"),
+            Error::Truncated { have, want } => write!(f, "the image is truncated: the swap map ends after {have} of {want} pages"),
+            Error::BadInfo(why) => f.write_str(why),
+            Error::ChunkLength(n) => write!(f, "a compressed chunk claims {n} bytes (allowed 1..={MAX_CMP_LEN})"),
+            Error::Decompress(c) => write!(f, "a {} chunk does not decompress", c.name()),
+            Error::ChunkSize(n) => write!(f, "a chunk decompressed to {n} bytes, not whole pages within the image"),
+            Error::Write { index, errno } => write!(f, "the kernel refused stream page {index} (errno {errno})"),
+            Error::Crc { stored, computed } => write!(f, "CRC32 mismatch: header says {stored:08x}, data gives {computed:08x}"),
+        }
+    }
+}
+
+/// Walks the swap-map chain with one page of memory.
+pub struct MapWalker<'b> {
+    map: &'b mut Page,
+    idx: usize,
+    next_map: u64,
+    device_pages: u64,
+    taken: u64,
+    max_entries: u64,
+    map_pages: u64,
+}
+
+impl<'b> MapWalker<'b> {
+    /// Starts at map page `first`; until [`set_limit`](Self::set_limit) only
+    /// the first entry (the `swsusp_info` page) may be taken.
+    pub fn new(map: &'b mut Page, first: u64, device_pages: u64) -> Self {
+        MapWalker { map, idx: MAP_ENTRIES, next_map: first, device_pages, taken: 0, max_entries: 1, map_pages: 0 }
+    }
+
+    /// Bounds the chain: at most `entries` entries in all.
+    pub fn set_limit(&mut self, entries: u64) {
+        self.max_entries = entries;
+    }
+
+    fn check(&self, page: u64) -> Result<u64, Error> {
+        if page == 0 || page >= self.device_pages { Err(Error::OutOfDevice { page }) } else { Ok(page) }
+    }
+
+    /// The next device page of the stream, or `None` at the end of the map.
+    pub fn next(&mut self, src: &mut dyn PageSource) -> Result<Option<u64>, Error> {
+        loop {
+            if self.idx < MAP_ENTRIES {
+                let at = self.idx * 8;
+                let e = u64::from_le_bytes(self.map[at..at + 8].try_into().unwrap_or([0; 8]));
+                if e == 0 {
+                    return Ok(None);
+                }
+                if self.taken >= self.max_entries {
+                    return Err(Error::MapTooLong);
+                }
+                self.idx += 1;
+                self.taken += 1;
+                return self.check(e).map(Some);
+            }
+            if self.next_map == 0 {
+                return Ok(None);
+            }
+            // One map page per 511 entries, plus the empty trailing page
+            // the kernel links when the last one fills up exactly.
+            if self.map_pages > self.max_entries.div_ceil(MAP_ENTRIES as u64) {
+                return Err(Error::MapTooLong);
+            }
+            let page = self.check(self.next_map)?;
+            src.read_page(page, self.map).map_err(|errno| Error::Read { page, errno })?;
+            self.map_pages += 1;
+            self.idx = 0;
+            self.next_map = u64::from_le_bytes(self.map[NEXT_SWAP..].try_into().unwrap_or([0; 8]));
+            let mut entries = [0u64; MAP_ENTRIES];
+            for (i, e) in entries.iter_mut().enumerate() {
+                *e = u64::from_le_bytes(self.map[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
+            }
+            let n = entries.iter().position(|&e| e == 0).unwrap_or(MAP_ENTRIES);
+            src.will_need(&entries[..n]);
+        }
+    }
+}
+
+/// The buffers a load works in; `cmp` and `unc` may be empty for
+/// uncompressed images.
+pub struct Buffers<'a> {
+    pub map: &'a mut Page,
+    pub data: &'a mut Page,
+    pub cmp: &'a mut [u8],
+    pub unc: &'a mut [u8],
+}
+
+/// What a successful load found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Loaded {
+    pub info: Info,
+    /// The CRC32 computed over the stream, for compressed images.
+    pub crc: Option<u32>,
+}
+
+/// The kernel's `crc32_le` with seed 0 and no final inversion, in terms of
+/// the standard CRC-32 that crc32fast computes.
+pub struct KernelCrc(crc32fast::Hasher);
+
+impl KernelCrc {
+    pub fn new() -> Self {
+        KernelCrc(crc32fast::Hasher::new_with_initial(0xFFFF_FFFF))
+    }
+    pub fn update(&mut self, b: &[u8]) {
+        self.0.update(b)
+    }
+    pub fn value(&self) -> u32 {
+        self.0.clone().finalize() ^ 0xFFFF_FFFF
+    }
+}
+
+impl Default for KernelCrc {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Most swap-map entries an image of `pages` stream pages can have.
+fn max_entries(c: Compression, pages: u64) -> u64 {
+    match c {
+        Compression::None => pages,
+        _ => 1 + (pages - 1).div_ceil(UNC_PAGES as u64) * CMP_PAGES as u64,
+    }
+}
+
+fn read(src: &mut dyn PageSource, page: u64, buf: &mut Page) -> Result<(), Error> {
+    src.read_page(page, buf).map_err(|errno| Error::Read { page, errno })
+}
+
+/// Loads the image `h` describes from `src` into `sink`; `progress` is
+/// called with (pages done, pages in all) after every chunk or page.
+/// Returns only after the last page and the CRC check: on `Ok` the sink
+/// holds a complete, verified stream.
+pub fn load(
+    h: &Header,
+    device_pages: u64,
+    src: &mut dyn PageSource,
+    sink: &mut dyn PageSink,
+    bufs: Buffers<'_>,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Loaded, Error> {
+    let Buffers { map, data, cmp, unc } = bufs;
+    let comp = h.compression();
+    let mut walker = MapWalker::new(map, h.image, device_pages);
+    let first = walker.next(src)?.ok_or(Error::Truncated { have: 0, want: 1 })?;
+    read(src, first, data)?;
+    let info = parse_info(data).map_err(Error::BadInfo)?;
+    walker.set_limit(max_entries(comp, info.pages));
+    sink.write_page(0, data).map_err(|errno| Error::Write { index: 0, errno })?;
+    let total = info.pages;
+    let mut done = 1u64;
+    progress(done, total);
+
+    if comp == Compression::None {
+        while done < total {
+            let page = walker.next(src)?.ok_or(Error::Truncated { have: done, want: total })?;
+            read(src, page, data)?;
+            sink.write_page(done, data).map_err(|errno| Error::Write { index: done, errno })?;
+            done += 1;
+            progress(done, total);
+        }
+        return Ok(Loaded { info, crc: None });
+    }
+
+    if cmp.len() < CMP_SIZE || unc.len() < UNC_SIZE {
+        return Err(Error::BadInfo("internal: chunk buffers too small"));
+    }
+    let mut crc = KernelCrc::new();
+    while done < total {
+        let page = walker.next(src)?.ok_or(Error::Truncated { have: done, want: total })?;
+        let head: &mut Page = (&mut cmp[..PAGE]).try_into().map_err(|_| Error::BadInfo("internal"))?;
+        read(src, page, head)?;
+        let len = u64::from_le_bytes(cmp[..CMP_HEADER].try_into().unwrap_or([0; 8]));
+        if len == 0 || len > MAX_CMP_LEN as u64 {
+            return Err(Error::ChunkLength(len));
+        }
+        let len = len as usize;
+        let npages = (CMP_HEADER + len).div_ceil(PAGE);
+        for k in 1..npages {
+            let page = walker.next(src)?.ok_or(Error::Truncated { have: done, want: total })?;
+            let buf: &mut Page = (&mut cmp[k * PAGE..(k + 1) * PAGE]).try_into().map_err(|_| Error::BadInfo("internal"))?;
+            read(src, page, buf)?;
+        }
+        let input = &cmp[CMP_HEADER..CMP_HEADER + len];
+        let out = &mut unc[..UNC_SIZE];
+        let n = match comp {
+            Compression::Lz4 => lz4_flex::block::decompress_into(input, out).map_err(|_| Error::Decompress(comp))?,
+            _ => lzo::decompress_into(input, out).map_err(|_| Error::Decompress(comp))?,
+        };
+        if n == 0 || n % PAGE != 0 || done + (n / PAGE) as u64 > total {
+            return Err(Error::ChunkSize(n));
+        }
+        crc.update(&unc[..n]);
+        for p in unc[..n].chunks_exact(PAGE) {
+            let p: &Page = p.try_into().map_err(|_| Error::BadInfo("internal"))?;
+            sink.write_page(done, p).map_err(|errno| Error::Write { index: done, errno })?;
+            done += 1;
+        }
+        progress(done, total);
+    }
+    let computed = crc.value();
+    if h.has_crc() && computed != h.crc32 {
+        return Err(Error::Crc { stored: h.crc32, computed });
+    }
+    Ok(Loaded { info, crc: Some(computed) })
+}
+
+#[cfg(test)]
+mod tests;

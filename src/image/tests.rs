@@ -1,0 +1,354 @@
+//! The loader against images laid out on a fake device exactly as the
+//! kernel lays them out (map pages allocated as writing proceeds).
+
+use super::*;
+use crate::probe::{HIBERNATE_SIG, SWAP_SIG, SWAPSPACE2};
+use crate::swsusp::{self, SF_CRC32_MODE, SF_NOCOMPRESS_MODE, SF_PLATFORM_MODE, parse_header};
+
+const EIO: i32 = 5;
+
+struct Disk(Vec<Page>);
+
+impl PageSource for Disk {
+    fn read_page(&mut self, n: u64, buf: &mut Page) -> Result<(), i32> {
+        *buf = *self.0.get(n as usize).ok_or(EIO)?;
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+struct Collect {
+    pages: Vec<Page>,
+    fail_at: Option<(u64, i32)>,
+}
+
+impl PageSink for Collect {
+    fn write_page(&mut self, index: u64, page: &Page) -> Result<(), i32> {
+        if let Some((i, e)) = self.fail_at {
+            if i == index {
+                return Err(e);
+            }
+        }
+        assert_eq!(index, self.pages.len() as u64, "pages arrive in order");
+        self.pages.push(*page);
+        Ok(())
+    }
+}
+
+/// A literal-only LZO1X stream: valid input for any LZO1X decoder.
+fn lzo_literals(data: &[u8]) -> Vec<u8> {
+    assert!(data.len() >= 19);
+    let k = data.len() - 18;
+    let zeros = (k - 1) / 255;
+    let mut out = vec![0u8];
+    out.extend(std::iter::repeat_n(0u8, zeros));
+    out.push((k - 255 * zeros) as u8);
+    out.extend_from_slice(data);
+    out.extend_from_slice(&[0x11, 0, 0]);
+    out
+}
+
+fn pattern_page(i: usize) -> Page {
+    let mut p = [0u8; PAGE];
+    let mut x = (i as u32).wrapping_mul(2654435761) | 1;
+    for b in p.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        *b = if i % 3 == 0 { (x & 3) as u8 } else { x as u8 };
+    }
+    p
+}
+
+/// The stream pages after `swsusp_info`, for `n` of them.
+fn payload(n: usize) -> Vec<Page> {
+    (0..n).map(pattern_page).collect()
+}
+
+struct Built {
+    disk: Disk,
+    header: swsusp::Header,
+    /// Device page of every map page, in chain order.
+    maps: Vec<u64>,
+    /// Device page of every map entry, in order.
+    entries: Vec<u64>,
+}
+
+/// Lays out a marked swap area holding `info` + `payload` with `comp`.
+fn build(comp: Compression, payload: &[Page]) -> Built {
+    let info = swsusp::tests::info_page(1 + payload.len() as u64, payload.len() as u64 - 1);
+    let mut stored: Vec<Page> = vec![info];
+    let mut crc = KernelCrc::new();
+    if comp == Compression::None {
+        stored.extend_from_slice(payload);
+    } else {
+        for chunk in payload.chunks(UNC_PAGES) {
+            let raw: Vec<u8> = chunk.iter().flatten().copied().collect();
+            crc.update(&raw);
+            let c = match comp {
+                Compression::Lz4 => lz4_flex::block::compress(&raw),
+                _ => lzo_literals(&raw),
+            };
+            let mut bytes = (c.len() as u64).to_le_bytes().to_vec();
+            bytes.extend_from_slice(&c);
+            bytes.resize(bytes.len().div_ceil(PAGE) * PAGE, 0xA5); // garbage padding
+            for p in bytes.chunks(PAGE) {
+                stored.push(p.try_into().unwrap());
+            }
+        }
+    }
+    let mut disk = vec![[0u8; PAGE]]; // slot 0: the header
+    let mut maps = vec![];
+    let mut entries = vec![];
+    let alloc = |disk: &mut Vec<Page>| {
+        disk.push([0u8; PAGE]);
+        disk.len() as u64 - 1
+    };
+    let mut cur = alloc(&mut disk);
+    maps.push(cur);
+    let mut used = 0;
+    for page in stored {
+        if used == MAP_ENTRIES {
+            let next = alloc(&mut disk);
+            disk[cur as usize][NEXT_SWAP..].copy_from_slice(&next.to_le_bytes());
+            cur = next;
+            maps.push(cur);
+            used = 0;
+        }
+        let slot = alloc(&mut disk);
+        disk[slot as usize] = page;
+        disk[cur as usize][used * 8..used * 8 + 8].copy_from_slice(&slot.to_le_bytes());
+        entries.push(slot);
+        used += 1;
+    }
+    // The kernel links a fresh, empty map page when the last one fills up.
+    if used == MAP_ENTRIES {
+        let next = alloc(&mut disk);
+        disk[cur as usize][NEXT_SWAP..].copy_from_slice(&next.to_le_bytes());
+        maps.push(next);
+    }
+    let flags = match comp {
+        Compression::None => SF_PLATFORM_MODE | SF_NOCOMPRESS_MODE,
+        Compression::Lzo => SF_PLATFORM_MODE | SF_CRC32_MODE,
+        Compression::Lz4 => SF_PLATFORM_MODE | SF_CRC32_MODE | swsusp::SF_COMPRESSION_ALG_LZ4,
+    };
+    let h = &mut disk[0];
+    h[0x400] = 1;
+    h[4060..4064].copy_from_slice(&crc.value().to_le_bytes());
+    h[4064..4072].copy_from_slice(&maps[0].to_le_bytes());
+    h[4072..4076].copy_from_slice(&flags.to_le_bytes());
+    h[4076..4086].copy_from_slice(SWAPSPACE2);
+    h[SWAP_SIG..].copy_from_slice(HIBERNATE_SIG);
+    let header = parse_header(&disk[0]).unwrap();
+    Built { disk: Disk(disk), header, maps, entries }
+}
+
+struct Bufs {
+    map: Page,
+    data: Page,
+    cmp: Vec<u8>,
+    unc: Vec<u8>,
+}
+
+impl Bufs {
+    fn new() -> Self {
+        Bufs { map: [0; PAGE], data: [0; PAGE], cmp: vec![0; CMP_SIZE], unc: vec![0; UNC_SIZE] }
+    }
+    fn get(&mut self) -> Buffers<'_> {
+        Buffers { map: &mut self.map, data: &mut self.data, cmp: &mut self.cmp, unc: &mut self.unc }
+    }
+}
+
+fn run(b: &mut Built, sink: &mut Collect) -> Result<Loaded, Error> {
+    let n = b.disk.0.len() as u64;
+    let mut bufs = Bufs::new();
+    let mut calls = 0;
+    let r = load(&b.header, n, &mut b.disk, sink, bufs.get(), &mut |done, total| {
+        assert!(done <= total);
+        calls += 1;
+    });
+    assert!(calls > 0 || r.is_err());
+    r
+}
+
+fn roundtrip(comp: Compression, n: usize) {
+    let pl = payload(n);
+    let mut b = build(comp, &pl);
+    let mut sink = Collect::default();
+    let r = run(&mut b, &mut sink).unwrap();
+    assert_eq!(r.info.pages, 1 + n as u64);
+    assert_eq!(sink.pages.len(), 1 + n);
+    assert_eq!(&sink.pages[1..], &pl[..], "{comp:?} stream intact");
+    assert_eq!(r.crc.is_some(), comp != Compression::None);
+}
+
+#[test]
+fn constants_match_the_kernel() {
+    assert_eq!(MAP_ENTRIES, 511);
+    assert_eq!(MAX_CMP_LEN, 139333);
+    assert_eq!(CMP_PAGES, 35);
+    assert_eq!(CMP_SIZE, 143360);
+}
+
+#[test]
+fn kernel_crc_check_value() {
+    let mut c = KernelCrc::new();
+    c.update(b"1234");
+    c.update(b"56789");
+    assert_eq!(c.value(), 0x2DFD2D88);
+}
+
+#[test]
+fn uncompressed_over_several_map_pages() {
+    roundtrip(Compression::None, 1200);
+}
+
+#[test]
+fn uncompressed_with_an_exactly_full_map_page() {
+    let mut b = build(Compression::None, &payload(MAP_ENTRIES - 1));
+    assert_eq!(b.maps.len(), 2, "trailing empty map page");
+    let mut sink = Collect::default();
+    run(&mut b, &mut sink).unwrap();
+    assert_eq!(sink.pages.len(), MAP_ENTRIES);
+}
+
+#[test]
+fn lz4_and_lzo() {
+    roundtrip(Compression::Lz4, 1000);
+    roundtrip(Compression::Lzo, 100);
+    roundtrip(Compression::Lzo, 31); // a short last chunk only
+}
+
+#[test]
+fn crc_mismatch_is_refused() {
+    let mut b = build(Compression::Lz4, &payload(70));
+    b.header.crc32 ^= 1;
+    let err = run(&mut b, &mut Collect::default()).unwrap_err();
+    assert!(matches!(err, Error::Crc { .. }), "{err:?}");
+}
+
+#[test]
+fn flipped_byte_in_a_literal_lzo_chunk_is_a_crc_mismatch() {
+    let mut b = build(Compression::Lzo, &payload(64));
+    let e = b.entries[3] as usize; // inside the first chunk's data
+    b.disk.0[e][100] ^= 0x40;
+    let err = run(&mut b, &mut Collect::default()).unwrap_err();
+    assert!(matches!(err, Error::Crc { .. }), "{err:?}");
+}
+
+#[test]
+fn entry_beyond_the_device() {
+    let mut b = build(Compression::None, &payload(40));
+    let m = b.maps[0] as usize;
+    b.disk.0[m][5 * 8..6 * 8].copy_from_slice(&(1u64 << 40).to_le_bytes());
+    let err = run(&mut b, &mut Collect::default()).unwrap_err();
+    assert_eq!(err, Error::OutOfDevice { page: 1 << 40 });
+}
+
+#[test]
+fn map_link_beyond_the_device() {
+    let mut b = build(Compression::None, &payload(600));
+    let m = b.maps[0] as usize;
+    b.disk.0[m][NEXT_SWAP..].copy_from_slice(&u64::MAX.to_le_bytes());
+    let err = run(&mut b, &mut Collect::default()).unwrap_err();
+    assert_eq!(err, Error::OutOfDevice { page: u64::MAX });
+}
+
+#[test]
+fn map_loop_is_an_error_not_a_hang() {
+    // A map page that links to itself: the walker stops at its limit.
+    let mut disk = Disk(vec![[0u8; PAGE]; 4]);
+    for i in 0..MAP_ENTRIES {
+        disk.0[1][i * 8..i * 8 + 8].copy_from_slice(&2u64.to_le_bytes());
+    }
+    disk.0[1][NEXT_SWAP..].copy_from_slice(&1u64.to_le_bytes());
+    let mut map = [0u8; PAGE];
+    let mut w = MapWalker::new(&mut map, 1, 4);
+    w.set_limit(3 * MAP_ENTRIES as u64);
+    let mut n = 0;
+    let err = loop {
+        match w.next(&mut disk) {
+            Ok(Some(_)) => n += 1,
+            Ok(None) => panic!("a looping chain ended"),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(err, Error::MapTooLong);
+    assert_eq!(n, 3 * MAP_ENTRIES);
+
+    // In a whole load, the loop ends at the image size.
+    let mut b = build(Compression::None, &payload(600));
+    let (m0, m1) = (b.maps[0], b.maps[1] as usize);
+    b.disk.0[m1][NEXT_SWAP..].copy_from_slice(&m0.to_le_bytes());
+    for i in 0..MAP_ENTRIES {
+        let e = b.entries[1].to_le_bytes();
+        b.disk.0[m1][i * 8..i * 8 + 8].copy_from_slice(&e);
+    }
+    let mut sink = Collect::default();
+    run(&mut b, &mut sink).unwrap();
+    assert_eq!(sink.pages.len(), 601);
+}
+
+#[test]
+fn truncated_map() {
+    let mut b = build(Compression::None, &payload(40));
+    let m = b.maps[0] as usize;
+    b.disk.0[m][20 * 8..21 * 8].copy_from_slice(&0u64.to_le_bytes());
+    let err = run(&mut b, &mut Collect::default()).unwrap_err();
+    assert_eq!(err, Error::Truncated { have: 20, want: 41 });
+}
+
+#[test]
+fn zeroed_image_field() {
+    let mut b = build(Compression::None, &payload(4));
+    b.header.image = 0;
+    let err = run(&mut b, &mut Collect::default()).unwrap_err();
+    assert!(matches!(err, Error::Truncated { have: 0, .. } | Error::OutOfDevice { page: 0 }), "{err:?}");
+}
+
+#[test]
+fn oversized_chunk_length() {
+    let mut b = build(Compression::Lzo, &payload(40));
+    let e = b.entries[1] as usize;
+    b.disk.0[e][..8].copy_from_slice(&(MAX_CMP_LEN as u64 + 1).to_le_bytes());
+    let err = run(&mut b, &mut Collect::default()).unwrap_err();
+    assert_eq!(err, Error::ChunkLength(MAX_CMP_LEN as u64 + 1));
+}
+
+#[test]
+fn read_error_and_refused_write() {
+    let mut b = build(Compression::None, &payload(40));
+    let e = b.entries[7] as usize;
+    b.disk.0.truncate(e);
+    let n = b.disk.0.len() as u64 + 100; // the device claims more than it has
+    let mut bufs = Bufs::new();
+    let err = load(&b.header, n, &mut b.disk, &mut Collect::default(), bufs.get(), &mut |_, _| {}).unwrap_err();
+    assert_eq!(err, Error::Read { page: e as u64, errno: EIO });
+
+    let mut b = build(Compression::None, &payload(40));
+    let mut sink = Collect { fail_at: Some((1, 1)), ..Default::default() };
+    assert_eq!(run(&mut b, &mut sink).unwrap_err(), Error::Write { index: 1, errno: 1 });
+}
+
+#[test]
+fn random_damage_never_panics() {
+    let mut x = 0x9E3779B97F4A7C15u64;
+    let mut rnd = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for comp in [Compression::None, Compression::Lzo, Compression::Lz4] {
+        let clean = build(comp, &payload(100));
+        for _ in 0..300 {
+            let mut b = Built { disk: Disk(clean.disk.0.clone()), header: clean.header, maps: vec![], entries: vec![] };
+            for _ in 0..1 + rnd() % 4 {
+                let p = (1 + rnd() % (b.disk.0.len() as u64 - 1)) as usize;
+                let at = (rnd() % PAGE as u64) as usize;
+                b.disk.0[p][at] = rnd() as u8;
+            }
+            let _ = run(&mut b, &mut Collect::default());
+        }
+    }
+}

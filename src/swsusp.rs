@@ -1,0 +1,263 @@
+//! The kernel's hibernation header page (`struct swsusp_header`, end of
+//! the swap header page) and the image's first stream page (`struct
+//! swsusp_info`), as written up in `kernel-image-format.md` §3 and §5.
+
+use crate::probe::{HIBERNATE_SIG, SWAP_SIG, SWAP_SPACE, SWAPSPACE2};
+
+pub const PAGE: usize = 4096;
+pub type Page = [u8; PAGE];
+
+const HW_SIG: usize = 4056;
+const CRC32: usize = 4060;
+const IMAGE: usize = 4064;
+const FLAGS: usize = 4072;
+const ORIG_SIG: usize = 4076;
+
+/// `SF_*` flag bits (`kernel/power/power.h`).
+pub const SF_PLATFORM_MODE: u32 = 1;
+pub const SF_NOCOMPRESS_MODE: u32 = 2;
+pub const SF_CRC32_MODE: u32 = 4;
+pub const SF_HW_SIG: u32 = 8;
+pub const SF_COMPRESSION_ALG_LZ4: u32 = 16;
+const KNOWN_FLAGS: u32 = 0x1f;
+
+fn le32(p: &Page, at: usize) -> u32 {
+    u32::from_le_bytes([p[at], p[at + 1], p[at + 2], p[at + 3]])
+}
+
+fn le64(p: &Page, at: usize) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&p[at..at + 8]);
+    u64::from_le_bytes(b)
+}
+
+/// How the image stream is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Lzo,
+    Lz4,
+}
+
+impl Compression {
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Lzo => "LZO",
+            Compression::Lz4 => "LZ4",
+        }
+    }
+}
+
+/// The fields of a marked header page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    pub hw_sig: u32,
+    pub crc32: u32,
+    /// Device page of the first swap-map page.
+    pub image: u64,
+    pub flags: u32,
+    pub orig_sig: [u8; 10],
+}
+
+/// Reads the header page: `None` when it carries no `S1SUSPEND` signature.
+pub fn parse_header(p: &Page) -> Option<Header> {
+    if &p[SWAP_SIG..] != HIBERNATE_SIG {
+        return None;
+    }
+    let mut orig_sig = [0u8; 10];
+    orig_sig.copy_from_slice(&p[ORIG_SIG..ORIG_SIG + 10]);
+    Some(Header { hw_sig: le32(p, HW_SIG), crc32: le32(p, CRC32), image: le64(p, IMAGE), flags: le32(p, FLAGS), orig_sig })
+}
+
+impl Header {
+    /// Flag bits no kernel of 6.1–7.2 writes.
+    pub fn unknown_flags(&self) -> u32 {
+        self.flags & !KNOWN_FLAGS
+    }
+
+    pub fn compression(&self) -> Compression {
+        if self.flags & SF_NOCOMPRESS_MODE != 0 {
+            Compression::None
+        } else if self.flags & SF_COMPRESSION_ALG_LZ4 != 0 {
+            Compression::Lz4
+        } else {
+            Compression::Lzo
+        }
+    }
+
+    /// Whether the stream carries a CRC to check (compressed images only,
+    /// as the kernel's own reader does).
+    pub fn has_crc(&self) -> bool {
+        self.flags & SF_CRC32_MODE != 0 && self.compression() != Compression::None
+    }
+
+    pub fn platform_mode(&self) -> bool {
+        self.flags & SF_PLATFORM_MODE != 0
+    }
+}
+
+/// Writes the flags as words into `out`, e.g. `platform, CRC32`.
+pub fn flag_words(flags: u32, out: &mut dyn core::fmt::Write) -> core::fmt::Result {
+    let names = [
+        (SF_PLATFORM_MODE, "platform"),
+        (SF_NOCOMPRESS_MODE, "nocompress"),
+        (SF_CRC32_MODE, "CRC32"),
+        (SF_HW_SIG, "hw-signature"),
+        (SF_COMPRESSION_ALG_LZ4, "LZ4"),
+    ];
+    let mut first = true;
+    for (bit, name) in names {
+        if flags & bit != 0 {
+            out.write_str(if first { "" } else { ", " })?;
+            out.write_str(name)?;
+            first = false;
+        }
+    }
+    if flags & !KNOWN_FLAGS != 0 {
+        write!(out, "{}unknown 0x{:x}", if first { "" } else { ", " }, flags & !KNOWN_FLAGS)?;
+        first = false;
+    }
+    if first {
+        out.write_str("none")?;
+    }
+    Ok(())
+}
+
+/// Puts the original swap signature back in a marked header page, as the
+/// kernel does in `swsusp_check`. A damaged `orig_sig` is replaced by
+/// `SWAPSPACE2`, so the area stays usable as swap.
+pub fn invalidate(p: &mut Page) {
+    let orig = &p[ORIG_SIG..ORIG_SIG + 10];
+    let sig: [u8; 10] = if orig == SWAPSPACE2 || orig == SWAP_SPACE { orig.try_into().unwrap_or(*SWAPSPACE2) } else { *SWAPSPACE2 };
+    p[SWAP_SIG..].copy_from_slice(&sig);
+}
+
+/// x86-64 `RESTORE_MAGIC` of the arch header at offset 0x18 of `swsusp_info`.
+pub const X86_64_RESTORE_MAGIC: u64 = 0x2345_6789_ABCD_EF02;
+
+/// The facts of `struct swsusp_info` a loader needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Info {
+    pub num_physpages: u64,
+    pub image_pages: u64,
+    /// Total stream pages, this one included.
+    pub pages: u64,
+}
+
+/// No image of a machine with up to 16 TiB of RAM has more stream pages.
+const MAX_PAGES: u64 = 1 << 32;
+
+/// Parses and sanity-checks the `swsusp_info` page (stream page 0).
+pub fn parse_info(p: &Page) -> Result<Info, &'static str> {
+    if le64(p, 0x18) != X86_64_RESTORE_MAGIC {
+        return Err("the image header is not from an x86-64 kernel (restore magic missing)");
+    }
+    let info = Info { num_physpages: le64(p, 0x190), image_pages: le64(p, 0x1A0), pages: le64(p, 0x1A8) };
+    if info.pages < 2 || info.pages > MAX_PAGES || info.image_pages >= info.pages {
+        return Err("the image header has impossible page counts");
+    }
+    if le64(p, 0x1B0) != info.pages << 12 {
+        return Err("the image header's size does not match its page count");
+    }
+    Ok(info)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    fn marked(flags: u32) -> Page {
+        let mut p = [0u8; PAGE];
+        p[0x400] = 1;
+        p[HW_SIG..HW_SIG + 4].copy_from_slice(&0xdeadbeefu32.to_le_bytes());
+        p[CRC32..CRC32 + 4].copy_from_slice(&0x12345678u32.to_le_bytes());
+        p[IMAGE..IMAGE + 8].copy_from_slice(&583u64.to_le_bytes());
+        p[FLAGS..FLAGS + 4].copy_from_slice(&flags.to_le_bytes());
+        p[ORIG_SIG..ORIG_SIG + 10].copy_from_slice(SWAPSPACE2);
+        p[SWAP_SIG..].copy_from_slice(HIBERNATE_SIG);
+        p
+    }
+
+    #[test]
+    fn header_fields() {
+        let h = parse_header(&marked(0x5)).unwrap();
+        assert_eq!(h.hw_sig, 0xdeadbeef);
+        assert_eq!(h.crc32, 0x12345678);
+        assert_eq!(h.image, 583);
+        assert_eq!(h.compression(), Compression::Lzo);
+        assert!(h.platform_mode() && h.has_crc());
+        assert_eq!(h.unknown_flags(), 0);
+        let h = parse_header(&marked(0x3)).unwrap();
+        assert_eq!(h.compression(), Compression::None);
+        assert!(!h.has_crc());
+        assert_eq!(parse_header(&marked(0x15)).unwrap().compression(), Compression::Lz4);
+        assert_eq!(parse_header(&marked(0x45)).unwrap().unknown_flags(), 0x40);
+    }
+
+    #[test]
+    fn not_marked() {
+        let mut p = marked(0);
+        p[SWAP_SIG..].copy_from_slice(SWAPSPACE2);
+        assert_eq!(parse_header(&p), None);
+        // The NUL is part of the signature.
+        p[SWAP_SIG..].copy_from_slice(b"S1SUSPENDX");
+        assert_eq!(parse_header(&p), None);
+    }
+
+    #[test]
+    fn invalidation_restores_the_swap_signature() {
+        let mut p = marked(0x5);
+        let before = p;
+        invalidate(&mut p);
+        assert_eq!(&p[SWAP_SIG..], SWAPSPACE2);
+        assert_eq!(&p[..SWAP_SIG], &before[..SWAP_SIG], "nothing else changes");
+        assert_eq!(parse_header(&p), None);
+        let mut p = marked(0x5);
+        p[ORIG_SIG..ORIG_SIG + 10].copy_from_slice(b"garbage!!!");
+        invalidate(&mut p);
+        assert_eq!(&p[SWAP_SIG..], SWAPSPACE2);
+        let mut p = marked(0x5);
+        p[ORIG_SIG..ORIG_SIG + 10].copy_from_slice(SWAP_SPACE);
+        invalidate(&mut p);
+        assert_eq!(&p[SWAP_SIG..], SWAP_SPACE);
+    }
+
+    #[test]
+    fn words() {
+        let mut s = String::new();
+        flag_words(0x5, &mut s).unwrap();
+        assert_eq!(s, "platform, CRC32");
+        s.clear();
+        flag_words(0x0, &mut s).unwrap();
+        assert_eq!(s, "none");
+        s.clear();
+        flag_words(0x1a2, &mut s).unwrap();
+        assert_eq!(s, "nocompress, unknown 0x1a0");
+    }
+
+    pub fn info_page(pages: u64, image_pages: u64) -> Page {
+        let mut p = [0u8; PAGE];
+        p[0x18..0x20].copy_from_slice(&X86_64_RESTORE_MAGIC.to_le_bytes());
+        p[0x190..0x198].copy_from_slice(&131072u64.to_le_bytes());
+        p[0x1A0..0x1A8].copy_from_slice(&image_pages.to_le_bytes());
+        p[0x1A8..0x1B0].copy_from_slice(&pages.to_le_bytes());
+        p[0x1B0..0x1B8].copy_from_slice(&(pages << 12).to_le_bytes());
+        p
+    }
+
+    #[test]
+    fn info() {
+        let i = parse_info(&info_page(20273, 20232)).unwrap();
+        assert_eq!((i.pages, i.image_pages, i.num_physpages), (20273, 20232, 131072));
+        assert!(parse_info(&info_page(1, 0)).is_err());
+        assert!(parse_info(&info_page(10, 10)).is_err());
+        assert!(parse_info(&info_page(1 << 40, 5)).is_err());
+        let mut p = info_page(100, 90);
+        p[0x18] ^= 1;
+        assert!(parse_info(&p).unwrap_err().contains("x86-64"));
+        let mut p = info_page(100, 90);
+        p[0x1B0] ^= 1;
+        assert!(parse_info(&p).is_err());
+    }
+}
