@@ -103,6 +103,14 @@ pub fn log(level: Level, args: fmt::Arguments) {
     }
 }
 
+/// Prints a line on standard output (the command-line modes' report).
+pub fn print(args: fmt::Arguments) {
+    let mut line = Line { buf: [0; LINE_MAX], len: 0 };
+    let _ = line.write_fmt(args);
+    line.buf[line.len] = b'\n';
+    write_all(crate::sys::stdout(), &line.buf[..line.len + 1]);
+}
+
 pub fn error_args(args: fmt::Arguments) {
     log(Level::Err, args)
 }
@@ -111,4 +119,5 @@ macro_rules! error { ($($t:tt)*) => { $crate::log::log($crate::log::Level::Err, 
 macro_rules! warning { ($($t:tt)*) => { $crate::log::log($crate::log::Level::Warn, format_args!($($t)*)) } }
 macro_rules! info { ($($t:tt)*) => { $crate::log::log($crate::log::Level::Info, format_args!($($t)*)) } }
 macro_rules! debug { ($($t:tt)*) => { $crate::log::log($crate::log::Level::Debug, format_args!($($t)*)) } }
-pub(crate) use {debug, error, info, warning};
+macro_rules! out { ($($t:tt)*) => { $crate::log::print(format_args!($($t)*)) } }
+pub(crate) use {debug, error, info, out, warning};

@@ -5,8 +5,11 @@
 //! 1. mount devtmpfs on `/dev`, proc on `/proc`, sysfs on `/sys`; console on fds 0–2;
 //! 2. open `/dev/kmsg` for log lines, read `/proc/cmdline`;
 //! 3. load the kernel modules the initramfs carries (`modules`);
-//! 4. find the root device (`device`), mount it on `/root` (`mount`);
-//! 5. switch root (`switch_root`) and exec `init=` or `/sbin/init`.
+//! 4. resume: if `resume=` names a swap area holding a hibernation image,
+//!    invalidate it, stream it into `/dev/snapshot` and restore it
+//!    (`resume`, `image_reader`, `ioctl`); returns only to boot fresh;
+//! 5. find the root device (`device`), mount it on `/root` (`mount`);
+//! 6. switch root (`switch_root`) and exec `init=` or `/sbin/init`.
 //!
 //! References followed: klibc `kinit`/`run-init`, busybox `switch_root.c`,
 //! origin (start-up without libc), booster (one file per concern).
@@ -14,12 +17,16 @@
 #![no_std]
 #![no_main]
 
+mod cli;
 mod device;
 mod error;
 mod fsutil;
+mod image_reader;
+mod ioctl;
 mod log;
 mod modules;
 mod mount;
+mod resume;
 mod rt;
 mod switch_root;
 mod sys;
@@ -47,7 +54,7 @@ const MAX_INIT_ARGS: usize = 32;
 /// Called by `rt::entry` with the process arguments.
 pub fn main(args: rt::Args) -> ! {
     if rustix::process::getpid() != rustix::process::Pid::INIT {
-        rt::exit(cli(args));
+        rt::exit(cli::run(args));
     }
     boot(args)
 }
@@ -90,6 +97,7 @@ fn boot(args: rt::Args) -> ! {
     }
 
     modules::load_all();
+    resume::run(&cfg);
 
     mount_root(&cfg);
     if let Err(e) = switch_root::switch_root(mount::NEW_ROOT) {
@@ -177,14 +185,4 @@ fn exec_init(cfg: &Config, args: rt::Args, start: u64) -> ! {
     }
     error!("no init could be started in the real root (tried init=, /sbin/init, /etc/init, /bin/init, /bin/sh)");
     hold()
-}
-
-/// The command-line modes, for a process that is not PID 1.
-fn cli(args: rt::Args) -> i32 {
-    let _ = args;
-    log::log(
-        log::Level::Err,
-        format_args!("this is the initramfs /init; it runs as PID 1 only"),
-    );
-    3
 }

@@ -11,6 +11,13 @@ pub fn stderr() -> BorrowedFd<'static> {
     unsafe { rustix::stdio::stderr() }
 }
 
+/// Standard output, for the command-line modes.
+pub fn stdout() -> BorrowedFd<'static> {
+    // SAFETY: fd 1 is never closed by this program; writes to a closed
+    // fd fail with EBADF, which callers ignore.
+    unsafe { rustix::stdio::stdout() }
+}
+
 /// A descriptor kept in a static for the life of the process.
 pub fn forever_fd(raw: i32) -> BorrowedFd<'static> {
     // SAFETY: callers pass only descriptors they obtained with

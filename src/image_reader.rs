@@ -1,0 +1,85 @@
+//! The image's device side: the swap header page at `resume_offset`, its
+//! invalidation (written through to the device), and image pages read by
+//! absolute page number with the kernel told what comes next.
+
+use resume_init::image::PageSource;
+use resume_init::swsusp::{PAGE, Page};
+use rustix::fd::{AsFd, OwnedFd};
+use rustix::fs::{Advice, SeekFrom};
+use rustix::io::Errno;
+
+/// An open resume device (or image file, for `inspect`).
+pub struct ImageDevice {
+    fd: OwnedFd,
+    /// Page of the swap header (`resume_offset`).
+    pub header_page: u64,
+    /// Size of the device in whole pages.
+    pub pages: u64,
+}
+
+impl ImageDevice {
+    /// Wraps an open device; its size comes from seeking to its end.
+    pub fn new(fd: OwnedFd, header_page: u64) -> Result<ImageDevice, Errno> {
+        let end = rustix::fs::seek(&fd, SeekFrom::End(0))?;
+        Ok(ImageDevice { fd, header_page, pages: end / PAGE as u64 })
+    }
+
+    /// Reads the header page; `EINVAL` if `resume_offset` is past the end.
+    pub fn read_header(&mut self, buf: &mut Page) -> Result<(), Errno> {
+        if self.header_page >= self.pages {
+            return Err(Errno::INVAL);
+        }
+        self.read_page(self.header_page, buf).map_err(Errno::from_raw_os_error)
+    }
+
+    /// Writes the header page back and flushes it to the device.
+    pub fn write_header(&mut self, buf: &Page) -> Result<(), Errno> {
+        let off = self.header_page * PAGE as u64;
+        let mut done = 0;
+        while done < PAGE {
+            match rustix::io::pwrite(&self.fd, &buf[done..], off + done as u64) {
+                Ok(0) => return Err(Errno::IO),
+                Ok(n) => done += n,
+                Err(Errno::INTR) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        rustix::fs::fsync(&self.fd)
+    }
+}
+
+impl PageSource for ImageDevice {
+    fn read_page(&mut self, n: u64, buf: &mut Page) -> Result<(), i32> {
+        let off = n.checked_mul(PAGE as u64).ok_or(Errno::INVAL.raw_os_error())?;
+        let mut done = 0;
+        while done < PAGE {
+            match rustix::io::pread(&self.fd, &mut buf[done..], off + done as u64) {
+                Ok(0) => return Err(Errno::NXIO.raw_os_error()), // past the end
+                Ok(k) => done += k,
+                Err(Errno::INTR) => {}
+                Err(e) => return Err(e.raw_os_error()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts reads of the runs of consecutive pages a map page names, so
+    /// the disk works while pages are copied and decompressed.
+    fn will_need(&mut self, entries: &[u64]) {
+        let mut i = 0;
+        while i < entries.len() {
+            let start = entries[i];
+            let mut len = 1;
+            while i + len < entries.len() && entries[i + len] == start + len as u64 {
+                len += 1;
+            }
+            let _ = rustix::fs::fadvise(
+                self.fd.as_fd(),
+                start * PAGE as u64,
+                core::num::NonZeroU64::new(len as u64 * PAGE as u64),
+                Advice::WillNeed,
+            );
+            i += len;
+        }
+    }
+}

@@ -1,0 +1,292 @@
+//! The resume step, before any root filesystem is mounted: find the image
+//! `resume=` points at, invalidate it at once (so it is never restored
+//! twice and a failure cannot loop), load and verify it into
+//! `/dev/snapshot`, and jump into it. Every path that does not resume
+//! returns to a fresh boot with the signature already cleared.
+
+use resume_init::cmdline::{Config, ResumeMode};
+use resume_init::devspec;
+use resume_init::image::{self, Buffers, CMP_SIZE, PageSink, UNC_SIZE};
+use resume_init::swsusp::{self, PAGE, Page, SF_HW_SIG};
+use rustix::fs::OFlags;
+use rustix::io::Errno;
+
+use crate::device::{self, Deadline, Device};
+use crate::error::E;
+use crate::fsutil::{self, now_ms};
+use crate::image_reader::ImageDevice;
+use crate::ioctl::Snapshot;
+use crate::log::{debug, error, info, warning};
+
+/// How long to wait for the resume device without `resumewait`.
+const DEFAULT_RESUME_WAIT_MS: u64 = 10_000;
+const SYS_RESUME: &str = "/sys/power/resume";
+const SYS_RESUME_OFFSET: &str = "/sys/power/resume_offset";
+/// The ACPI FACS table; its hardware signature is the u32 at byte 8.
+const FACS: &str = "/sys/firmware/acpi/tables/FACS";
+
+/// Runs the resume step. Returns when the boot is to go on fresh.
+pub fn run(cfg: &Config) {
+    let Some(text) = cfg.resume_device() else {
+        debug!("no resume= given; not resuming");
+        return;
+    };
+    let spec = match devspec::parse(text) {
+        Ok(s) => s,
+        Err(why) => {
+            error!("cannot understand resume={text}: {why}; booting fresh without resume");
+            return;
+        }
+    };
+    if let Some(s) = cfg.resumedelay {
+        info!("resumedelay: waiting {s} s before looking for the resume device");
+        fsutil::sleep_ms(u64::from(s) * 1000);
+    }
+    let deadline = if cfg.resumewait { Deadline::Forever } else { Deadline::Ms(DEFAULT_RESUME_WAIT_MS) };
+    let Some(dev) = device::wait_for("resume", text, &spec, deadline) else {
+        error!(
+            "resume device resume={text} did not appear within {} s; booting fresh (resumewait waits longer)",
+            DEFAULT_RESUME_WAIT_MS / 1000
+        );
+        return;
+    };
+    let offset = cfg.resume_offset.unwrap_or(0);
+    if cfg.resume_mode == ResumeMode::Kernel {
+        kernel_resume(&dev, offset);
+    } else {
+        userspace_resume(cfg, text, &dev, offset);
+    }
+    // A fresh boot: point the kernel at this swap area for the next
+    // hibernation, so its image lands where this init will look.
+    // (Writing /sys/power/resume also makes the kernel check for an image;
+    // the signature is cleared by now, so it finds none.)
+    configure_next_hibernation(&dev, offset);
+}
+
+/// `resume_init=kernel`: the kernel's own loader, given the device the
+/// way klibc's `resume` gives it (offset first, then MAJ:MIN).
+fn kernel_resume(dev: &Device, offset: u64) {
+    info!("resume_init=kernel: handing {} at page {offset} to the kernel's loader", dev.node());
+    configure_next_hibernation(dev, offset);
+    // Still here: the kernel found no image or failed to restore it. It
+    // clears the signature when it finds one; make sure, in case it did
+    // not even look (nohibernate, lockdown).
+    info!("the kernel did not resume from {}; booting fresh", dev.node());
+    if let Some(mut d) = open(dev, offset) {
+        let mut page = [0u8; PAGE];
+        if d.read_header(&mut page).is_ok() && swsusp::parse_header(&page).is_some() {
+            discard(&mut d, &mut page, dev, "the kernel's loader left it in place");
+        }
+    }
+}
+
+fn configure_next_hibernation(dev: &Device, offset: u64) {
+    let mut o = heapless::String::<24>::new();
+    let mut mm = heapless::String::<24>::new();
+    use core::fmt::Write;
+    let _ = write!(o, "{offset}");
+    let _ = write!(mm, "{}:{}", dev.major, dev.minor);
+    if let Err(e) = fsutil::write_str(SYS_RESUME_OFFSET, &o) {
+        warning!("cannot write {SYS_RESUME_OFFSET}: {}", E(e));
+    }
+    match fsutil::write_str(SYS_RESUME, &mm) {
+        Ok(()) => debug!("next hibernation goes to {} ({mm}) at page {o}", dev.node()),
+        Err(e) => warning!("cannot write {SYS_RESUME}: {}; the next hibernation may go elsewhere", E(e)),
+    }
+}
+
+fn open(dev: &Device, offset: u64) -> Option<ImageDevice> {
+    let fd = match dev.open(OFlags::RDWR) {
+        Ok(fd) => fd,
+        Err(e) => {
+            error!("cannot open resume device {} for reading and writing: {}; booting fresh", dev.node(), E(e));
+            return None;
+        }
+    };
+    match ImageDevice::new(fd, offset) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            error!("cannot find the size of {}: {}; booting fresh", dev.node(), E(e));
+            None
+        }
+    }
+}
+
+/// Clears the signature of a marked header page and says why.
+fn discard(d: &mut ImageDevice, page: &mut Page, dev: &Device, why: &str) -> bool {
+    swsusp::invalidate(page);
+    match d.write_header(page) {
+        Ok(()) => {
+            info!("hibernation image on {} invalidated ({why})", dev.node());
+            true
+        }
+        Err(e) => {
+            error!(
+                "cannot clear the hibernation signature on {}: {}; not resuming from it",
+                dev.node(),
+                E(e)
+            );
+            false
+        }
+    }
+}
+
+/// The FACS hardware signature the kernel compares `hw_sig` with.
+fn facs_signature() -> u32 {
+    let mut b = [0u8; 12];
+    match fsutil::read_file(FACS, &mut b) {
+        Ok(s) if s.len() >= 12 => u32::from_le_bytes([s[8], s[9], s[10], s[11]]),
+        _ => 0,
+    }
+}
+
+/// Feeds pages to `/dev/snapshot`.
+struct SnapshotSink<'a>(&'a Snapshot);
+
+impl PageSink for SnapshotSink<'_> {
+    fn write_page(&mut self, _index: u64, page: &Page) -> Result<(), i32> {
+        self.0.write_page(page).map_err(|e| e.raw_os_error())
+    }
+}
+
+fn userspace_resume(cfg: &Config, text: &str, dev: &Device, offset: u64) {
+    let node = dev.node();
+    let Some(mut d) = open(dev, offset) else { return };
+    let mut page = [0u8; PAGE];
+    if let Err(e) = d.read_header(&mut page) {
+        if e == Errno::INVAL {
+            error!("resume_offset={offset} is beyond the end of {node} ({} pages); booting fresh", d.pages);
+        } else {
+            error!("cannot read the swap header of {node}: {}; booting fresh", E(e));
+        }
+        return;
+    }
+    let Some(h) = swsusp::parse_header(&page) else {
+        match resume_init::probe::identify(&page).map(|i| i.kind) {
+            Some(resume_init::probe::Kind::Swap { .. }) => {
+                info!("no hibernation image on {node} at page {offset} (resume={text}); booting fresh")
+            }
+            _ => warning!("{node} at page {offset} (resume={text}) is not a swap area; booting fresh"),
+        }
+        return;
+    };
+    let mut flags = heapless::String::<96>::new();
+    let _ = swsusp::flag_words(h.flags, &mut flags);
+    info!("hibernation image found on {node}: flags 0x{:x} ({flags}), compression {}", h.flags, h.compression().name());
+
+    // Clear the signature before anything else, as the kernel does: from
+    // here on the image is never tried again, whatever happens next.
+    if !discard(&mut d, &mut page, dev, "it is loaded once, never twice") {
+        return;
+    }
+    if cfg.resume_mode == ResumeMode::Skip {
+        info!("resume_init=skip: not resuming from {node}; booting fresh");
+        return;
+    }
+    if cfg.nohibernate {
+        warning!("not resuming from {node}: hibernation is disabled on the command line (nohibernate or hibernate=no…); booting fresh");
+        return;
+    }
+    if h.unknown_flags() != 0 {
+        error!("image on {node} refused: unknown flag bits 0x{:x} (a newer kernel's format?); booting fresh", h.unknown_flags());
+        return;
+    }
+    if h.flags & SF_HW_SIG != 0 {
+        let now = facs_signature();
+        if now != h.hw_sig {
+            error!("image on {node} refused: hardware signature {:08x}, this machine has {now:08x} (hardware changed); booting fresh", h.hw_sig);
+            return;
+        }
+    }
+
+    let snap = match Snapshot::open_restore() {
+        Ok(s) => s,
+        Err(s) if s.errno == Errno::PERM => {
+            error!("cannot resume from {node}: the kernel refuses {} (EPERM): hibernation is unavailable (Secure Boot lockdown, nohibernate); booting fresh", s.what);
+            return;
+        }
+        Err(s) => {
+            error!("cannot resume from {node}: {s}; booting fresh");
+            return;
+        }
+    };
+
+    let mut map = [0u8; PAGE];
+    let mut data = [0u8; PAGE];
+    let mut cmp = [0u8; CMP_SIZE];
+    let mut unc = [0u8; UNC_SIZE];
+    let compressed = h.compression() != swsusp::Compression::None;
+    let bufs = Buffers {
+        map: &mut map,
+        data: &mut data,
+        cmp: if compressed { &mut cmp } else { &mut [] },
+        unc: if compressed { &mut unc } else { &mut [] },
+    };
+    let t0 = now_ms();
+    let mut last_tenth = 0;
+    let mut progress = |done: u64, total: u64| {
+        let tenth = done * 10 / total;
+        if tenth > last_tenth && done < total {
+            last_tenth = tenth;
+            info!("loading image: {}%", tenth * 10);
+        }
+    };
+    let loaded = match image::load(&h, d.pages, &mut d, &mut SnapshotSink(&snap), bufs, &mut progress) {
+        Ok(l) => l,
+        Err(e) => {
+            report_load_error(&node, e);
+            return;
+        }
+    };
+    let ms = (now_ms() - t0).max(1);
+    let bytes = loaded.info.pages * PAGE as u64;
+    let mib_x100 = bytes * 100 / (1 << 20);
+    let rate_x100 = bytes * 100 * 1000 / ms / (1 << 20);
+    info!(
+        "loaded {} pages ({}.{:02} MiB) in {}.{:03} s ({}.{:02} MiB/s)",
+        loaded.info.pages,
+        mib_x100 / 100,
+        mib_x100 % 100,
+        ms / 1000,
+        ms % 1000,
+        rate_x100 / 100,
+        rate_x100 % 100
+    );
+    if let Some(crc) = loaded.crc {
+        info!("image CRC32 {crc:08x} verified");
+    }
+
+    // Keep our own pages resident while the kernel swaps memory around.
+    if let Err(e) = rustix::mm::mlockall(rustix::mm::MlockAllFlags::CURRENT) {
+        warning!("mlockall: {}", E(e));
+    }
+    if let Err(s) = snap.freeze() {
+        error!("cannot resume from {node}: {s}; booting fresh");
+        return;
+    }
+    if let Err(s) = snap.platform_support(h.platform_mode()) {
+        warning!("{s}; restoring without the platform hooks");
+    }
+    info!("restoring the hibernated system from {node}");
+    let s = snap.atomic_restore();
+    // Only reached when the restore failed.
+    error!("restore from {node} failed: {s}; see dmesg; booting fresh");
+    let _ = snap.unfreeze();
+}
+
+fn report_load_error(node: &str, e: image::Error) {
+    match e {
+        image::Error::Write { index: 1, errno } if errno == Errno::PERM.raw_os_error() => error!(
+            "image on {node} refused by the kernel (EPERM on its header): it was written by a different kernel build or with a different memory size (see 'Image mismatch' in dmesg); booting fresh"
+        ),
+        image::Error::Write { index, errno } => error!(
+            "image on {node} refused by the kernel at stream page {index}: {}; booting fresh",
+            E(Errno::from_raw_os_error(errno))
+        ),
+        image::Error::Read { page, errno } => error!(
+            "image on {node} unreadable at page {page}: {}; booting fresh",
+            E(Errno::from_raw_os_error(errno))
+        ),
+        e => error!("image on {node} refused: {e}; booting fresh"),
+    }
+}
