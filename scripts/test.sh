@@ -41,6 +41,8 @@ echo "        binary: $size bytes"
 
 echo "== QEMU boot tests (kernel $KVER, $( [ "${RESUME_INIT_KVM:-0}" = 1 ] && echo KVM || echo TCG))"
 . "$top/tests/boot.sh"
+echo "== QEMU hibernate→resume tests"
+. "$top/tests/resume.sh"
 
 echo
 echo "suite time: $((SECONDS - t_start)) s"
