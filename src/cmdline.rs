@@ -54,8 +54,9 @@ impl<'a> Iterator for Params<'a> {
             }
             i += 1;
         }
-        let word = &s[..i];
-        self.rest = &s[i..];
+        // i is at an ASCII space or the end: always a char boundary.
+        let (word, rest) = s.split_at_checked(i).unwrap_or((s, ""));
+        self.rest = rest;
         if word == "--" {
             self.rest = "";
             return None;
@@ -69,14 +70,15 @@ impl<'a> Iterator for Params<'a> {
 /// word's final quote when one of those was there. Quotes anywhere else
 /// stay (`root=LABEL="my root"` keeps them for the device parser).
 fn split_word(word: &str) -> Param<'_> {
-    let quoted = word.starts_with('"');
-    let body = if quoted { &word[1..] } else { word };
+    let body = word.strip_prefix('"');
+    let quoted = body.is_some();
+    let body = body.unwrap_or(word);
     let (name, value) = match body.split_once('=') {
         None => (body, None),
         Some((n, v)) => (n, Some(v)),
     };
     let value_quoted = value.is_some_and(|v| v.starts_with('"'));
-    let value = value.map(|v| if value_quoted { &v[1..] } else { v });
+    let value = value.map(|v| v.strip_prefix('"').unwrap_or(v));
     let strip_end = quoted || value_quoted;
     fn trim(s: &str, strip_end: bool) -> &str {
         if strip_end { s.strip_suffix('"').unwrap_or(s) } else { s }

@@ -72,10 +72,11 @@ fn part_uuid(v: &str) -> Result<DevSpec<'_>, SpecError> {
             (id, off.ok_or("PARTNROFF= needs a whole number")?)
         }
     };
-    let b = id.as_bytes();
-    let id = if b.len() == 11 && b[8] == b'-' {
-        let disk = parse_hex_u64(&id[..8]).ok_or("an MBR PARTUUID is SSSSSSSS-PP in hex")?;
-        let part = parse_hex_u64(&id[9..]).ok_or("an MBR PARTUUID is SSSSSSSS-PP in hex")?;
+    let mbr = id.split_once('-').filter(|(d, p)| d.len() == 8 && p.len() == 2);
+    let id = if let Some((disk, part)) = mbr {
+        let bad = "an MBR PARTUUID is SSSSSSSS-PP in hex";
+        let disk = parse_hex_u64(disk).ok_or(bad)?;
+        let part = parse_hex_u64(part).ok_or(bad)?;
         PartId::Mbr { disk: disk as u32, part: part as u32 }
     } else {
         PartId::Gpt(uuid(id)?)

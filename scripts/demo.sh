@@ -1,0 +1,44 @@
+#!/bin/bash
+# The main job, as root on Debian: installs what it needs, builds the
+# initramfs with resume-init as /init, and boots the Debian kernel under
+# QEMU twice on the same disks: boot 1 hibernates a running system,
+# boot 2 resumes it through resume-init.
+#
+#   scripts/demo.sh          (RESUME_INIT_KVM=1 for KVM instead of TCG)
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+"$top/scripts/setup.sh"
+[ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
+(cd "$top" && cargo build --release --quiet)
+
+T=$top/build/demo
+# shellcheck source=tests/lib.sh
+. "$top/tests/lib.sh"
+build_initramfs
+make_rootdir "$T/rootdir" '#!/bin/sh
+mount -t tmpfs tmpfs /tmp
+if [ -n "$demo_hibernate" ]; then
+  swapon /dev/vdb
+  date > /tmp/started
+  echo "demo: session started at $(cat /tmp/started); hibernating now"
+  echo disk > /sys/power/state
+  echo "demo: RESUMED. This session started at $(cat /tmp/started), before the hibernation."
+  poweroff -f
+fi
+echo "demo: fresh boot (no image was resumed)"
+poweroff -f'
+mkext4 "$T/root.img" 64 "$T/rootdir" -L demoroot
+rm -f "$T/swap.img"; truncate -s 256M "$T/swap.img"; mkswap -q -L demoswap "$T/swap.img"
+
+echo "=== boot 1: hibernate (the kernel writes its image to /dev/vdb)"
+"$top/qemu/run.sh" -k "$KERNEL" -i "$INITRD" -d "$T/root.img" -d "$T/swap.img" -l "$T/boot1.log" \
+    -a "root=/dev/vda resume=/dev/vdb noresume demo_hibernate=1" | grep -E "resume-init:|demo:|PM: hibernation: Wrote"
+echo
+echo "=== the image on the swap disk, as resume-init inspect sees it"
+"$top/target/x86_64-unknown-linux-musl/release/resume-init" inspect "$T/swap.img" || true
+echo
+echo "=== boot 2: resume-init loads the image and restores the session"
+"$top/qemu/run.sh" -k "$KERNEL" -i "$INITRD" -d "$T/root.img" -d "$T/swap.img" -l "$T/boot2.log" \
+    -a "root=/dev/vda resume=/dev/vdb noresume" | grep -E "resume-init:|demo:"
+echo
+grep -q "demo: RESUMED" "$T/boot2.log" && echo "demo: success (full console logs in $T)" || { echo "demo: the session did not come back; see $T/boot2.log"; exit 1; }
