@@ -56,6 +56,8 @@ pub enum Error {
     Decompress(Compression),
     /// A chunk decompressed to a length that is not whole pages, or too many.
     ChunkSize(usize),
+    /// The page list (metadata pages) is malformed.
+    Metadata(&'static str),
     /// The sink refused stream page `index`.
     Write { index: u64, errno: i32 },
     Crc { stored: u32, computed: u32 },
@@ -71,6 +73,7 @@ impl core::fmt::Display for Error {
             Error::BadInfo(why) => f.write_str(why),
             Error::ChunkLength(n) => write!(f, "a compressed chunk claims {n} bytes (allowed 1..={MAX_CMP_LEN})"),
             Error::Decompress(c) => write!(f, "a {} chunk does not decompress", c.name()),
+            Error::Metadata(why) => write!(f, "the image's page list is damaged: {why}"),
             Error::ChunkSize(n) => write!(f, "a chunk decompressed to {n} bytes, not whole pages within the image"),
             Error::Write { index, errno } => write!(f, "the kernel refused stream page {index} (errno {errno})"),
             Error::Crc { stored, computed } => write!(f, "CRC32 mismatch: header says {stored:08x}, data gives {computed:08x}"),
@@ -144,6 +147,62 @@ impl<'b> MapWalker<'b> {
     }
 }
 
+/// `BM_END_OF_MAP`: ends a page list whose last page is not full.
+const END_OF_MAP: u64 = !0;
+/// 6.12+: a PFN with this bit was a zero page, left out of the stream.
+const PFN_ZERO_FLAG: u64 = 1 << 63;
+
+/// Checks the page list (stream pages `1..=meta_pages`) as it streams by:
+/// PFNs strictly ascending (the kernel writes them in bitmap order), only
+/// zeros after the end marker, and as many non-zero pages as the header
+/// counts. The kernel checks each PFN only against its memory map, so a
+/// damaged but plausible list would otherwise be restored.
+struct MetaCheck {
+    meta_pages: u64,
+    image_pages: u64,
+    last: Option<u64>,
+    ended: bool,
+    data_pages: u64,
+}
+
+impl MetaCheck {
+    fn new(info: &Info) -> Self {
+        MetaCheck { meta_pages: info.pages - info.image_pages - 1, image_pages: info.image_pages, last: None, ended: false, data_pages: 0 }
+    }
+
+    /// Feeds stream page `index`; pages after the page list are ignored.
+    fn page(&mut self, index: u64, p: &Page) -> Result<(), Error> {
+        if index == 0 || index > self.meta_pages {
+            return Ok(());
+        }
+        for w in p.chunks_exact(8) {
+            let v = u64::from_le_bytes(w.try_into().unwrap_or([0; 8]));
+            if self.ended {
+                if v != 0 {
+                    return Err(Error::Metadata("entries after the end marker"));
+                }
+                continue;
+            }
+            if v == END_OF_MAP {
+                self.ended = true;
+                continue;
+            }
+            let pfn = v & !PFN_ZERO_FLAG;
+            if self.last.is_some_and(|l| pfn <= l) {
+                return Err(Error::Metadata("page frame numbers out of order"));
+            }
+            self.last = Some(pfn);
+            if v & PFN_ZERO_FLAG == 0 {
+                self.data_pages += 1;
+            }
+        }
+        if index == self.meta_pages && self.data_pages != self.image_pages {
+            return Err(Error::Metadata("its page count differs from the header's"));
+        }
+        Ok(())
+    }
+}
+
 /// The buffers a load works in; `cmp` and `unc` may be empty for
 /// uncompressed images.
 pub struct Buffers<'a> {
@@ -209,6 +268,9 @@ pub fn load(
 ) -> Result<Loaded, Error> {
     let Buffers { map, data, cmp, unc } = bufs;
     let comp = h.compression();
+    if h.image == 0 {
+        return Err(Error::BadInfo("the header names no swap map (its first map page is 0)"));
+    }
     let mut walker = MapWalker::new(map, h.image, device_pages);
     let first = walker.next(src)?.ok_or(Error::Truncated { have: 0, want: 1 })?;
     read(src, first, data)?;
@@ -216,6 +278,7 @@ pub fn load(
     walker.set_limit(max_entries(comp, info.pages));
     sink.write_page(0, data).map_err(|errno| Error::Write { index: 0, errno })?;
     let total = info.pages;
+    let mut meta = MetaCheck::new(&info);
     let mut done = 1u64;
     progress(done, total);
 
@@ -223,6 +286,7 @@ pub fn load(
         while done < total {
             let page = walker.next(src)?.ok_or(Error::Truncated { have: done, want: total })?;
             read(src, page, data)?;
+            meta.page(done, data)?;
             sink.write_page(done, data).map_err(|errno| Error::Write { index: done, errno })?;
             done += 1;
             progress(done, total);
@@ -261,6 +325,7 @@ pub fn load(
         crc.update(&unc[..n]);
         for p in unc[..n].chunks_exact(PAGE) {
             let p: &Page = p.try_into().map_err(|_| Error::BadInfo("internal"))?;
+            meta.page(done, p)?;
             sink.write_page(done, p).map_err(|errno| Error::Write { index: done, errno })?;
             done += 1;
         }

@@ -8,9 +8,10 @@ KVER=${KVER:-${KERNEL#/boot/vmlinuz-}}
 INITRD=${INITRD:-$T/initramfs-$KVER.cpio.gz}
 BOOT_TIMEOUT=${BOOT_TIMEOUT:-180}
 
-passed=0
-failed=0
-failed_names=()
+# Counters survive sourcing by several test scripts in one run.
+passed=${passed:-0}
+failed=${failed:-0}
+[ -n "${failed_names+set}" ] || failed_names=()
 case_name=""
 case_errors=()
 case_log=""

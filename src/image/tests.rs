@@ -60,9 +60,34 @@ fn pattern_page(i: usize) -> Page {
     p
 }
 
-/// The stream pages after `swsusp_info`, for `n` of them.
+/// The page list for `n` data pages: ascending PFNs in runs, the end
+/// marker after the last one unless the last page is full.
+fn page_list(n: usize) -> Vec<Page> {
+    let mut words: Vec<u64> = (0..n as u64).map(|i| 0x100 + i + (i / 100) * 7).collect();
+    if n % 512 != 0 {
+        words.push(END_OF_MAP);
+    }
+    words.resize(n.div_ceil(512) * 512, 0);
+    words.chunks(512).map(|c| {
+        let mut p = [0u8; PAGE];
+        for (i, w) in c.iter().enumerate() {
+            p[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
+        }
+        p
+    }).collect()
+}
+
+/// The stream pages after `swsusp_info` for `n` data pages: the page
+/// list, then the data.
 fn payload(n: usize) -> Vec<Page> {
-    (0..n).map(pattern_page).collect()
+    let mut v = page_list(n);
+    v.extend((0..n).map(pattern_page));
+    v
+}
+
+/// Data pages in a payload of `len` pages (inverse of `payload`).
+fn data_pages(len: usize) -> usize {
+    (0..=len).rev().find(|n| n + n.div_ceil(512) == len).expect("a payload length")
 }
 
 struct Built {
@@ -76,7 +101,7 @@ struct Built {
 
 /// Lays out a marked swap area holding `info` + `payload` with `comp`.
 fn build(comp: Compression, payload: &[Page]) -> Built {
-    let info = swsusp::tests::info_page(1 + payload.len() as u64, payload.len() as u64 - 1);
+    let info = swsusp::tests::info_page(1 + payload.len() as u64, data_pages(payload.len()) as u64);
     let mut stored: Vec<Page> = vec![info];
     let mut crc = KernelCrc::new();
     if comp == Compression::None {
@@ -176,8 +201,8 @@ fn roundtrip(comp: Compression, n: usize) {
     let mut b = build(comp, &pl);
     let mut sink = Collect::default();
     let r = run(&mut b, &mut sink).unwrap();
-    assert_eq!(r.info.pages, 1 + n as u64);
-    assert_eq!(sink.pages.len(), 1 + n);
+    assert_eq!(r.info.pages, 1 + pl.len() as u64);
+    assert_eq!(sink.pages.len(), 1 + pl.len());
     assert_eq!(&sink.pages[1..], &pl[..], "{comp:?} stream intact");
     assert_eq!(r.crc.is_some(), comp != Compression::None);
 }
@@ -205,7 +230,8 @@ fn uncompressed_over_several_map_pages() {
 
 #[test]
 fn uncompressed_with_an_exactly_full_map_page() {
-    let mut b = build(Compression::None, &payload(MAP_ENTRIES - 1));
+    // 1 info + 1 list page + 509 data pages fill one map page exactly.
+    let mut b = build(Compression::None, &payload(MAP_ENTRIES - 2));
     assert_eq!(b.maps.len(), 2, "trailing empty map page");
     let mut sink = Collect::default();
     run(&mut b, &mut sink).unwrap();
@@ -230,7 +256,7 @@ fn crc_mismatch_is_refused() {
 #[test]
 fn flipped_byte_in_a_literal_lzo_chunk_is_a_crc_mismatch() {
     let mut b = build(Compression::Lzo, &payload(64));
-    let e = b.entries[3] as usize; // inside the first chunk's data
+    let e = b.entries[3] as usize; // inside the first chunk's data (literals)
     b.disk.0[e][100] ^= 0x40;
     let err = run(&mut b, &mut Collect::default()).unwrap_err();
     assert!(matches!(err, Error::Crc { .. }), "{err:?}");
@@ -277,7 +303,8 @@ fn map_loop_is_an_error_not_a_hang() {
     assert_eq!(n, 3 * MAP_ENTRIES);
 
     // In a whole load, the loop ends at the image size.
-    let mut b = build(Compression::None, &payload(600));
+    let pl = payload(600);
+    let mut b = build(Compression::None, &pl);
     let (m0, m1) = (b.maps[0], b.maps[1] as usize);
     b.disk.0[m1][NEXT_SWAP..].copy_from_slice(&m0.to_le_bytes());
     for i in 0..MAP_ENTRIES {
@@ -286,7 +313,48 @@ fn map_loop_is_an_error_not_a_hang() {
     }
     let mut sink = Collect::default();
     run(&mut b, &mut sink).unwrap();
-    assert_eq!(sink.pages.len(), 601);
+    assert_eq!(sink.pages.len(), 1 + pl.len());
+}
+
+#[test]
+fn page_list_checks() {
+    let damage = |f: &dyn Fn(&mut Page)| {
+        let mut pl = payload(700);
+        f(&mut pl[0]);
+        let mut b = build(Compression::None, &pl);
+        run(&mut b, &mut Collect::default()).unwrap_err()
+    };
+    // A flipped low bit in a run of consecutive PFNs: a duplicate.
+    assert_eq!(damage(&|p| p[40 * 8] ^= 1), Error::Metadata("page frame numbers out of order"));
+    assert_eq!(damage(&|p| p[40 * 8 + 3] ^= 0x10), Error::Metadata("page frame numbers out of order"));
+    // One PFN fewer than the header counts (the list ends early).
+    let mut pl = payload(700);
+    pl[1][(700 - 512 - 1) * 8..(700 - 512) * 8].copy_from_slice(&END_OF_MAP.to_le_bytes());
+    pl[1][(700 - 512) * 8..(700 - 512 + 1) * 8].copy_from_slice(&0u64.to_le_bytes());
+    let mut b = build(Compression::None, &pl);
+    assert_eq!(run(&mut b, &mut Collect::default()).unwrap_err(), Error::Metadata("its page count differs from the header's"));
+    // Garbage after the end marker.
+    let mut pl = payload(700);
+    pl[1][4000] = 1;
+    let mut b = build(Compression::None, &pl);
+    assert_eq!(run(&mut b, &mut Collect::default()).unwrap_err(), Error::Metadata("entries after the end marker"));
+    // 6.12+: zero pages flagged in the list are not counted as data.
+    let mut pl = payload(10);
+    let mut words: Vec<u64> = (0..10u64).map(|i| 0x100 + i).collect();
+    words.push(0x200 | PFN_ZERO_FLAG);
+    words.push(END_OF_MAP);
+    for (i, w) in words.iter().enumerate() {
+        pl[0][i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
+    }
+    let mut b = build(Compression::Lz4, &pl);
+    run(&mut b, &mut Collect::default()).unwrap();
+}
+
+#[test]
+fn zeroed_header_image_field_is_named() {
+    let mut b = build(Compression::None, &payload(4));
+    b.header.image = 0;
+    assert!(matches!(run(&mut b, &mut Collect::default()).unwrap_err(), Error::BadInfo(w) if w.contains("no swap map")));
 }
 
 #[test]
@@ -295,15 +363,7 @@ fn truncated_map() {
     let m = b.maps[0] as usize;
     b.disk.0[m][20 * 8..21 * 8].copy_from_slice(&0u64.to_le_bytes());
     let err = run(&mut b, &mut Collect::default()).unwrap_err();
-    assert_eq!(err, Error::Truncated { have: 20, want: 41 });
-}
-
-#[test]
-fn zeroed_image_field() {
-    let mut b = build(Compression::None, &payload(4));
-    b.header.image = 0;
-    let err = run(&mut b, &mut Collect::default()).unwrap_err();
-    assert!(matches!(err, Error::Truncated { have: 0, .. } | Error::OutOfDevice { page: 0 }), "{err:?}");
+    assert_eq!(err, Error::Truncated { have: 20, want: 42 });
 }
 
 #[test]
