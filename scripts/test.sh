@@ -43,6 +43,10 @@ echo "== QEMU boot tests (kernel $KVER, $( [ "${RESUME_INIT_KVM:-0}" = 1 ] && ec
 . "$top/tests/boot.sh"
 echo "== QEMU hibernate→resume tests"
 . "$top/tests/resume.sh"
+echo "== QEMU fault matrix"
+. "$top/tests/faults.sh"
+echo "== fuzzing (${FUZZ_SECONDS:-30} s per target)"
+. "$top/tests/fuzz.sh"
 
 echo
 echo "suite time: $((SECONDS - t_start)) s"

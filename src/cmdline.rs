@@ -23,6 +23,12 @@ pub struct Params<'a> {
     rest: &'a str,
 }
 
+/// The kernel's `isspace` for ASCII: space and `\t \n \v \f \r`
+/// (Rust's `is_ascii_whitespace` leaves out `\v`).
+pub fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t'..=b'\r')
+}
+
 /// Splits `line` into parameters (see [`Params`]).
 pub fn params(line: &str) -> Params<'_> {
     Params { rest: line }
@@ -32,7 +38,7 @@ impl<'a> Iterator for Params<'a> {
     type Item = Param<'a>;
 
     fn next(&mut self) -> Option<Param<'a>> {
-        let s = self.rest.trim_start_matches(|c: char| c.is_ascii_whitespace() || c == '\0');
+        let s = self.rest.trim_start_matches(|c: char| c.is_ascii() && (is_space(c as u8) || c == '\0'));
         if s.is_empty() {
             self.rest = s;
             return None;
@@ -43,7 +49,7 @@ impl<'a> Iterator for Params<'a> {
         let mut equals = None;
         while i < bytes.len() {
             let b = bytes[i];
-            if b.is_ascii_whitespace() && !in_quote {
+            if is_space(b) && !in_quote {
                 break;
             }
             if equals.is_none() && b == b'=' {
@@ -308,6 +314,7 @@ mod tests {
             ("a=\"unterminated quote rest", &[("a", Some("unterminated quote rest"))]),
             ("a -- b=c d", &[("a", None)]),
             ("a=-- b", &[("a", Some("--")), ("b", None)]),
+            ("a\x0bb\x0cc", &[("a", None), ("b", None), ("c", None)]),
             ("x=\"\"", &[("x", Some(""))]),
             ("root=LABEL=\"my root\" rw", &[("root", Some("LABEL=\"my root\"")), ("rw", None)]),
             ("\"", &[("", None)]),

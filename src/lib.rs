@@ -10,6 +10,8 @@
 pub mod cmdline;
 pub mod devspec;
 pub mod errno;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzz_targets;
 pub mod image;
 pub mod probe;
 pub mod swsusp;

@@ -12,70 +12,8 @@ top=${top:-$(cd "$(dirname "$0")/.." && pwd)}
 # shellcheck source=tests/lib.sh
 . "$top/tests/lib.sh"
 
-R=$T/resume
-mkdir -p "$R"
-INSPECT=$top/target/x86_64-unknown-linux-musl/release/resume-init
-SWAP_UUID=8a7b6c5d-4e3f-4a1b-9c8d-7e6f5a4b3c2d
-FILEROOT_UUID=1f2e3d4c-5b6a-4978-8695-a4b3c2d1e0f9
-MEM=${MEM:-512}
-
-# The root's init: with hib=TOKEN on the command line it hibernates, and
-# prints RESUMED when the hibernated system comes back; without, it says
-# FRESH-BOOT. swap= names the swap area to turn on.
-RESUME_INIT_SCRIPT='#!/bin/sh
-mount -t tmpfs tmpfs /tmp
-if [ -n "$hib" ]; then
-  swapon "${swap:-/dev/vdb}" || echo "SWAPON-FAILED"
-  echo "$hib" > /tmp/token
-  sh -c "while :; do sleep 1; done" "holder-$hib" &
-  pid=$!
-  echo "HIBERNATING token=$hib"
-  echo disk > /sys/power/state
-  rc=$?
-  echo "RESUMED token=$(cat /tmp/token) proc=$(tr "\0" " " < /proc/$pid/cmdline) rc=$rc"
-  poweroff -f
-fi
-echo "FRESH-BOOT"
-poweroff -f'
-
-build_initramfs
-make_rootdir "$R/rootdir" "$RESUME_INIT_SCRIPT"
-mkext4 "$R/root.img" 64 "$R/rootdir" -L resroot
-new_swap() { rm -f "$1"; truncate -s 256M "$1"; mkswap -q -L testswap -U "$SWAP_UUID" "$1"; }
-
-# inspect_status IMAGE [OFFSET]: resume-init inspect's exit status.
-inspect_status() {
-    local s=0
-    "$INSPECT" inspect --offset "${2:-0}" "$1" > "$R/inspect.out" 2>&1 || s=$?
-    echo $s
-}
-
-# hibernate LOG TOKEN DISK… -- PARAMS: boot 1, expecting an image written.
-hibernate() {
-    local log=$1 token=$2; shift 2
-    local disks=()
-    while [ "$1" != "--" ]; do disks+=(-d "$1"); shift; done
-    shift
-    boot "$log" -m "$MEM" "${disks[@]}" -a "$* hib=$token"
-    expect_no_panic "$log"
-    expect "$log" "HIBERNATING token=$token" "boot 1 reaching hibernation"
-    expect "$log" "PM: hibernation: Wrote [0-9]+ kbytes" "the kernel writing its image"
-    expect_not "$log" "SWAPON-FAILED" "swapon failing"
-}
-
-# resume LOG TOKEN DISK… -- PARAMS: boot 2, expecting the system back.
-resume() {
-    local log=$1 token=$2; shift 2
-    local disks=()
-    while [ "$1" != "--" ]; do disks+=(-d "$1"); shift; done
-    shift
-    boot "$log" -m "$MEM" "${disks[@]}" -a "$*"
-    expect_no_panic "$log"
-    expect "$log" "resume-init: hibernation image found on " "the image found"
-    expect "$log" "resume-init: loaded [0-9]+ pages \([0-9.]+ MiB\) in [0-9.]+ s \([0-9.]+ MiB/s\)" "the summary line"
-    expect "$log" "RESUMED token=$token proc=sh -c while :; do sleep 1; done holder-$token  rc=0" "the token from tmpfs and from the running process"
-    expect_not "$log" "FRESH-BOOT" "a fresh boot instead of the resume"
-}
+# shellcheck source=tests/hibernate-lib.sh
+. "$top/tests/hibernate-lib.sh"
 
 case_begin "uncompressed image (hibernate=nocompress), resume=/dev/vdb; inspect between boots"
 new_swap "$R/swap.img"

@@ -412,3 +412,26 @@ fn random_damage_never_panics() {
         }
     }
 }
+
+/// Writes the seed inputs of the swap_map and chunks fuzz targets
+/// (`fuzz/seeds/`): `cargo hosttest -- --ignored write_fuzz_seeds`.
+#[test]
+#[ignore]
+fn write_fuzz_seeds() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds");
+    for (name, comp) in [("nocomp", Compression::None), ("lzo", Compression::Lzo), ("lz4", Compression::Lz4)] {
+        let b = build(comp, &payload(20));
+        let dir = root.join("swap_map");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(name), b.disk.0.concat()).unwrap();
+    }
+    let raw: Vec<u8> = payload(33).iter().take(32).flatten().copied().collect();
+    for (name, sel, c) in [("lz4", 23u8, lz4_flex::block::compress(&raw)), ("lzo", 22u8, lzo_literals(&raw))] {
+        let mut seed = vec![sel];
+        seed.extend_from_slice(&(c.len() as u64).to_le_bytes());
+        seed.extend_from_slice(&c);
+        let dir = root.join("chunks");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(name), seed).unwrap();
+    }
+}

@@ -1,0 +1,189 @@
+//! Bodies of the fuzz targets in `fuzz/fuzz_targets/` and of the host
+//! tests that replay every input the fuzzer ever found interesting
+//! (`fuzz/regressions/TARGET/*`). Each takes arbitrary bytes and must
+//! return without panicking.
+
+use crate::image::{self, Buffers, CMP_SIZE, PageSink, PageSource, UNC_SIZE};
+use crate::swsusp::{self, PAGE, Page};
+
+/// The command-line splitter and parameter parser.
+pub fn cmdline(data: &[u8]) {
+    let Ok(s) = core::str::from_utf8(data) else { return };
+    for p in crate::cmdline::params(s) {
+        // Separators split words unless quoted.
+        assert!(!p.name.bytes().any(crate::cmdline::is_space) || s.contains('"'));
+    }
+    let c = crate::cmdline::Config::parse(s);
+    if let Some(r) = c.resume_device() {
+        let _ = crate::devspec::parse(r);
+    }
+}
+
+/// Device specifications.
+pub fn devspec(data: &[u8]) {
+    if let Ok(s) = core::str::from_utf8(data) {
+        let _ = crate::devspec::parse(s);
+    }
+}
+
+struct Count(usize);
+
+impl core::fmt::Write for Count {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        self.0 += s.len();
+        Ok(())
+    }
+}
+
+/// The swap header, hibernation header, GPT and MBR probes.
+pub fn swap_header(data: &[u8]) {
+    let _ = crate::probe::identify(data);
+    let _ = crate::probe::gpt_header(data);
+    if let Some(e) = crate::probe::gpt_entry(data) {
+        let _ = e.name_is("root part");
+    }
+    let _ = crate::probe::mbr_signature(data);
+    let mut page = [0u8; PAGE];
+    let n = data.len().min(PAGE);
+    page[PAGE - n..].copy_from_slice(&data[..n]);
+    if let Some(h) = swsusp::parse_header(&page) {
+        let _ = swsusp::flag_words(h.flags, &mut Count(0));
+        let _ = (h.compression(), h.has_crc(), h.unknown_flags());
+    }
+    swsusp::invalidate(&mut page);
+    assert!(swsusp::parse_header(&page).is_none(), "invalidated header still marked");
+    let _ = swsusp::parse_info(&page);
+}
+
+/// A device made of the input's pages (the last one zero-padded).
+struct Device<'a>(&'a [u8]);
+
+impl Device<'_> {
+    fn pages(&self) -> u64 {
+        self.0.len().div_ceil(PAGE) as u64
+    }
+}
+
+impl PageSource for Device<'_> {
+    fn read_page(&mut self, n: u64, buf: &mut Page) -> Result<(), i32> {
+        let start = usize::try_from(n).ok().and_then(|n| n.checked_mul(PAGE)).ok_or(5)?;
+        let src = self.0.get(start..).ok_or(5)?;
+        let k = src.len().min(PAGE);
+        buf[..k].copy_from_slice(&src[..k]);
+        buf[k..].fill(0);
+        Ok(())
+    }
+}
+
+struct Discard(u64);
+
+impl PageSink for Discard {
+    fn write_page(&mut self, index: u64, _page: &Page) -> Result<(), i32> {
+        assert_eq!(index, self.0, "stream pages out of order");
+        self.0 += 1;
+        Ok(())
+    }
+}
+
+fn load(h: &swsusp::Header, dev: &mut Device<'_>) {
+    let mut map = [0u8; PAGE];
+    let mut data = [0u8; PAGE];
+    let mut cmp = [0u8; CMP_SIZE];
+    let mut unc = [0u8; UNC_SIZE];
+    let bufs = Buffers { map: &mut map, data: &mut data, cmp: &mut cmp, unc: &mut unc };
+    let pages = dev.pages();
+    let mut sink = Discard(0);
+    let mut last = 0;
+    let r = image::load(h, pages, dev, &mut sink, bufs, &mut |done, total| {
+        assert!(done > last && done <= total, "progress went backwards or past the end");
+        last = done;
+    });
+    if let Ok(l) = r {
+        assert_eq!(sink.0, l.info.pages, "a successful load wrote every page");
+    }
+}
+
+/// The swap-map walker and loader over a device that is the input: page 0
+/// is the header page; if it is not marked, its first bytes choose the
+/// first map page and the flags.
+pub fn swap_map(data: &[u8]) {
+    let mut dev = Device(data);
+    let mut page = [0u8; PAGE];
+    let _ = dev.read_page(0, &mut page);
+    let h = swsusp::parse_header(&page).unwrap_or(swsusp::Header {
+        hw_sig: 0,
+        crc32: u32::from_le_bytes([page[8], page[9], page[10], page[11]]),
+        image: u64::from(page[0] % 8),
+        flags: u32::from(page[1] & 0x1f),
+        orig_sig: *crate::probe::SWAPSPACE2,
+    });
+    load(&h, &mut dev);
+}
+
+/// The chunk framing and decompressors: a well-formed map and
+/// `swsusp_info` page around chunk pages taken from the input, so the
+/// fuzzer spends its time inside the chunks. The first input byte picks
+/// LZO or LZ4 and the stream size.
+pub fn chunks(data: &[u8]) {
+    const DEV_PAGES: usize = 40;
+    let Some((&sel, rest)) = data.split_first() else { return };
+    let mut dev = [[0u8; PAGE]; DEV_PAGES];
+    let chunk_pages = rest.len().div_ceil(PAGE).clamp(1, DEV_PAGES - 3);
+    // Page 1: the map; page 2: swsusp_info; pages 3..: the chunk pages.
+    for i in 0..=chunk_pages {
+        let e = (2 + i) as u64;
+        dev[1][i * 8..i * 8 + 8].copy_from_slice(&e.to_le_bytes());
+    }
+    let stream_pages = 2 + u64::from(sel >> 1) * 3;
+    let info = &mut dev[2];
+    info[0x18..0x20].copy_from_slice(&swsusp::X86_64_RESTORE_MAGIC.to_le_bytes());
+    info[0x1A0..0x1A8].copy_from_slice(&(stream_pages - 2).to_le_bytes());
+    info[0x1A8..0x1B0].copy_from_slice(&stream_pages.to_le_bytes());
+    info[0x1B0..0x1B8].copy_from_slice(&(stream_pages << 12).to_le_bytes());
+    for (i, c) in rest.chunks(PAGE).take(chunk_pages).enumerate() {
+        dev[3 + i][..c.len()].copy_from_slice(c);
+    }
+    let flags = swsusp::SF_CRC32_MODE | if sel & 1 != 0 { swsusp::SF_COMPRESSION_ALG_LZ4 } else { 0 };
+    let h = swsusp::Header { hw_sig: 0, crc32: 0, image: 1, flags, orig_sig: *crate::probe::SWAPSPACE2 };
+    let flat = dev.as_flattened();
+    load(&h, &mut Device(flat));
+}
+
+#[cfg(test)]
+mod tests {
+    //! Replays `fuzz/regressions/TARGET/*`: inputs that once crashed a
+    //! target, or that the fuzzer kept as new coverage and we kept too.
+
+    fn replay(target: &str, f: fn(&[u8])) -> usize {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions").join(target);
+        let mut n = 0;
+        if let Ok(rd) = std::fs::read_dir(&dir) {
+            for e in rd.flatten() {
+                let data = std::fs::read(e.path()).unwrap();
+                f(&data);
+                n += 1;
+            }
+        }
+        n
+    }
+
+    #[test]
+    fn regressions() {
+        let n = replay("cmdline", super::cmdline)
+            + replay("devspec", super::devspec)
+            + replay("swap_header", super::swap_header)
+            + replay("swap_map", super::swap_map)
+            + replay("chunks", super::chunks);
+        println!("{n} regression inputs replayed");
+    }
+
+    #[test]
+    fn smoke() {
+        super::cmdline(b"root=\"a b\" resume=UUID=zz --");
+        super::devspec(b"PARTUUID=cafe1234-02/PARTNROFF=-1");
+        super::swap_header(&[0xff; 4096]);
+        super::swap_map(&[0u8; 3 * 4096]);
+        super::chunks(&[1u8; 5000]);
+        super::chunks(&[0u8; 9000]);
+    }
+}
