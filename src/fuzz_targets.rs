@@ -149,6 +149,20 @@ pub fn chunks(data: &[u8]) {
     load(&h, &mut Device(flat));
 }
 
+/// Our LZO1X decoder against the `lzo` crate: the same bytes out, or
+/// both refuse. The first input byte sets the output capacity.
+pub fn lzo_diff(data: &[u8]) {
+    let Some((&cap, src)) = data.split_first() else { return };
+    let cap = usize::from(cap) * 64;
+    let mut a = [0u8; 255 * 64];
+    let mut b = [0u8; 255 * 64];
+    match (crate::lzo::decompress_into(src, &mut a[..cap]), lzo::decompress_into(src, &mut b[..cap])) {
+        (Ok(n), Ok(m)) => assert!(n == m && a[..n] == b[..m], "decoders disagree on the output"),
+        (Err(_), Err(_)) => {}
+        (x, y) => panic!("decoders disagree: ours {x:?}, lzo crate {:?}", y.map_err(|_| ())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! Replays `fuzz/regressions/TARGET/*`: inputs that once crashed a
@@ -173,7 +187,8 @@ mod tests {
             + replay("devspec", super::devspec)
             + replay("swap_header", super::swap_header)
             + replay("swap_map", super::swap_map)
-            + replay("chunks", super::chunks);
+            + replay("chunks", super::chunks)
+            + replay("lzo_diff", super::lzo_diff);
         println!("{n} regression inputs replayed");
     }
 

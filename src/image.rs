@@ -108,6 +108,11 @@ impl<'b> MapWalker<'b> {
         if page == 0 || page >= self.device_pages { Err(Error::OutOfDevice { page }) } else { Ok(page) }
     }
 
+    /// Device pages read so far: map pages and the entries taken.
+    pub fn pages_read(&self) -> u64 {
+        self.map_pages + self.taken
+    }
+
     /// The next device page of the stream, or `None` at the end of the map.
     pub fn next(&mut self, src: &mut dyn PageSource) -> Result<Option<u64>, Error> {
         loop {
@@ -218,6 +223,8 @@ pub struct Loaded {
     pub info: Info,
     /// The CRC32 computed over the stream, for compressed images.
     pub crc: Option<u32>,
+    /// Device pages read: map pages and the pages they list.
+    pub disk_pages: u64,
 }
 
 /// The kernel's `crc32_le` with seed 0 and no final inversion, in terms of
@@ -291,7 +298,7 @@ pub fn load(
             done += 1;
             progress(done, total);
         }
-        return Ok(Loaded { info, crc: None });
+        return Ok(Loaded { info, crc: None, disk_pages: walker.pages_read() });
     }
 
     if cmp.len() < CMP_SIZE || unc.len() < UNC_SIZE {
@@ -317,7 +324,7 @@ pub fn load(
         let out = &mut unc[..UNC_SIZE];
         let n = match comp {
             Compression::Lz4 => lz4_flex::block::decompress_into(input, out).map_err(|_| Error::Decompress(comp))?,
-            _ => lzo::decompress_into(input, out).map_err(|_| Error::Decompress(comp))?,
+            _ => crate::lzo::decompress_into(input, out).map_err(|_| Error::Decompress(comp))?,
         };
         if n == 0 || n % PAGE != 0 || done + (n / PAGE) as u64 > total {
             return Err(Error::ChunkSize(n));
@@ -335,7 +342,7 @@ pub fn load(
     if h.has_crc() && computed != h.crc32 {
         return Err(Error::Crc { stored: h.crc32, computed });
     }
-    Ok(Loaded { info, crc: Some(computed) })
+    Ok(Loaded { info, crc: Some(computed), disk_pages: walker.pages_read() })
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ pub mod errno;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzz_targets;
 pub mod image;
+pub mod lzo;
 pub mod probe;
 pub mod swsusp;
 pub mod text;

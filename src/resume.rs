@@ -256,6 +256,7 @@ fn userspace_resume(cfg: &Config, text: &str, dev: &Device, offset: u64) {
         info!("image CRC32 {crc:08x} verified");
     }
 
+    log_peak_memory();
     // Keep our own pages resident while the kernel swaps memory around.
     if let Err(e) = rustix::mm::mlockall(rustix::mm::MlockAllFlags::CURRENT) {
         warning!("mlockall: {}", E(e));
@@ -272,6 +273,16 @@ fn userspace_resume(cfg: &Config, text: &str, dev: &Device, offset: u64) {
     // Only reached when the restore failed.
     error!("restore from {node} failed: {s}; see dmesg; booting fresh");
     let _ = snap.unfreeze();
+}
+
+/// Logs PID 1's peak resident memory (`VmHWM`), a budget the benchmark reports.
+fn log_peak_memory() {
+    let mut buf = [0u8; 2048];
+    if let Ok(s) = fsutil::read_str("/proc/self/status", &mut buf) {
+        if let Some(v) = s.lines().find_map(|l| l.strip_prefix("VmHWM:")) {
+            info!("peak memory (VmHWM) {}", v.trim());
+        }
+    }
 }
 
 fn report_load_error(node: &str, e: image::Error) {
