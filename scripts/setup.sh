@@ -3,7 +3,7 @@
 # Idempotent: quick when everything is there already.
 set -euo pipefail
 
-pkgs=(qemu-system-x86 linux-image-amd64 busybox-static cpio e2fsprogs gdisk fdisk
+pkgs=(qemu-system-x86 linux-image-amd64 linux-image-6.12-amd64 busybox-static cpio e2fsprogs gdisk fdisk
       util-linux xz-utils zstd file binutils kmod bc)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -18,6 +18,7 @@ RESUME_INIT_SCRIPT='#!/bin/sh
 mount -t tmpfs tmpfs /tmp
 if [ -n "$hib" ]; then
   swapon "${swap:-/dev/vdb}" || echo "SWAPON-FAILED"
+  if [ -n "$comp" ]; then echo "$comp" > /sys/module/hibernate/parameters/compressor || echo "COMPRESSOR-FAILED"; fi
   echo "$hib" > /tmp/token
   sh -c "while :; do sleep 1; done" "holder-$hib" &
   pid=$!
@@ -53,6 +54,7 @@ hibernate() {
     expect "$log" "HIBERNATING token=$token" "boot 1 reaching hibernation"
     expect "$log" "PM: hibernation: Wrote [0-9]+ kbytes" "the kernel writing its image"
     expect_not "$log" "SWAPON-FAILED" "swapon failing"
+    expect_not "$log" "COMPRESSOR-FAILED" "the compressor refused"
 }
 
 # resume LOG TOKEN DISK… -- PARAMS: boot 2, expecting the system back.

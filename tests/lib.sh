@@ -49,7 +49,7 @@ case_end() {
         echo "ok      $case_name (${dt}s)"
     else
         failed=$((failed + 1))
-        failed_names+=("$case_name")
+        failed_names+=("$case_name [$KVER]")
         echo "FAILED  $case_name (${dt}s)"
         local e
         for e in "${case_errors[@]}"; do echo "        $e"; done
@@ -96,11 +96,30 @@ mkext4() {
     mkfs.ext4 -q -F "$@" -d "$dir" "$img"
 }
 
-# The test initramfs, built once per kernel version.
+# kernel_at_least MAJOR MINOR: whether $KVER is that version or newer.
+kernel_at_least() {
+    local ma=${KVER%%.*} mi=${KVER#*.}
+    mi=${mi%%[!0-9]*}
+    [ "$ma" -gt "$1" ] || { [ "$ma" -eq "$1" ] && [ "$mi" -ge "$2" ]; }
+}
+
+# The test initramfs, built once per kernel version. From 6.9 on it
+# carries the kernel's LZ4 module: boot 1 needs it to write LZ4 images and
+# the kernel's own loader to read them (resume-init decodes LZ4 itself).
 build_initramfs() {
     if [ ! -f "$INITRD" ] || [ "$top/target/x86_64-unknown-linux-musl/release/resume-init" -nt "$INITRD" ]; then
-        "$top/scripts/mkinitramfs.sh" -k "$KVER" -o "$INITRD" >/dev/null
+        local extra=()
+        kernel_at_least 6 9 && extra=(-m lz4)
+        "$top/scripts/mkinitramfs.sh" -k "$KVER" "${extra[@]}" -o "$INITRD" >/dev/null
     fi
+}
+
+# use_kernel VERSION: the following tests boot that kernel.
+use_kernel() {
+    KVER=$1
+    KERNEL=/boot/vmlinuz-$1
+    INITRD=$T/initramfs-$1.cpio.gz
+    build_initramfs
 }
 
 # summary: the closing line, and the exit status.

@@ -85,3 +85,19 @@ expect "$R/kern2.log" "PM: (hibernation: )?Loading and decompressing image data|
 expect "$R/kern2.log" "RESUMED token=tokK1 " "the system back"
 expect_eq "$(inspect_status "$R/swap.img")" 1 "the signature cleared"
 case_end
+
+if kernel_at_least 6 9; then
+    case_begin "LZ4 image (hibernate.compressor=lz4, kernel 6.9+), userspace and then the kernel's loader"
+    new_swap "$R/swap.img"
+    hibernate "$R/lz4-1.log" tokZ1 "$R/root.img" "$R/swap.img" -- root=/dev/vda resume=/dev/vdb noresume comp=lz4
+    expect_eq "$(inspect_status "$R/swap.img")" 0 "inspect of the written image"
+    expect "$R/inspect.out" "compression: +LZ4" "inspect naming LZ4"
+    resume "$R/lz4-2.log" tokZ1 "$R/root.img" "$R/swap.img" -- root=/dev/vda resume=/dev/vdb noresume
+    expect "$R/lz4-2.log" "compression LZ4" "an LZ4 image"
+    expect "$R/lz4-2.log" "resume-init: image CRC32 [0-9a-f]{8} verified" "the CRC verified"
+    hibernate "$R/lz4-3.log" tokZ2 "$R/root.img" "$R/swap.img" -- root=/dev/vda resume=/dev/vdb noresume comp=lz4
+    boot "$R/lz4-4.log" -m "$MEM" -d "$R/root.img" -d "$R/swap.img" -a "root=/dev/vda resume=/dev/vdb noresume resume_init=kernel"
+    expect "$R/lz4-4.log" "RESUMED token=tokZ2 " "the kernel's loader restoring an LZ4 image"
+    expect_eq "$(inspect_status "$R/swap.img")" 1 "the signature cleared"
+    case_end
+fi
