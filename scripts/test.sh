@@ -36,6 +36,7 @@ ubin=$top/target/unstripped/x86_64-unknown-linux-musl/release/resume-init
 undef=$(nm -u "$ubin" 2>&1)
 [ -z "$undef" ] || check_fail "undefined symbols: $undef"
 nm "$ubin" | grep -Eq '__rust_alloc|__rdl_alloc|malloc|__libc_start_main' && check_fail "allocator or libc symbols: $(nm "$ubin" | grep -E '__rust_alloc|__rdl_alloc|malloc|__libc_start_main' | head -3)"
+"$bin" selftest | grep -q "selftest: memcpy/memmove ok" || check_fail "the binary's own memcpy/memmove fail their self-test"
 case_end
 echo "        binary: $size bytes"
 

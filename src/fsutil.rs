@@ -59,6 +59,16 @@ pub fn sleep_ms(ms: u64) {
     let _ = rustix::thread::nanosleep(&t);
 }
 
+/// The monotonic clock, for the loader's phase times.
+pub struct Monotonic;
+
+impl resume_init::image::Clock for Monotonic {
+    fn now_ns(&self) -> u64 {
+        let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+        (t.tv_sec as u64) * 1_000_000_000 + t.tv_nsec as u64
+    }
+}
+
 /// Monotonic time in milliseconds.
 pub fn now_ms() -> u64 {
     let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);

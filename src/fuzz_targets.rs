@@ -97,7 +97,7 @@ fn load(h: &swsusp::Header, dev: &mut Device<'_>) {
     let r = image::load(h, pages, dev, &mut sink, bufs, &mut |done, total| {
         assert!(done > last && done <= total, "progress went backwards or past the end");
         last = done;
-    });
+    }, &image::NoClock);
     if let Ok(l) = r {
         assert_eq!(sink.0, l.info.pages, "a successful load wrote every page");
     }

@@ -29,8 +29,39 @@ pub const CMP_SIZE: usize = CMP_PAGES * PAGE;
 pub trait PageSource {
     /// Reads device page `n` (byte offset `n × 4096`) into `buf`; an errno on failure.
     fn read_page(&mut self, n: u64, buf: &mut Page) -> Result<(), i32>;
+    /// Reads `buf.len() / 4096` consecutive device pages from `first`.
+    fn read_pages(&mut self, first: u64, buf: &mut [u8]) -> Result<(), i32> {
+        for (i, p) in buf.chunks_exact_mut(PAGE).enumerate() {
+            let p: &mut Page = p.try_into().map_err(|_| 22)?;
+            self.read_page(first + i as u64, p)?;
+        }
+        Ok(())
+    }
     /// Hint that the pages listed in a freshly read map page come next.
     fn will_need(&mut self, _entries: &[u64]) {}
+}
+
+/// A monotonic clock, for the loader's breakdown of where time goes.
+pub trait Clock {
+    fn now_ns(&self) -> u64;
+}
+
+/// No clock: every phase takes no time.
+pub struct NoClock;
+
+impl Clock for NoClock {
+    fn now_ns(&self) -> u64 {
+        0
+    }
+}
+
+/// Time spent in each phase of a load, in nanoseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Phases {
+    pub read: u64,
+    pub decode: u64,
+    pub crc: u64,
+    pub write: u64,
 }
 
 /// Where the stream pages go.
@@ -225,6 +256,8 @@ pub struct Loaded {
     pub crc: Option<u32>,
     /// Device pages read: map pages and the pages they list.
     pub disk_pages: u64,
+    /// Where the time went.
+    pub phases: Phases,
 }
 
 /// The kernel's `crc32_le` with seed 0 and no final inversion, in terms of
@@ -272,7 +305,16 @@ pub fn load(
     sink: &mut dyn PageSink,
     bufs: Buffers<'_>,
     progress: &mut dyn FnMut(u64, u64),
+    clock: &dyn Clock,
 ) -> Result<Loaded, Error> {
+    let mut ph = Phases::default();
+    let mut t = clock.now_ns();
+    // Adds the time since the last mark to a phase.
+    let mut lap = |slot: &mut u64| {
+        let now = clock.now_ns();
+        *slot += now.saturating_sub(t);
+        t = now;
+    };
     let Buffers { map, data, cmp, unc } = bufs;
     let comp = h.compression();
     if h.image == 0 {
@@ -294,11 +336,13 @@ pub fn load(
             let page = walker.next(src)?.ok_or(Error::Truncated { have: done, want: total })?;
             read(src, page, data)?;
             meta.page(done, data)?;
+            lap(&mut ph.read);
             sink.write_page(done, data).map_err(|errno| Error::Write { index: done, errno })?;
+            lap(&mut ph.write);
             done += 1;
             progress(done, total);
         }
-        return Ok(Loaded { info, crc: None, disk_pages: walker.pages_read() });
+        return Ok(Loaded { info, crc: None, disk_pages: walker.pages_read(), phases: ph });
     }
 
     if cmp.len() < CMP_SIZE || unc.len() < UNC_SIZE {
@@ -315,11 +359,23 @@ pub fn load(
         }
         let len = len as usize;
         let npages = (CMP_HEADER + len).div_ceil(PAGE);
-        for k in 1..npages {
-            let page = walker.next(src)?.ok_or(Error::Truncated { have: done, want: total })?;
-            let buf: &mut Page = (&mut cmp[k * PAGE..(k + 1) * PAGE]).try_into().map_err(|_| Error::BadInfo("internal"))?;
-            read(src, page, buf)?;
+        // The rest of the chunk, each run of consecutive device pages in
+        // one read (the kernel allocates them mostly in order).
+        let mut k = 1;
+        let mut pages = [0u64; CMP_PAGES];
+        for slot in pages.iter_mut().take(npages).skip(1) {
+            *slot = walker.next(src)?.ok_or(Error::Truncated { have: done, want: total })?;
         }
+        while k < npages {
+            let mut run = 1;
+            while k + run < npages && pages[k + run] == pages[k] + run as u64 {
+                run += 1;
+            }
+            src.read_pages(pages[k], &mut cmp[k * PAGE..(k + run) * PAGE])
+                .map_err(|errno| Error::Read { page: pages[k], errno })?;
+            k += run;
+        }
+        lap(&mut ph.read);
         let input = &cmp[CMP_HEADER..CMP_HEADER + len];
         let out = &mut unc[..UNC_SIZE];
         let n = match comp {
@@ -329,20 +385,23 @@ pub fn load(
         if n == 0 || n % PAGE != 0 || done + (n / PAGE) as u64 > total {
             return Err(Error::ChunkSize(n));
         }
+        lap(&mut ph.decode);
         crc.update(&unc[..n]);
+        lap(&mut ph.crc);
         for p in unc[..n].chunks_exact(PAGE) {
             let p: &Page = p.try_into().map_err(|_| Error::BadInfo("internal"))?;
             meta.page(done, p)?;
             sink.write_page(done, p).map_err(|errno| Error::Write { index: done, errno })?;
             done += 1;
         }
+        lap(&mut ph.write);
         progress(done, total);
     }
     let computed = crc.value();
     if h.has_crc() && computed != h.crc32 {
         return Err(Error::Crc { stored: h.crc32, computed });
     }
-    Ok(Loaded { info, crc: Some(computed), disk_pages: walker.pages_read() })
+    Ok(Loaded { info, crc: Some(computed), disk_pages: walker.pages_read(), phases: ph })
 }
 
 #[cfg(test)]

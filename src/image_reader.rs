@@ -50,11 +50,15 @@ impl ImageDevice {
 
 impl PageSource for ImageDevice {
     fn read_page(&mut self, n: u64, buf: &mut Page) -> Result<(), i32> {
-        let off = n.checked_mul(PAGE as u64).ok_or(Errno::INVAL.raw_os_error())?;
+        self.read_pages(n, buf)
+    }
+
+    fn read_pages(&mut self, first: u64, buf: &mut [u8]) -> Result<(), i32> {
+        let off = first.checked_mul(PAGE as u64).ok_or(Errno::INVAL.raw_os_error())?;
         let mut done = 0;
-        while done < PAGE {
+        while done < buf.len() {
             match rustix::io::pread(&self.fd, &mut buf[done..], off + done as u64) {
-                Ok(0) => return Err(Errno::NXIO.raw_os_error()), // past the end
+                Ok(0) => return Err(Errno::NXIO.raw_os_error()),
                 Ok(k) => done += k,
                 Err(Errno::INTR) => {}
                 Err(e) => return Err(e.raw_os_error()),

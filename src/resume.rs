@@ -231,7 +231,7 @@ fn userspace_resume(cfg: &Config, text: &str, dev: &Device, offset: u64) {
             info!("loading image: {}%", tenth * 10);
         }
     };
-    let loaded = match image::load(&h, d.pages, &mut d, &mut SnapshotSink(&snap), bufs, &mut progress) {
+    let loaded = match image::load(&h, d.pages, &mut d, &mut SnapshotSink(&snap), bufs, &mut progress, &fsutil::Monotonic) {
         Ok(l) => l,
         Err(e) => {
             report_load_error(&node, e);
@@ -255,6 +255,15 @@ fn userspace_resume(cfg: &Config, text: &str, dev: &Device, offset: u64) {
     if let Some(crc) = loaded.crc {
         info!("image CRC32 {crc:08x} verified");
     }
+    let p = loaded.phases;
+    info!(
+        "load time: reading {} ms, decompressing {} ms, CRC {} ms, writing to {} {} ms",
+        p.read / 1_000_000,
+        p.decode / 1_000_000,
+        p.crc / 1_000_000,
+        crate::ioctl::SNAPSHOT,
+        p.write / 1_000_000
+    );
 
     log_peak_memory();
     // Keep our own pages resident while the kernel swaps memory around.

@@ -191,7 +191,7 @@ fn run(b: &mut Built, sink: &mut Collect) -> Result<Loaded, Error> {
     let r = load(&b.header, n, &mut b.disk, sink, bufs.get(), &mut |done, total| {
         assert!(done <= total);
         calls += 1;
-    });
+    }, &NoClock);
     assert!(calls > 0 || r.is_err());
     r
 }
@@ -382,7 +382,7 @@ fn read_error_and_refused_write() {
     b.disk.0.truncate(e);
     let n = b.disk.0.len() as u64 + 100; // the device claims more than it has
     let mut bufs = Bufs::new();
-    let err = load(&b.header, n, &mut b.disk, &mut Collect::default(), bufs.get(), &mut |_, _| {}).unwrap_err();
+    let err = load(&b.header, n, &mut b.disk, &mut Collect::default(), bufs.get(), &mut |_, _| {}, &NoClock).unwrap_err();
     assert_eq!(err, Error::Read { page: e as u64, errno: EIO });
 
     let mut b = build(Compression::None, &payload(40));
