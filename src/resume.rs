@@ -53,14 +53,21 @@ pub fn run(cfg: &Config) {
     let offset = cfg.resume_offset.unwrap_or(0);
     if cfg.resume_mode == ResumeMode::Kernel {
         kernel_resume(&dev, offset);
-    } else {
-        userspace_resume(cfg, text, &dev, offset);
+        return;
     }
     // A fresh boot: point the kernel at this swap area for the next
-    // hibernation, so its image lands where this init will look.
-    // (Writing /sys/power/resume also makes the kernel check for an image;
-    // the signature is cleared by now, so it finds none.)
-    configure_next_hibernation(&dev, offset);
+    // hibernation, so its image lands where this init will look. Writing
+    // /sys/power/resume also makes the kernel look for an image there
+    // (it clears noresume), so this is done only when the header is
+    // known to carry none: never hand the kernel an image we refused.
+    if userspace_resume(cfg, text, &dev, offset) {
+        configure_next_hibernation(&dev, offset);
+    } else {
+        warning!(
+            "not pointing the kernel at {} for the next hibernation: its header could not be checked or cleared",
+            dev.node()
+        );
+    }
 }
 
 /// `resume_init=kernel`: the kernel's own loader, given the device the
@@ -149,9 +156,11 @@ impl PageSink for SnapshotSink<'_> {
     }
 }
 
-fn userspace_resume(cfg: &Config, text: &str, dev: &Device, offset: u64) {
+/// Resumes from the image on `dev`, or returns to boot fresh. Returns
+/// whether the header at `offset` is known to carry no image now.
+fn userspace_resume(cfg: &Config, text: &str, dev: &Device, offset: u64) -> bool {
     let node = dev.node();
-    let Some(mut d) = open(dev, offset) else { return };
+    let Some(mut d) = open(dev, offset) else { return false };
     let mut page = [0u8; PAGE];
     if let Err(e) = d.read_header(&mut page) {
         if e == Errno::INVAL {
@@ -159,16 +168,19 @@ fn userspace_resume(cfg: &Config, text: &str, dev: &Device, offset: u64) {
         } else {
             error!("cannot read the swap header of {node}: {}; booting fresh", E(e));
         }
-        return;
+        return false;
     }
     let Some(h) = swsusp::parse_header(&page) else {
         match resume_init::probe::identify(&page).map(|i| i.kind) {
-            Some(resume_init::probe::Kind::Swap { .. }) => {
+            Some(resume_init::probe::Kind::Swap { hibernated: true }) => warning!(
+                "{node} at page {offset} (resume={text}) holds a suspend image of another format (uswsusp or older), which resume-init does not read; booting fresh"
+            ),
+            Some(resume_init::probe::Kind::Swap { hibernated: false }) => {
                 info!("no hibernation image on {node} at page {offset} (resume={text}); booting fresh")
             }
             _ => warning!("{node} at page {offset} (resume={text}) is not a swap area; booting fresh"),
         }
-        return;
+        return true;
     };
     let mut flags = heapless::String::<96>::new();
     let _ = swsusp::flag_words(h.flags, &mut flags);
@@ -177,8 +189,16 @@ fn userspace_resume(cfg: &Config, text: &str, dev: &Device, offset: u64) {
     // Clear the signature before anything else, as the kernel does: from
     // here on the image is never tried again, whatever happens next.
     if !discard(&mut d, &mut page, dev, "it is loaded once, never twice") {
-        return;
+        return false;
     }
+    // From here on every return boots fresh with the header clear.
+    load_and_restore(cfg, &node, &mut d, &h);
+    true
+}
+
+/// Checks, loads and restores an image whose signature is already cleared.
+/// Returns only when the boot is to go on fresh.
+fn load_and_restore(cfg: &Config, node: &str, d: &mut ImageDevice, h: &swsusp::Header) {
     if cfg.resume_mode == ResumeMode::Skip {
         info!("resume_init=skip: not resuming from {node}; booting fresh");
         return;
@@ -231,10 +251,11 @@ fn userspace_resume(cfg: &Config, text: &str, dev: &Device, offset: u64) {
             info!("loading image: {}%", tenth * 10);
         }
     };
-    let loaded = match image::load(&h, d.pages, &mut d, &mut SnapshotSink(&snap), bufs, &mut progress, &fsutil::Monotonic) {
+    let pages = d.pages;
+    let loaded = match image::load(h, pages, d, &mut SnapshotSink(&snap), bufs, &mut progress, &fsutil::Monotonic) {
         Ok(l) => l,
         Err(e) => {
-            report_load_error(&node, e);
+            report_load_error(node, e);
             return;
         }
     };

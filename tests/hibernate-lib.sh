@@ -43,13 +43,20 @@ inspect_status() {
     echo $s
 }
 
-# hibernate LOG TOKEN DISK… -- PARAMS: boot 1, expecting an image written.
-hibernate() {
-    local log=$1 token=$2; shift 2
+# boot_disks LOG DISK… -- PARAMS: one boot with those disks (vda, vdb, …)
+# and kernel parameters, at the tests' memory size.
+boot_disks() {
+    local log=$1; shift
     local disks=()
     while [ "$1" != "--" ]; do disks+=(-d "$1"); shift; done
     shift
-    boot "$log" -m "$MEM" "${disks[@]}" -a "$* hib=$token"
+    boot "$log" -m "$MEM" "${disks[@]}" -a "$*"
+}
+
+# hibernate LOG TOKEN DISK… -- PARAMS: boot 1, expecting an image written.
+hibernate() {
+    local log=$1 token=$2; shift 2
+    boot_disks "$log" "$@" "hib=$token"
     expect_no_panic "$log"
     expect "$log" "HIBERNATING token=$token" "boot 1 reaching hibernation"
     expect "$log" "PM: hibernation: Wrote [0-9]+ kbytes" "the kernel writing its image"
@@ -60,14 +67,10 @@ hibernate() {
 # resume LOG TOKEN DISK… -- PARAMS: boot 2, expecting the system back.
 resume() {
     local log=$1 token=$2; shift 2
-    local disks=()
-    while [ "$1" != "--" ]; do disks+=(-d "$1"); shift; done
-    shift
-    boot "$log" -m "$MEM" "${disks[@]}" -a "$*"
+    boot_disks "$log" "$@"
     expect_no_panic "$log"
     expect "$log" "resume-init: hibernation image found on " "the image found"
     expect "$log" "resume-init: loaded [0-9]+ pages \([0-9.]+ MiB\) in [0-9.]+ s \([0-9.]+ MiB/s\)" "the summary line"
     expect "$log" "RESUMED token=$token proc=sh -c while :; do sleep 1; done holder-$token  rc=0" "the token from tmpfs and from the running process"
     expect_not "$log" "FRESH-BOOT" "a fresh boot instead of the resume"
 }
-

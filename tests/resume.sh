@@ -58,7 +58,7 @@ for i in 1 2 3; do
     hibernate "$R/cycle$i-a.log" tokC$i "$R/root.img" "$R/swap.img" -- root=/dev/vda resume=/dev/vdb noresume
     resume "$R/cycle$i-b.log" tokC$i "$R/root.img" "$R/swap.img" -- root=/dev/vda resume=/dev/vdb noresume
 done
-boot "$R/cycle-fresh.log" -m "$MEM" -d "$R/root.img" -d "$R/swap.img" -a "root=/dev/vda resume=/dev/vdb noresume"
+boot_disks "$R/cycle-fresh.log" "$R/root.img" "$R/swap.img" -- root=/dev/vda resume=/dev/vdb noresume
 expect_no_panic "$R/cycle-fresh.log"
 expect "$R/cycle-fresh.log" "resume-init: no hibernation image on /dev/vdb" "no old image found again"
 expect "$R/cycle-fresh.log" "FRESH-BOOT" "a fresh boot"
@@ -68,7 +68,7 @@ case_end
 case_begin "resume_init=skip discards the image and boots fresh"
 new_swap "$R/swap.img"
 hibernate "$R/skip1.log" tokS1 "$R/root.img" "$R/swap.img" -- root=/dev/vda resume=/dev/vdb noresume
-boot "$R/skip2.log" -m "$MEM" -d "$R/root.img" -d "$R/swap.img" -a "root=/dev/vda resume=/dev/vdb noresume resume_init=skip"
+boot_disks "$R/skip2.log" "$R/root.img" "$R/swap.img" -- root=/dev/vda resume=/dev/vdb noresume resume_init=skip
 expect_no_panic "$R/skip2.log"
 expect "$R/skip2.log" "resume_init=skip: not resuming from /dev/vdb" "the skip message"
 expect "$R/skip2.log" "FRESH-BOOT" "a fresh boot"
@@ -78,7 +78,7 @@ case_end
 case_begin "resume_init=kernel hands the image to the kernel's own loader"
 new_swap "$R/swap.img"
 hibernate "$R/kern1.log" tokK1 "$R/root.img" "$R/swap.img" -- root=/dev/vda resume=/dev/vdb noresume
-boot "$R/kern2.log" -m "$MEM" -d "$R/root.img" -d "$R/swap.img" -a "root=/dev/vda resume=/dev/vdb noresume resume_init=kernel"
+boot_disks "$R/kern2.log" "$R/root.img" "$R/swap.img" -- root=/dev/vda resume=/dev/vdb noresume resume_init=kernel
 expect_no_panic "$R/kern2.log"
 expect "$R/kern2.log" "resume_init=kernel: handing /dev/vdb" "the hand-over"
 expect "$R/kern2.log" "PM: (hibernation: )?Loading and decompressing image data|PM: Image loading progress" "the kernel's loader at work"
@@ -96,7 +96,7 @@ if kernel_at_least 6 9; then
     expect "$R/lz4-2.log" "compression LZ4" "an LZ4 image"
     expect "$R/lz4-2.log" "resume-init: image CRC32 [0-9a-f]{8} verified" "the CRC verified"
     hibernate "$R/lz4-3.log" tokZ2 "$R/root.img" "$R/swap.img" -- root=/dev/vda resume=/dev/vdb noresume comp=lz4
-    boot "$R/lz4-4.log" -m "$MEM" -d "$R/root.img" -d "$R/swap.img" -a "root=/dev/vda resume=/dev/vdb noresume resume_init=kernel"
+    boot_disks "$R/lz4-4.log" "$R/root.img" "$R/swap.img" -- root=/dev/vda resume=/dev/vdb noresume resume_init=kernel
     expect "$R/lz4-4.log" "RESUMED token=tokZ2 " "the kernel's loader restoring an LZ4 image"
     expect_eq "$(inspect_status "$R/swap.img")" 1 "the signature cleared"
     case_end
