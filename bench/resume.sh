@@ -56,9 +56,12 @@ mods=(); [ $lz4_ok = 1 ] && mods=(-m lz4)
 make_rootdir "$T/rootdir" '#!/bin/sh
 mount -t tmpfs tmpfs /tmp
 if [ "$bench" = hibernate ]; then
-  mkdir -p /data && mount -t ramfs ramfs /data
-  [ "$size" -gt 0 ] && dd if=/dev/urandom of=/data/blob bs=1M count="$size" 2>/dev/null
-  digest() { if [ -f /data/blob ]; then md5sum /data/blob | cut -d" " -f1; else echo none; fi; }
+  # ramfs, not tmpfs: its pages cannot be swapped out, so they land in the image.
+  mount -t ramfs ramfs /mnt || echo "BENCH-DATA-FAILED"
+  if [ "$size" -gt 0 ]; then
+    dd if=/dev/urandom of=/mnt/blob bs=1048576 count="$size" 2>/dev/null || echo "BENCH-DATA-FAILED"
+  fi
+  digest() { if [ -f /mnt/blob ]; then md5sum /mnt/blob | cut -d" " -f1; else echo none; fi; }
   digest > /tmp/sum
   if [ "$comp" = lz4 ]; then echo lz4 > /sys/module/hibernate/parameters/compressor || echo "BENCH-NO-LZ4"; fi
   swapon /dev/vdb
@@ -69,7 +72,7 @@ if [ "$bench" = hibernate ]; then
 fi
 if [ "$bench" = read ]; then
   t0=$(cut -d" " -f1 /proc/uptime)
-  dd if=/dev/vdb of=/dev/null bs=1M count="$mib" 2>/dev/null
+  dd if=/dev/vdb of=/dev/null bs=1048576 count="$mib" 2>/dev/null || echo "BENCH-READ-FAILED"
   t1=$(cut -d" " -f1 /proc/uptime)
   echo "BENCH-READ $mib MiB $t0 $t1"
 fi
@@ -100,6 +103,7 @@ for comp in $comps; do
         "$top/qemu/run.sh" -q -k "$KERNEL" -i "$INITRD" -m "$mem" -c "$cpus" -t 900 -l "$T/$name-write.log" \
             -d "$T/root.img" -d "$T/$name.img" -a "root=/dev/vda resume=/dev/vdb noresume bench=hibernate size=$size comp=$comp $extra"
         grep -q "BENCH-NO-LZ4" "$T/$name-write.log" && { echo "   this kernel cannot write LZ4 images; skipped"; continue; }
+        grep -q "BENCH-DATA-FAILED" "$T/$name-write.log" && { echo "   boot 1 could not write its $size MiB of data; skipped"; continue; }
         "$top/target/x86_64-unknown-linux-musl/release/resume-init" inspect "$T/$name.img" > "$T/$name.inspect" \
             || { echo "   no valid image written; see $T/$name-write.log"; continue; }
         pages=$(grep -Eo 'stream: +[0-9]+' "$T/$name.inspect" | grep -Eo '[0-9]+$')
