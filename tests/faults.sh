@@ -73,13 +73,17 @@ damage() { flip "$1" $(( $(entry "$1" 1) * 4096 + 40 * 8 )) 1; }
 fault "uncompressed: a flipped bit in a page-list page" nocomp \
     "image on /dev/vdb refused: the image's page list is damaged: page frame numbers out of order"
 
-damage() { flip "$1" $(( $(entry "$1" 6) * 4096 + 1000 )) 0x20; }
-fault "LZO: a flipped byte in a data chunk" lzo \
+# Entries 400-403 are data chunks, past the page list (the first chunks);
+# one byte in each of four pages, so at least one is not a chunk's padding.
+damage() { local k; for k in 400 401 402 403; do flip "$1" $(( $(entry "$1" $k) * 4096 + 1000 )) 0x20; done; }
+fault "LZO: a flipped byte in data chunks" lzo \
     "image on /dev/vdb refused: (CRC32 mismatch|a LZO chunk does not decompress|a chunk decompressed to)"
 
 damage() { flip "$1" $(( $(map_page "$1") * 4096 + 3 * 8 + 1 )) 0x01; }
+# The entry then names another page: whichever check meets the wrong
+# bytes first (decoder, chunk length, page list, CRC) refuses the image.
 fault "LZO: a flipped byte in a swap-map page" lzo \
-    "image on /dev/vdb refused: (CRC32 mismatch|a LZO chunk does not decompress|a chunk decompressed to|a compressed chunk claims)"
+    "image on /dev/vdb refused: (CRC32 mismatch|a LZO chunk does not decompress|a chunk decompressed to|a compressed chunk claims|the image's page list is damaged)"
 
 damage() { put_u64 "$1" $(( $(map_page "$1") * 4096 + 7 * 8 )) 1000000000; }
 fault "uncompressed: a map entry past the end of the device" nocomp \
