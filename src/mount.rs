@@ -84,8 +84,15 @@ pub fn root(dev: &Device, fstype: Option<&str>, data: Option<&str>, read_only: b
     let mut data_buf = heapless::Vec::<u8, 512>::new();
     let data_c = match data {
         Some(d) => {
-            let _ = data_buf.extend_from_slice(d.as_bytes());
-            data_buf.push(0).ok().and_then(|()| core::ffi::CStr::from_bytes_with_nul(&data_buf).ok())
+            let c = data_buf
+                .extend_from_slice(d.as_bytes())
+                .ok()
+                .and_then(|()| data_buf.push(0).ok())
+                .and_then(|()| core::ffi::CStr::from_bytes_with_nul(&data_buf).ok());
+            if c.is_none() {
+                warning!("ignoring rootflags=: longer than {} bytes or contains a NUL", data_buf.capacity() - 1);
+            }
+            c
         }
         None => None,
     };

@@ -52,10 +52,11 @@ expect "$D/dev.log" "loaded [0-9]+ kernel modules \([0-9]+ without hardware, 0 f
 case_end
 majmin=$(grep -Eo 'mounted /dev/vda \([0-9]+:[0-9]+' "$D/dev.log" | grep -Eo '[0-9]+:[0-9]+' || echo 254:0)
 
-case_begin "root=UUID= rw"
-boot "$D/uuid.log" -d "$D/plain.img" -a "root=UUID=$ROOT_UUID rw"
+case_begin "root=UUID= rw rootflags="
+boot "$D/uuid.log" -d "$D/plain.img" -a "root=UUID=$ROOT_UUID rw rootflags=data=journal"
 ok_boot x "$D/uuid.log"
 expect "$D/uuid.log" "mode=rw" "a read-write root"
+expect "$D/uuid.log" "EXT4-fs \(vda\): mounted filesystem with journalled data mode" "rootflags= reaching the filesystem"
 case_end
 
 case_begin "root=PARTUUID= of partition 2 on a GPT disk, behind a plain disk"
