@@ -7,7 +7,7 @@
 //! Exit status: 0 valid image, 1 no image, 2 image present but invalid,
 //! 3 usage or I/O error.
 
-use resume_init::image::{self, Buffers, CMP_SIZE, PageSink, UNC_SIZE};
+use resume_init::image::{self, PageSink, Scratch};
 use resume_init::swsusp::{self, PAGE, Page};
 use resume_init::text::parse_u64;
 use rustix::fs::{Mode, OFlags};
@@ -132,14 +132,10 @@ fn inspect(path: &str, offset: u64) -> i32 {
         out!("invalid image: unknown flag bits 0x{:x}", h.unknown_flags());
         return INVALID;
     }
-    let mut map = [0u8; PAGE];
-    let mut data = [0u8; PAGE];
-    let mut cmp = [0u8; CMP_SIZE];
-    let mut unc = [0u8; UNC_SIZE];
-    let bufs = Buffers { map: &mut map, data: &mut data, cmp: &mut cmp, unc: &mut unc };
+    let mut scratch = Scratch::new();
     let t0 = crate::fsutil::now_ms();
     let pages = d.pages;
-    match image::load(&h, pages, &mut d, &mut Discard, bufs, &mut |_, _| {}, &crate::fsutil::Monotonic) {
+    match image::load(&h, pages, &mut d, &mut Discard, scratch.buffers(), &mut |_, _| {}, &crate::fsutil::Monotonic) {
         Ok(l) => {
             let ms = crate::fsutil::now_ms() - t0;
             let mib_x100 = l.info.pages * PAGE as u64 * 100 / (1 << 20);

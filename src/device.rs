@@ -118,16 +118,7 @@ fn scan<T>(mut f: impl FnMut(&Entry) -> Option<T>) -> Option<T> {
 /// Reads `buf.len()` bytes at `offset` of a device (fewer at its end).
 pub fn read_at(dev: &Device, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
     let fd = dev.open(OFlags::RDONLY)?;
-    let mut n = 0;
-    while n < buf.len() {
-        match rustix::io::pread(&fd, &mut buf[n..], offset + n as u64) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(Errno::INTR) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
+    fsutil::pread_full(&fd, buf, offset)
 }
 
 /// Whether the content of `e` matches a UUID or LABEL spec.

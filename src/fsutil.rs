@@ -32,6 +32,20 @@ pub fn read_file<'b>(path: &str, buf: &'b mut [u8]) -> Result<&'b [u8], Errno> {
     Ok(&buf[..n])
 }
 
+/// `pread` until `buf` is full or the file ends; returns the bytes read.
+pub fn pread_full<Fd: rustix::fd::AsFd>(fd: Fd, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
+    let mut n = 0;
+    while n < buf.len() {
+        match rustix::io::pread(&fd, &mut buf[n..], offset + n as u64) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
 /// Reads a small text file (sysfs, procfs) and returns it trimmed.
 pub fn read_str<'b>(path: &str, buf: &'b mut [u8]) -> Result<&'b str, Errno> {
     let b = read_file(path, buf)?;

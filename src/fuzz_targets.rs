@@ -3,7 +3,7 @@
 //! (`fuzz/regressions/TARGET/*`). Each takes arbitrary bytes and must
 //! return without panicking.
 
-use crate::image::{self, Buffers, CMP_SIZE, PageSink, PageSource, UNC_SIZE};
+use crate::image::{self, PageSink, PageSource, Scratch};
 use crate::swsusp::{self, PAGE, Page};
 
 /// The command-line splitter and parameter parser.
@@ -86,15 +86,11 @@ impl PageSink for Discard {
 }
 
 fn load(h: &swsusp::Header, dev: &mut Device<'_>) {
-    let mut map = [0u8; PAGE];
-    let mut data = [0u8; PAGE];
-    let mut cmp = [0u8; CMP_SIZE];
-    let mut unc = [0u8; UNC_SIZE];
-    let bufs = Buffers { map: &mut map, data: &mut data, cmp: &mut cmp, unc: &mut unc };
+    let mut scratch = Scratch::new();
     let pages = dev.pages();
     let mut sink = Discard(0);
     let mut last = 0;
-    let r = image::load(h, pages, dev, &mut sink, bufs, &mut |done, total| {
+    let r = image::load(h, pages, dev, &mut sink, scratch.buffers(), &mut |done, total| {
         assert!(done > last && done <= total, "progress went backwards or past the end");
         last = done;
     }, &image::NoClock);

@@ -248,6 +248,31 @@ pub struct Buffers<'a> {
     pub unc: &'a mut [u8],
 }
 
+/// The memory a load works in, owned: callers keep it on their stack.
+pub struct Scratch {
+    map: Page,
+    data: Page,
+    cmp: [u8; CMP_SIZE],
+    unc: [u8; UNC_SIZE],
+}
+
+impl Scratch {
+    pub fn new() -> Self {
+        Scratch { map: [0; PAGE], data: [0; PAGE], cmp: [0; CMP_SIZE], unc: [0; UNC_SIZE] }
+    }
+
+    /// The buffers for one [`load`].
+    pub fn buffers(&mut self) -> Buffers<'_> {
+        Buffers { map: &mut self.map, data: &mut self.data, cmp: &mut self.cmp, unc: &mut self.unc }
+    }
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// What a successful load found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Loaded {

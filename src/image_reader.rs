@@ -55,16 +55,11 @@ impl PageSource for ImageDevice {
 
     fn read_pages(&mut self, first: u64, buf: &mut [u8]) -> Result<(), i32> {
         let off = first.checked_mul(PAGE as u64).ok_or(Errno::INVAL.raw_os_error())?;
-        let mut done = 0;
-        while done < buf.len() {
-            match rustix::io::pread(&self.fd, &mut buf[done..], off + done as u64) {
-                Ok(0) => return Err(Errno::NXIO.raw_os_error()),
-                Ok(k) => done += k,
-                Err(Errno::INTR) => {}
-                Err(e) => return Err(e.raw_os_error()),
-            }
+        match crate::fsutil::pread_full(&self.fd, buf, off) {
+            Ok(n) if n == buf.len() => Ok(()),
+            Ok(_) => Err(Errno::NXIO.raw_os_error()), // past the end
+            Err(e) => Err(e.raw_os_error()),
         }
-        Ok(())
     }
 
     /// Starts reads of the runs of consecutive pages a map page names, so

@@ -6,7 +6,7 @@
 
 use resume_init::cmdline::{Config, ResumeMode};
 use resume_init::devspec;
-use resume_init::image::{self, Buffers, CMP_SIZE, PageSink, UNC_SIZE};
+use resume_init::image::{self, PageSink, Scratch};
 use resume_init::swsusp::{self, PAGE, Page, SF_HW_SIG};
 use rustix::fs::OFlags;
 use rustix::io::Errno;
@@ -231,17 +231,7 @@ fn load_and_restore(cfg: &Config, node: &str, d: &mut ImageDevice, h: &swsusp::H
         }
     };
 
-    let mut map = [0u8; PAGE];
-    let mut data = [0u8; PAGE];
-    let mut cmp = [0u8; CMP_SIZE];
-    let mut unc = [0u8; UNC_SIZE];
-    let compressed = h.compression() != swsusp::Compression::None;
-    let bufs = Buffers {
-        map: &mut map,
-        data: &mut data,
-        cmp: if compressed { &mut cmp } else { &mut [] },
-        unc: if compressed { &mut unc } else { &mut [] },
-    };
+    let mut scratch = Scratch::new();
     let t0 = now_ms();
     let mut last_tenth = 0;
     let mut progress = |done: u64, total: u64| {
@@ -252,7 +242,7 @@ fn load_and_restore(cfg: &Config, node: &str, d: &mut ImageDevice, h: &swsusp::H
         }
     };
     let pages = d.pages;
-    let loaded = match image::load(h, pages, d, &mut SnapshotSink(&snap), bufs, &mut progress, &fsutil::Monotonic) {
+    let loaded = match image::load(h, pages, d, &mut SnapshotSink(&snap), scratch.buffers(), &mut progress, &fsutil::Monotonic) {
         Ok(l) => l,
         Err(e) => {
             report_load_error(node, e);

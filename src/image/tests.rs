@@ -168,27 +168,11 @@ fn build(comp: Compression, payload: &[Page]) -> Built {
     Built { disk: Disk(disk), header, maps, entries }
 }
 
-struct Bufs {
-    map: Page,
-    data: Page,
-    cmp: Vec<u8>,
-    unc: Vec<u8>,
-}
-
-impl Bufs {
-    fn new() -> Self {
-        Bufs { map: [0; PAGE], data: [0; PAGE], cmp: vec![0; CMP_SIZE], unc: vec![0; UNC_SIZE] }
-    }
-    fn get(&mut self) -> Buffers<'_> {
-        Buffers { map: &mut self.map, data: &mut self.data, cmp: &mut self.cmp, unc: &mut self.unc }
-    }
-}
-
 fn run(b: &mut Built, sink: &mut Collect) -> Result<Loaded, Error> {
     let n = b.disk.0.len() as u64;
-    let mut bufs = Bufs::new();
+    let mut bufs = Scratch::new();
     let mut calls = 0;
-    let r = load(&b.header, n, &mut b.disk, sink, bufs.get(), &mut |done, total| {
+    let r = load(&b.header, n, &mut b.disk, sink, bufs.buffers(), &mut |done, total| {
         assert!(done <= total);
         calls += 1;
     }, &NoClock);
@@ -381,8 +365,8 @@ fn read_error_and_refused_write() {
     let e = b.entries[7] as usize;
     b.disk.0.truncate(e);
     let n = b.disk.0.len() as u64 + 100; // the device claims more than it has
-    let mut bufs = Bufs::new();
-    let err = load(&b.header, n, &mut b.disk, &mut Collect::default(), bufs.get(), &mut |_, _| {}, &NoClock).unwrap_err();
+    let mut bufs = Scratch::new();
+    let err = load(&b.header, n, &mut b.disk, &mut Collect::default(), bufs.buffers(), &mut |_, _| {}, &NoClock).unwrap_err();
     assert_eq!(err, Error::Read { page: e as u64, errno: EIO });
 
     let mut b = build(Compression::None, &payload(40));
