@@ -21,6 +21,8 @@
 # Not part of the test suite: it prints figures, it passes or fails nothing.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/paths.sh
+. "$top/scripts/paths.sh"
 sizes="0 400"
 comps=""
 runs=3
@@ -88,7 +90,7 @@ report=$T/report.txt
 {
     echo "resume-init benchmark, $(date -u +%Y-%m-%d), kernel $KVER, QEMU $(qemu-system-x86_64 --version | head -1 | grep -Eo '[0-9]+\.[0-9.]+' | head -1) $( [ "${RESUME_INIT_KVM:-0}" = 1 ] && echo KVM || echo TCG), -m $mem -smp $cpus"
     echo "host: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-    echo "binary: $(stat -c %s "$top/target/x86_64-unknown-linux-musl/release/resume-init") bytes"
+    echo "binary: $(stat -c %s "$BIN") bytes"
     printf '%-7s %5s %8s %9s | %-26s %-26s | %-22s | %-22s %-22s\n' comp data pages MiB \
         "userspace load s min/med/max" "kernel load s min/med/max" "ratio u/k min/med/max" "u start→marker s med" "k start→marker s med"
 } > "$report"
@@ -104,7 +106,7 @@ for comp in $comps; do
             -d "$T/root.img" -d "$T/$name.img" -a "root=/dev/vda resume=/dev/vdb noresume bench=hibernate size=$size comp=$comp $extra"
         grep -q "BENCH-NO-LZ4" "$T/$name-write.log" && { echo "   this kernel cannot write LZ4 images; skipped"; continue; }
         grep -q "BENCH-DATA-FAILED" "$T/$name-write.log" && { echo "   boot 1 could not write its $size MiB of data; skipped"; continue; }
-        "$top/target/x86_64-unknown-linux-musl/release/resume-init" inspect "$T/$name.img" > "$T/$name.inspect" \
+        "$BIN" inspect "$T/$name.img" > "$T/$name.inspect" \
             || { echo "   no valid image written; see $T/$name-write.log"; continue; }
         pages=$(grep -Eo 'stream: +[0-9]+' "$T/$name.inspect" | grep -Eo '[0-9]+$')
         disk_pages=$(grep -Eo 'on disk: +[0-9]+' "$T/$name.inspect" | grep -Eo '[0-9]+$' || echo "$pages")
@@ -156,7 +158,7 @@ boot_log=$T/fresh.log
 {
     echo
     echo "budgets:"
-    echo "  binary size: $(stat -c %s "$top/target/x86_64-unknown-linux-musl/release/resume-init") bytes"
+    echo "  binary size: $(stat -c %s "$BIN") bytes"
     hwm=$(grep -ho 'peak memory (VmHWM) [0-9]* kB' "$T"/*-userspace-*.log 2>/dev/null | grep -Eo '[0-9]+' | sort -n | tail -n 1)
     echo "  init's peak memory before atomic restore (VmHWM of PID 1): ${hwm:-?} kB"
     echo "  first log line to exec of the real init, fresh boot: $(grep -Eo 'starting /sbin/init \([0-9]+ ms' "$boot_log" | grep -Eo '[0-9]+') ms"

@@ -8,7 +8,8 @@
 #
 #   -k  kernel image (default: newest /boot/vmlinuz-*)
 #   -i  initramfs (default: build/initramfs.cpio.gz)
-#   -d  raw disk image, attached as virtio-blk in order (vda, vdb, …)
+#   -d  raw disk image, attached as virtio-blk in order (vda, vdb, …);
+#       FILE@4096 gives that disk 4096-byte logical and physical sectors
 #   -m  guest memory in MiB (default 512)      -c  CPUs (default 1)
 #   -a  kernel parameters added after "console=ttyS0 panic=-1"
 #   -t  timeout in seconds (default 180)       -l  serial log file
@@ -44,7 +45,7 @@ while getopts "k:i:d:m:c:a:t:l:u:qh" opt; do
         l) log=$OPTARG ;;
         u) until_re=$OPTARG ;;
         q) quiet=1 ;;
-        *) sed -n '2,21s/^# \{0,1\}//p' "$0"; exit 2 ;;
+        *) sed -n '2,22s/^# \{0,1\}//p' "$0"; exit 2 ;;
     esac
 done
 [ -n "$kernel" ] && [ -f "$kernel" ] || { echo "run.sh: no kernel (give -k)" >&2; exit 2; }
@@ -56,8 +57,20 @@ if [ -z "$log" ]; then log=$(mktemp); own_log=1; fi
 
 accel=(-accel tcg)
 if [ "${RESUME_INIT_KVM:-0}" = 1 ]; then accel=(-accel kvm -cpu host); fi
+# Every disk as an explicit virtio-blk-pci device, so that they enumerate
+# in the order given whatever their sector size.
 drives=()
-for d in "${disks[@]}"; do drives+=(-drive "file=$d,format=raw,if=virtio,cache=unsafe"); done
+n=0
+for d in "${disks[@]}"; do
+    n=$((n + 1))
+    file=$d
+    dev="virtio-blk-pci,drive=disk$n"
+    if [[ $d =~ ^(.*)@([0-9]+)$ ]]; then
+        file=${BASH_REMATCH[1]}
+        dev+=",logical_block_size=${BASH_REMATCH[2]},physical_block_size=${BASH_REMATCH[2]}"
+    fi
+    drives+=(-drive "file=$file,format=raw,if=none,id=disk$n,cache=unsafe" -device "$dev")
+done
 
 qemu-system-x86_64 "${accel[@]}" -m "$mem" -smp "$cpus" -no-reboot \
     -display none -monitor none -serial "file:$log" \

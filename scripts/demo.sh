@@ -35,7 +35,7 @@ echo "=== boot 1: hibernate (the kernel writes its image to /dev/vdb)"
     -a "root=/dev/vda resume=/dev/vdb noresume demo_hibernate=1" | grep -E "resume-init:|demo:|PM: hibernation: Wrote"
 echo
 echo "=== the image on the swap disk, as resume-init inspect sees it"
-"$top/target/x86_64-unknown-linux-musl/release/resume-init" inspect "$T/swap.img" || true
+"$BIN" inspect "$T/swap.img" || true
 echo
 echo "=== boot 2: resume-init loads the image and restores the session"
 "$top/qemu/run.sh" -k "$KERNEL" -i "$INITRD" -d "$T/root.img" -d "$T/swap.img" -l "$T/boot2.log" \

@@ -42,7 +42,9 @@ moddir=/lib/modules/$kver
 
 if [ -z "$bin" ]; then
     (cd "$top" && cargo build --release --quiet)
-    bin=$top/target/x86_64-unknown-linux-musl/release/resume-init
+    # shellcheck source=scripts/paths.sh
+    . "$top/scripts/paths.sh"
+    bin=$BIN
 fi
 [ -x "$bin" ] || { echo "mkinitramfs: $bin is not an executable" >&2; exit 1; }
 

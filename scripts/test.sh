@@ -13,15 +13,20 @@ t_start=$SECONDS
 [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
 
 echo "== host unit tests"
-cargo test --lib --target x86_64-unknown-linux-gnu --quiet 2>&1 | tail -n 3
-unit=${PIPESTATUS[0]}
-[ "$unit" -eq 0 ] || { echo "test: host unit tests failed"; exit 1; }
+mkdir -p "$top/build"
+if cargo test --lib --target x86_64-unknown-linux-gnu --quiet > "$top/build/unit.log" 2>&1; then
+    grep -E "^test result" "$top/build/unit.log"
+else
+    cat "$top/build/unit.log"
+    echo "test: host unit tests failed"
+    exit 1
+fi
 
 echo "== build"
 cargo build --release --quiet || { echo "test: build failed"; exit 1; }
 # shellcheck source=tests/lib.sh
 . "$top/tests/lib.sh"
-bin=$top/target/x86_64-unknown-linux-musl/release/resume-init
+bin=$BIN
 
 case_begin "binary: static, no libc, no allocator, under 100 KiB"
 size=$(stat -c %s "$bin")
@@ -32,11 +37,11 @@ readelf -dW "$bin" 2>/dev/null | grep -q NEEDED && check_fail "it needs shared l
 # Symbols live in an unstripped build of the same code.
 CARGO_PROFILE_RELEASE_STRIP=false cargo build --release --quiet --target-dir "$top/target/unstripped" \
     || check_fail "unstripped build failed"
-ubin=$top/target/unstripped/x86_64-unknown-linux-musl/release/resume-init
+ubin=$top/target/unstripped/$BIN_REL
 undef=$(nm -u "$ubin" 2>&1)
 [ -z "$undef" ] || check_fail "undefined symbols: $undef"
 nm "$ubin" | grep -Eq '__rust_alloc|__rdl_alloc|malloc|__libc_start_main' && check_fail "allocator or libc symbols: $(nm "$ubin" | grep -E '__rust_alloc|__rdl_alloc|malloc|__libc_start_main' | head -3)"
-"$bin" selftest | grep -q "selftest: memcpy/memmove ok" || check_fail "the binary's own memcpy/memmove fail their self-test"
+"$bin" selftest | grep -q "selftest: memcpy/memmove/memset ok" || check_fail "the binary's own memcpy/memmove/memset fail their self-test"
 case_end
 echo "        binary: $size bytes"
 

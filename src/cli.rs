@@ -25,7 +25,7 @@ pub const USAGE: i32 = 3;
 const USAGE_TEXT: &str = "usage: resume-init inspect [--offset PAGES] PATH\n\
   Checks the hibernation image on a swap device or image file without writing anything.\n\
   Exit status: 0 valid image, 1 no image, 2 invalid image, 3 usage or I/O error.\n\
-  resume-init selftest checks the binary's own memcpy/memmove.\n\
+  resume-init selftest checks the binary's own memcpy/memmove/memset.\n\
   As PID 1 (the initramfs /init) it resumes or boots; see the README.";
 
 /// Runs the mode `args` asks for; returns the exit status.
@@ -77,14 +77,14 @@ pub fn run(args: Args) -> i32 {
 /// `memmove`, which the host unit tests cannot reach.
 fn selftest() -> i32 {
     let ok = crate::rt::selftest_mem();
-    out!("selftest: memcpy/memmove {}", if ok { "ok" } else { "FAILED" });
+    out!("selftest: memcpy/memmove/memset {}", if ok { "ok" } else { "FAILED" });
     if ok { VALID } else { INVALID }
 }
 
 struct Discard;
 
 impl PageSink for Discard {
-    fn write_page(&mut self, _index: u64, _page: &Page) -> Result<(), i32> {
+    fn write_page(&mut self, _index: u64, _page: &Page) -> Result<(), resume_init::errno::Errno> {
         Ok(())
     }
 }
@@ -135,7 +135,7 @@ fn inspect(path: &str, offset: u64) -> i32 {
     let mut scratch = Scratch::new();
     let t0 = crate::fsutil::now_ms();
     let pages = d.pages;
-    match image::load(&h, pages, &mut d, &mut Discard, scratch.buffers(), &mut |_, _| {}, &crate::fsutil::Monotonic) {
+    match image::load(&h, pages, &mut d, &mut Discard, &mut scratch, &mut |_, _| {}, &crate::fsutil::Monotonic) {
         Ok(l) => {
             let ms = crate::fsutil::now_ms() - t0;
             let mib_x100 = l.info.pages * PAGE as u64 * 100 / (1 << 20);

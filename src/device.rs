@@ -5,7 +5,8 @@
 
 use core::mem::MaybeUninit;
 
-use resume_init::devspec::{DevSpec, PartId};
+use resume_init::devspec::DevSpec;
+use resume_init::parttable;
 use resume_init::probe::{self, PROBE_SIZE};
 use resume_init::text::{parse_maj_min, parse_u32, parse_u64};
 use rustix::fs::{FileType, Mode, OFlags};
@@ -136,49 +137,16 @@ fn content_matches(e: &Entry, spec: &DevSpec) -> bool {
     }
 }
 
-/// Logical block size of a disk, for reading its partition table.
-fn sector_size(disk: &str) -> u64 {
-    let mut buf = [0u8; 32];
-    path(format_args!("{SYS_BLOCK}/{disk}/queue/logical_block_size"))
-        .ok()
-        .and_then(|p| read_str(p.as_str(), &mut buf).ok().and_then(parse_u64))
-        .filter(|s| s.is_power_of_two() && *s >= 512)
-        .unwrap_or(512)
-}
-
 /// Whether partition `e` matches a PARTUUID or PARTLABEL spec, reading its
-/// disk's GPT (or MBR signature).
+/// disk's GPT (or MBR signature) with the disk's own logical sector size
+/// (`BLKSSZGET`).
 fn partition_matches(e: &Entry, spec: &DevSpec) -> bool {
     let (Some(partn), Some((disk_major, disk_minor))) = (e.partn, disk_number(&e.parent)) else { return false };
     let disk = Device { name: e.parent.clone(), major: disk_major, minor: disk_minor };
-    let ss = sector_size(&e.parent);
-    let mut head = [0u8; 4096];
-    let want = (2 * ss) as usize;
-    let Ok(n) = read_at(&disk, 0, &mut head[..want]) else { return false };
-    if n < want {
-        return false;
-    }
-    if let Some(h) = probe::gpt_header(&head[ss as usize..want]) {
-        if partn == 0 || partn > h.num_entries {
-            return false;
-        }
-        let mut ent = [0u8; 512];
-        let es = (h.entry_size as usize).min(ent.len());
-        let off = h.entries_lba * ss + u64::from(partn - 1) * u64::from(h.entry_size);
-        if read_at(&disk, off, &mut ent[..es]) != Ok(es) {
-            return false;
-        }
-        let Some(g) = probe::gpt_entry(&ent[..es]) else { return false };
-        return match spec {
-            DevSpec::PartUuid { id: PartId::Gpt(u), .. } => g.unique == *u,
-            DevSpec::PartLabel(l) => g.name_is(l),
-            _ => false,
-        };
-    }
-    match (spec, probe::mbr_signature(&head[..512])) {
-        (DevSpec::PartUuid { id: PartId::Mbr { disk, part }, .. }, Some(sig)) => sig == *disk && partn == *part,
-        _ => false,
-    }
+    let Ok(fd) = disk.open(OFlags::RDONLY) else { return false };
+    let Ok(ss) = rustix::fs::ioctl_blksszget(&fd) else { return false };
+    let mut read = |off: u64, buf: &mut [u8]| fsutil::pread_full(&fd, buf, off) == Ok(buf.len());
+    parttable::identify(u64::from(ss), partn, &mut read).is_some_and(|id| id.matches(spec))
 }
 
 fn disk_number(disk: &str) -> Option<(u32, u32)> {

@@ -10,10 +10,13 @@ pub struct E(pub Errno);
 
 impl fmt::Display for E {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.0.raw_os_error();
-        let (name, text) = resume_init::errno::describe(n);
-        if name == "E?" { write!(f, "error {n}") } else { write!(f, "{name} ({text})") }
+        core_errno(self.0).fmt(f)
     }
+}
+
+/// The core's errno for a system call's.
+pub fn core_errno(e: Errno) -> resume_init::errno::Errno {
+    resume_init::errno::Errno::new(e.raw_os_error())
 }
 
 /// A failed system call: `op` on `what`.

@@ -36,7 +36,8 @@ pub fn read_file<'b>(path: &str, buf: &'b mut [u8]) -> Result<&'b [u8], Errno> {
 pub fn pread_full<Fd: rustix::fd::AsFd>(fd: Fd, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
     let mut n = 0;
     while n < buf.len() {
-        match rustix::io::pread(&fd, &mut buf[n..], offset + n as u64) {
+        let at = offset.checked_add(n as u64).ok_or(Errno::INVAL)?;
+        match rustix::io::pread(&fd, &mut buf[n..], at) {
             Ok(0) => break,
             Ok(k) => n += k,
             Err(Errno::INTR) => {}

@@ -2,11 +2,14 @@
 //! invalidation (written through to the device), and image pages read by
 //! absolute page number with the kernel told what comes next.
 
+use resume_init::errno::Errno as CoreErrno;
 use resume_init::image::PageSource;
 use resume_init::swsusp::{PAGE, Page};
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{Advice, SeekFrom};
 use rustix::io::Errno;
+
+use crate::error::core_errno;
 
 /// An open resume device (or image file, for `inspect`).
 pub struct ImageDevice {
@@ -29,11 +32,18 @@ impl ImageDevice {
         if self.header_page >= self.pages {
             return Err(Errno::INVAL);
         }
-        self.read_page(self.header_page, buf).map_err(Errno::from_raw_os_error)
+        let off = self.header_page * PAGE as u64; // below the device size: no overflow
+        match crate::fsutil::pread_full(&self.fd, buf, off)? {
+            PAGE => Ok(()),
+            _ => Err(Errno::NXIO),
+        }
     }
 
     /// Writes the header page back and flushes it to the device.
     pub fn write_header(&mut self, buf: &Page) -> Result<(), Errno> {
+        if self.header_page >= self.pages {
+            return Err(Errno::INVAL);
+        }
         let off = self.header_page * PAGE as u64;
         let mut done = 0;
         while done < PAGE {
@@ -49,16 +59,16 @@ impl ImageDevice {
 }
 
 impl PageSource for ImageDevice {
-    fn read_page(&mut self, n: u64, buf: &mut Page) -> Result<(), i32> {
+    fn read_page(&mut self, n: u64, buf: &mut Page) -> Result<(), CoreErrno> {
         self.read_pages(n, buf)
     }
 
-    fn read_pages(&mut self, first: u64, buf: &mut [u8]) -> Result<(), i32> {
-        let off = first.checked_mul(PAGE as u64).ok_or(Errno::INVAL.raw_os_error())?;
+    fn read_pages(&mut self, first: u64, buf: &mut [u8]) -> Result<(), CoreErrno> {
+        let off = first.checked_mul(PAGE as u64).ok_or(CoreErrno::INVAL)?;
         match crate::fsutil::pread_full(&self.fd, buf, off) {
             Ok(n) if n == buf.len() => Ok(()),
-            Ok(_) => Err(Errno::NXIO.raw_os_error()), // past the end
-            Err(e) => Err(e.raw_os_error()),
+            Ok(_) => Err(CoreErrno::NXIO), // past the end
+            Err(e) => Err(core_errno(e)),
         }
     }
 
@@ -69,15 +79,14 @@ impl PageSource for ImageDevice {
         while i < entries.len() {
             let start = entries[i];
             let mut len = 1;
-            while i + len < entries.len() && entries[i + len] == start + len as u64 {
+            while i + len < entries.len() && Some(entries[i + len]) == start.checked_add(len as u64) {
                 len += 1;
             }
-            let _ = rustix::fs::fadvise(
-                self.fd.as_fd(),
-                start * PAGE as u64,
-                core::num::NonZeroU64::new(len as u64 * PAGE as u64),
-                Advice::WillNeed,
-            );
+            // The walker passes only entries inside the device; checked
+            // all the same, so a hint can never wrap.
+            if let (Some(off), Some(bytes)) = (start.checked_mul(PAGE as u64), (len as u64).checked_mul(PAGE as u64)) {
+                let _ = rustix::fs::fadvise(self.fd.as_fd(), off, core::num::NonZeroU64::new(bytes), Advice::WillNeed);
+            }
             i += len;
         }
     }

@@ -7,10 +7,11 @@
 //! In the command-line modes (`inspect`) lines go to standard error only.
 
 use core::fmt::{self, Write};
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering::Relaxed};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
 
-use rustix::fd::IntoRawFd;
 use rustix::fs::{Mode, OFlags};
+
+use crate::sys::KeptFd;
 
 /// syslog priorities, as `<N>` prefixes of `/dev/kmsg` use them.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -22,7 +23,7 @@ pub enum Level {
 }
 
 const PREFIX: &str = "resume-init: ";
-const KMSG: &str = "/dev/kmsg";
+const KMSG_PATH: &str = "/dev/kmsg";
 /// The kernel's console log level; messages below it reach the console.
 const PRINTK: &str = "/proc/sys/kernel/printk";
 /// Lifts the default per-writer rate limit of 10 lines per 5 s on kmsg.
@@ -31,14 +32,14 @@ const PRINTK_DEVKMSG: &str = "/proc/sys/kernel/printk_devkmsg";
 const DEFAULT_CONSOLE_LEVEL: u32 = 7;
 const LINE_MAX: usize = 512;
 
-static KMSG_FD: AtomicI32 = AtomicI32::new(-1);
+static KMSG: KeptFd = KeptFd::new();
 static CONSOLE_LEVEL: AtomicU32 = AtomicU32::new(DEFAULT_CONSOLE_LEVEL);
 static DEBUG: AtomicBool = AtomicBool::new(false);
 
 /// Opens `/dev/kmsg` for the rest of the run (needs `/dev` mounted).
 pub fn init_kmsg() {
-    if let Ok(fd) = rustix::fs::open(KMSG, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty()) {
-        KMSG_FD.store(fd.into_raw_fd(), Relaxed);
+    if let Ok(fd) = rustix::fs::open(KMSG_PATH, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty()) {
+        KMSG.keep(fd);
     }
 }
 
@@ -90,9 +91,7 @@ pub fn log(level: Level, args: fmt::Arguments) {
     let _ = write!(line, "<{}>{}{}", level as u8, PREFIX, args);
     line.buf[line.len] = b'\n';
     let text = &line.buf[..line.len + 1];
-    let kmsg = KMSG_FD.load(Relaxed);
-    let to_kmsg = kmsg >= 0
-        && rustix::io::write(crate::sys::forever_fd(kmsg), text).is_ok();
+    let to_kmsg = KMSG.get().is_some_and(|fd| rustix::io::write(fd, text).is_ok());
     // Warnings and errors reach the console even where the kernel's
     // console_loglevel (`quiet`) keeps kmsg lines off it; lower levels
     // are left to that filter, as users of `quiet` expect.

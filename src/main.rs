@@ -16,25 +16,33 @@
 //! Run as anything but PID 1 it is a command-line tool (`cli`).
 #![no_std]
 #![no_main]
+// The unsafe boundary is a compiler rule, as in rustix: only the start-up
+// and mem* functions, the kept descriptors and the ioctls may use it.
+#![deny(unsafe_code)]
 
 mod cli;
 mod device;
 mod error;
 mod fsutil;
 mod image_reader;
+#[allow(unsafe_code)]
 mod ioctl;
 mod log;
 mod modules;
 mod mount;
 mod resume;
+#[allow(unsafe_code)]
 mod rt;
 mod switch_root;
+#[allow(unsafe_code)]
 mod sys;
 
 use core::ffi::CStr;
+use core::fmt;
+use core::sync::atomic::{AtomicI32, Ordering::Relaxed};
 
 use resume_init::cmdline::{Config, Wait};
-use resume_init::devspec;
+use resume_init::devspec::{self, SpecError};
 
 use crate::device::Deadline;
 use crate::error::E;
@@ -48,26 +56,76 @@ const CMDLINE_CAP: usize = 4096;
 const DEFAULT_ROOT_WAIT_MS: u64 = 30_000;
 /// What the kernel tries when `init=` is absent or fails (init/main.c).
 const DEFAULT_INITS: [&str; 4] = ["/sbin/init", "/etc/init", "/bin/init", "/bin/sh"];
-/// The kernel passes at most 32 arguments to init (MAX_INIT_ARGS).
-const MAX_INIT_ARGS: usize = 32;
+
+/// `panic=` from the command line, for [`hold`].
+static PANIC_TIMEOUT: AtomicI32 = AtomicI32::new(0);
 
 /// Called by `rt::entry` with the process arguments.
 pub fn main(args: rt::Args) -> ! {
     if rustix::process::getpid() != rustix::process::Pid::INIT {
         rt::exit(cli::run(args));
     }
-    boot(args)
+    let mut cmdline = [0u8; CMDLINE_CAP];
+    let fatal = boot(args, &mut cmdline);
+    error!("{fatal}");
+    hold()
 }
 
-/// Stops here for good, without exiting (an exiting PID 1 panics the kernel).
+/// Why the boot cannot go on: rendered once, by `main`, as one line.
+enum Fatal<'a> {
+    NoRoot,
+    RootSpec { root: &'a str, why: SpecError },
+    RootMissing { root: &'a str, secs: u64 },
+    Mount { root: &'a str, node: fsutil::PathBuf, err: mount::RootError },
+    Switch(switch_root::SwitchError),
+    NoInit,
+}
+
+impl fmt::Display for Fatal<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fatal::NoRoot => f.write_str("no root= on the kernel command line; add e.g. root=UUID=… or root=/dev/vda1"),
+            Fatal::RootSpec { root, why } => write!(f, "cannot understand root={root}: {why}"),
+            Fatal::RootMissing { root, secs } => write!(
+                f,
+                "root device root={root} did not appear within {secs} s; check the name, or that the initramfs has its driver (mkinitramfs.sh -m MODULE); rootwait waits longer"
+            ),
+            Fatal::Mount { root, node, err } => write!(f, "cannot mount root={root} ({node}): {err}"),
+            Fatal::Switch(e) => write!(f, "cannot switch to the real root: {e}"),
+            Fatal::NoInit => f.write_str(
+                "no init could be started in the real root (tried init=, /sbin/init, /etc/init, /bin/init, /bin/sh)",
+            ),
+        }
+    }
+}
+
+/// Stops here for good, without exiting (an exiting PID 1 panics the
+/// kernel). With `panic=N` it reboots after N seconds (at once for N < 0),
+/// as the kernel does when no init can run, so a headless machine does
+/// not sit forever.
 pub fn hold() -> ! {
-    error!("cannot continue; the system stays here. Read the reason above, fix the kernel command line or the disks, and reboot");
+    let timeout = PANIC_TIMEOUT.load(Relaxed);
+    if timeout == 0 {
+        error!("cannot continue; the system stays here. Read the reason above, fix the kernel command line or the disks, and reboot");
+    } else {
+        if timeout > 0 {
+            error!("cannot continue; rebooting in {timeout} s (panic={timeout}). Read the reason above");
+            fsutil::sleep_ms(u64::from(timeout.unsigned_abs()) * 1000);
+        } else {
+            error!("cannot continue; rebooting now (panic={timeout}). Read the reason above");
+        }
+        rustix::fs::sync();
+        if let Err(e) = rustix::system::reboot(rustix::system::RebootCommand::Restart) {
+            error!("cannot reboot: {}; the system stays here", E(e));
+        }
+    }
     loop {
         fsutil::sleep_ms(3_600_000);
     }
 }
 
-fn boot(args: rt::Args) -> ! {
+/// The boot, top to bottom. Returns only the reason it cannot go on.
+fn boot(args: rt::Args, cmdline: &mut [u8; CMDLINE_CAP]) -> Fatal<'_> {
     let mount_errors = mount::early();
     log::init_kmsg();
     let start = fsutil::now_ms();
@@ -75,18 +133,9 @@ fn boot(args: rt::Args) -> ! {
     for e in mount_errors.iter().flatten() {
         error!("{e}");
     }
-    let mut buf = [0u8; CMDLINE_CAP];
-    let line = match fsutil::read_file(CMDLINE, &mut buf) {
-        Ok(b) => core::str::from_utf8(b).unwrap_or_else(|e| {
-            warning!("{CMDLINE} is not valid UTF-8 after byte {}; using what comes before", e.valid_up_to());
-            core::str::from_utf8(&b[..e.valid_up_to()]).unwrap_or("")
-        }),
-        Err(e) => {
-            error!("cannot read {CMDLINE}: {}; going on with defaults", E(e));
-            ""
-        }
-    };
+    let line = read_cmdline(cmdline);
     let cfg = Config::parse(line);
+    PANIC_TIMEOUT.store(cfg.panic, Relaxed);
     log::init_levels(cfg.debug);
     debug!("command line: {}", line.trim_end());
     for p in &cfg.problems {
@@ -99,30 +148,33 @@ fn boot(args: rt::Args) -> ! {
     modules::load_all();
     resume::run(&cfg);
 
-    mount_root(&cfg);
+    if let Err(f) = mount_root(&cfg) {
+        return f;
+    }
     if let Err(e) = switch_root::switch_root(mount::NEW_ROOT) {
-        match e {
-            switch_root::SwitchError::Check(why) => error!("cannot switch to the real root: {why}"),
-            switch_root::SwitchError::Sys(s) => error!("cannot switch to the real root: {s}"),
-        }
-        hold();
+        return Fatal::Switch(e);
     }
     exec_init(&cfg, args, start)
 }
 
-/// Finds, waits for and mounts the root device; holds on failure.
-fn mount_root(cfg: &Config) {
-    let Some(root) = cfg.root else {
-        error!("no root= on the kernel command line; add e.g. root=UUID=… or root=/dev/vda1");
-        hold();
-    };
-    let spec = match devspec::parse(root) {
-        Ok(s) => s,
-        Err(why) => {
-            error!("cannot understand root={root}: {why}");
-            hold();
+/// The kernel command line, or as much of it as is valid UTF-8.
+fn read_cmdline(buf: &mut [u8; CMDLINE_CAP]) -> &str {
+    match fsutil::read_file(CMDLINE, buf) {
+        Ok(b) => core::str::from_utf8(b).unwrap_or_else(|e| {
+            warning!("{CMDLINE} is not valid UTF-8 after byte {}; using what comes before", e.valid_up_to());
+            core::str::from_utf8(&b[..e.valid_up_to()]).unwrap_or("")
+        }),
+        Err(e) => {
+            error!("cannot read {CMDLINE}: {}; going on with defaults", E(e));
+            ""
         }
-    };
+    }
+}
+
+/// Finds, waits for and mounts the root device.
+fn mount_root<'a>(cfg: &Config<'a>) -> Result<(), Fatal<'a>> {
+    let root = cfg.root.ok_or(Fatal::NoRoot)?;
+    let spec = devspec::parse(root).map_err(|why| Fatal::RootSpec { root, why })?;
     if let Some(s) = cfg.rootdelay {
         info!("rootdelay: waiting {s} s before looking for the root device");
         fsutil::sleep_ms(u64::from(s) * 1000);
@@ -137,25 +189,14 @@ fn mount_root(cfg: &Config) {
             Deadline::Ms(ms) => ms / 1000,
             Deadline::Forever => 0,
         };
-        error!("root device root={root} did not appear within {secs} s; check the name, or that the initramfs has its driver (mkinitramfs.sh -m MODULE); rootwait waits longer");
-        hold();
+        return Err(Fatal::RootMissing { root, secs });
     };
-    if let Err(e) = mount::root(&dev, cfg.rootfstype, cfg.rootflags, cfg.read_only) {
-        match e {
-            mount::RootError::NoFilesystem { tried, last } => error!(
-                "cannot mount root={root} ({}): no filesystem recognised it ({tried} types tried, last error {}); is it formatted? rootfstype= names the type",
-                dev.node(),
-                E(last)
-            ),
-            mount::RootError::Sys(s) => error!("cannot mount root={root}: {s}"),
-        }
-        hold();
-    }
+    mount::root(&dev, cfg.rootfstype, cfg.rootflags, cfg.read_only).map_err(|err| Fatal::Mount { root, node: dev.node(), err })
 }
 
 /// Execs `init=` or the kernel's default list, with the arguments and
-/// environment the kernel gave us. Holds if none can run.
-fn exec_init(cfg: &Config, args: rt::Args, start: u64) -> ! {
+/// environment the kernel gave us. Returns only if none can run.
+fn exec_init<'a>(cfg: &Config<'a>, args: rt::Args, start: u64) -> Fatal<'a> {
     let mut tried = heapless::Vec::<&str, 5>::new();
     if let Some(i) = cfg.init {
         let _ = tried.push(i);
@@ -173,16 +214,9 @@ fn exec_init(cfg: &Config, args: rt::Args, start: u64) -> ! {
             error!("init={init} contains a NUL byte");
             continue;
         };
-        let mut argv = [core::ptr::null::<u8>(); MAX_INIT_ARGS + 1];
-        argv[0] = cpath.as_ptr().cast();
-        let n = args.argc.min(MAX_INIT_ARGS);
-        for (i, slot) in argv.iter_mut().enumerate().take(n).skip(1) {
-            *slot = args.arg(i).map_or(core::ptr::null(), |a| a.as_ptr());
-        }
         info!("starting {init} ({} ms after start)", fsutil::now_ms() - start);
-        let e = rt::execve(cpath, &argv[..n.max(1) + 1], args.envp);
+        let e = args.exec(cpath);
         error!("cannot run {init}: {}", E(e));
     }
-    error!("no init could be started in the real root (tried init=, /sbin/init, /etc/init, /bin/init, /bin/sh)");
-    hold()
+    Fatal::NoInit
 }

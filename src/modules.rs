@@ -15,23 +15,23 @@ use crate::log::{debug, error, info, warning};
 pub const LIST: &str = "/etc/resume-init/modules";
 const LIST_CAP: usize = 16 * 1024;
 
-/// Loads every module on the list; returns (loaded, failed).
-pub fn load_all() -> (u32, u32) {
+/// Loads every module on the list and says how that went.
+pub fn load_all() {
     let mut buf = [0u8; LIST_CAP];
     let list = match read_file(LIST, &mut buf) {
         Ok(b) => b,
         Err(Errno::NOENT) => {
             debug!("no module list at {LIST}: drivers must be built in");
-            return (0, 0);
+            return;
         }
         Err(e) => {
             error!("cannot read module list {LIST}: {}; disks may not appear", crate::error::E(e));
-            return (0, 0);
+            return;
         }
     };
     let Ok(list) = core::str::from_utf8(list) else {
         error!("module list {LIST} is not text; no module loaded");
-        return (0, 0);
+        return;
     };
     let uname = rustix::system::uname();
     let running = uname.release().to_str().unwrap_or("?");
@@ -62,7 +62,6 @@ pub fn load_all() -> (u32, u32) {
         }
     }
     info!("loaded {loaded} kernel modules ({skipped} without hardware, {failed} failed)");
-    (loaded, failed)
 }
 
 /// `finit_module(2)` on the file at `path`.

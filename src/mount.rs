@@ -2,6 +2,7 @@
 //! `/sys`), the console on fds 0–2, and the real root filesystem.
 
 use resume_init::probe;
+use rustix::fd::{AsRawFd, IntoRawFd};
 use rustix::fs::{FileType, Mode, OFlags};
 use rustix::io::Errno;
 use rustix::mount::{MountFlags, mount};
@@ -43,6 +44,12 @@ pub fn early() -> [Option<Sys<'static>>; 3] {
         let _ = rustix::stdio::dup2_stdin(&fd);
         let _ = rustix::stdio::dup2_stdout(&fd);
         let _ = rustix::stdio::dup2_stderr(&fd);
+        // When the kernel opened no console, the open returned one of 0–2,
+        // which the dups just filled: keep it open (klibc closes the fd
+        // only if it is above 2).
+        if fd.as_raw_fd() <= 2 {
+            let _ = fd.into_raw_fd();
+        }
     }
     errs
 }
@@ -61,6 +68,19 @@ pub enum RootError {
     /// Every filesystem type was tried; `last` is the last errno.
     NoFilesystem { tried: u32, last: Errno },
     Sys(Sys<'static>),
+}
+
+impl core::fmt::Display for RootError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            RootError::NoFilesystem { tried, last } => write!(
+                f,
+                "no filesystem recognised it ({tried} types tried, last error {}); is it formatted? rootfstype= names the type",
+                E(*last)
+            ),
+            RootError::Sys(s) => s.fmt(f),
+        }
+    }
 }
 
 /// Mounts `dev` on [`NEW_ROOT`] with `rootfstype=` (a comma-separated list,

@@ -6,13 +6,14 @@
 
 use resume_init::cmdline::{Config, ResumeMode};
 use resume_init::devspec;
+use resume_init::errno::Errno as CoreErrno;
 use resume_init::image::{self, PageSink, Scratch};
 use resume_init::swsusp::{self, PAGE, Page, SF_HW_SIG};
 use rustix::fs::OFlags;
 use rustix::io::Errno;
 
 use crate::device::{self, Deadline, Device};
-use crate::error::E;
+use crate::error::{E, core_errno};
 use crate::fsutil::{self, now_ms};
 use crate::image_reader::ImageDevice;
 use crate::ioctl::Snapshot;
@@ -151,8 +152,8 @@ fn facs_signature() -> u32 {
 struct SnapshotSink<'a>(&'a Snapshot);
 
 impl PageSink for SnapshotSink<'_> {
-    fn write_page(&mut self, _index: u64, page: &Page) -> Result<(), i32> {
-        self.0.write_page(page).map_err(|e| e.raw_os_error())
+    fn write_page(&mut self, _index: u64, page: &Page) -> Result<(), CoreErrno> {
+        self.0.write_page(page).map_err(core_errno)
     }
 }
 
@@ -199,26 +200,9 @@ fn userspace_resume(cfg: &Config, text: &str, dev: &Device, offset: u64) -> bool
 /// Checks, loads and restores an image whose signature is already cleared.
 /// Returns only when the boot is to go on fresh.
 fn load_and_restore(cfg: &Config, node: &str, d: &mut ImageDevice, h: &swsusp::Header) {
-    if cfg.resume_mode == ResumeMode::Skip {
-        info!("resume_init=skip: not resuming from {node}; booting fresh");
+    if !may_restore(cfg, node, h) {
         return;
     }
-    if cfg.nohibernate {
-        warning!("not resuming from {node}: hibernation is disabled on the command line (nohibernate or hibernate=no…); booting fresh");
-        return;
-    }
-    if h.unknown_flags() != 0 {
-        error!("image on {node} refused: unknown flag bits 0x{:x} (a newer kernel's format?); booting fresh", h.unknown_flags());
-        return;
-    }
-    if h.flags & SF_HW_SIG != 0 {
-        let now = facs_signature();
-        if now != h.hw_sig {
-            error!("image on {node} refused: hardware signature {:08x}, this machine has {now:08x} (hardware changed); booting fresh", h.hw_sig);
-            return;
-        }
-    }
-
     let snap = match Snapshot::open_restore() {
         Ok(s) => s,
         Err(s) if s.errno == Errno::PERM => {
@@ -230,7 +214,39 @@ fn load_and_restore(cfg: &Config, node: &str, d: &mut ImageDevice, h: &swsusp::H
             return;
         }
     };
+    if load(node, d, h, &snap) {
+        restore(node, h, &snap);
+    }
+}
 
+/// The checks made before anything is read: the command line allows it,
+/// the flags are known, the hardware is the same.
+fn may_restore(cfg: &Config, node: &str, h: &swsusp::Header) -> bool {
+    if cfg.resume_mode == ResumeMode::Skip {
+        info!("resume_init=skip: not resuming from {node}; booting fresh");
+        return false;
+    }
+    if cfg.nohibernate {
+        warning!("not resuming from {node}: hibernation is disabled on the command line (nohibernate or hibernate=no…); booting fresh");
+        return false;
+    }
+    if h.unknown_flags() != 0 {
+        error!("image on {node} refused: unknown flag bits 0x{:x} (a newer kernel's format?); booting fresh", h.unknown_flags());
+        return false;
+    }
+    if h.flags & SF_HW_SIG != 0 {
+        let now = facs_signature();
+        if now != h.hw_sig {
+            error!("image on {node} refused: hardware signature {:08x}, this machine has {now:08x} (hardware changed); booting fresh", h.hw_sig);
+            return false;
+        }
+    }
+    true
+}
+
+/// Streams the image into `/dev/snapshot` with every check; reports the
+/// figures. Returns whether the kernel now holds a complete, verified image.
+fn load(node: &str, d: &mut ImageDevice, h: &swsusp::Header, snap: &Snapshot) -> bool {
     let mut scratch = Scratch::new();
     let t0 = now_ms();
     let mut last_tenth = 0;
@@ -242,11 +258,11 @@ fn load_and_restore(cfg: &Config, node: &str, d: &mut ImageDevice, h: &swsusp::H
         }
     };
     let pages = d.pages;
-    let loaded = match image::load(h, pages, d, &mut SnapshotSink(&snap), scratch.buffers(), &mut progress, &fsutil::Monotonic) {
+    let loaded = match image::load(h, pages, d, &mut SnapshotSink(snap), &mut scratch, &mut progress, &fsutil::Monotonic) {
         Ok(l) => l,
         Err(e) => {
             report_load_error(node, e);
-            return;
+            return false;
         }
     };
     let ms = (now_ms() - t0).max(1);
@@ -275,8 +291,12 @@ fn load_and_restore(cfg: &Config, node: &str, d: &mut ImageDevice, h: &swsusp::H
         crate::ioctl::SNAPSHOT,
         p.write / 1_000_000
     );
-
     log_peak_memory();
+    true
+}
+
+/// Freezes and jumps into the loaded image. Returns only if that failed.
+fn restore(node: &str, h: &swsusp::Header, snap: &Snapshot) {
     // Keep our own pages resident while the kernel swaps memory around.
     if let Err(e) = rustix::mm::mlockall(rustix::mm::MlockAllFlags::CURRENT) {
         warning!("mlockall: {}", E(e));
@@ -305,19 +325,16 @@ fn log_peak_memory() {
     }
 }
 
+/// Renders a failed load as one line; every load error boots fresh.
 fn report_load_error(node: &str, e: image::Error) {
     match e {
-        image::Error::Write { index: 1, errno } if errno == Errno::PERM.raw_os_error() => error!(
+        image::Error::Write { index: 1, errno: CoreErrno::PERM } => error!(
             "image on {node} refused by the kernel (EPERM on its header): it was written by a different kernel build or with a different memory size (see 'Image mismatch' in dmesg); booting fresh"
         ),
-        image::Error::Write { index, errno } => error!(
-            "image on {node} refused by the kernel at stream page {index}: {}; booting fresh",
-            E(Errno::from_raw_os_error(errno))
-        ),
-        image::Error::Read { page, errno } => error!(
-            "image on {node} unreadable at page {page}: {}; booting fresh",
-            E(Errno::from_raw_os_error(errno))
-        ),
+        image::Error::Write { index, errno } => {
+            error!("image on {node} refused by the kernel at stream page {index}: {errno}; booting fresh")
+        }
+        image::Error::Read { page, errno } => error!("image on {node} unreadable at page {page}: {errno}; booting fresh"),
         e => error!("image on {node} refused: {e}; booting fresh"),
     }
 }

@@ -1,32 +1,57 @@
 //! Start-up and the few things libc would otherwise provide: `_start`, the
 //! `mem*` functions the compiler calls, `execve`, `exit_group`, the panic
 //! handler. With `ioctl.rs` and `sys.rs` this is one of the only modules
-//! allowed `unsafe`.
+//! allowed `unsafe` (`main.rs` denies it everywhere else).
 //!
 //! Follows origin's three steps: a naked `_start` hands the stack pointer
 //! to `entry`, which finds argc/argv/envp and calls the program.
 
 use core::arch::{asm, naked_asm};
 
-/// The process arguments as the kernel laid them out on the stack.
+/// The process arguments as the kernel laid them out on the stack. Made
+/// only by [`entry`] from the real stack, so its pointers are always valid.
 #[derive(Clone, Copy)]
 pub struct Args {
-    pub argc: usize,
+    argc: usize,
     /// NULL-terminated array of `argc` NUL-terminated strings.
-    pub argv: *const *const u8,
+    argv: *const *const u8,
     /// NULL-terminated array of environment strings.
-    pub envp: *const *const u8,
+    envp: *const *const u8,
 }
 
+/// The kernel passes at most 32 arguments to init (`MAX_INIT_ARGS`).
+pub const MAX_INIT_ARGS: usize = 32;
+
 impl Args {
+    pub fn argc(&self) -> usize {
+        self.argc
+    }
+
     /// Argument `i` as bytes, if present.
     pub fn arg(&self, i: usize) -> Option<&'static [u8]> {
         if i >= self.argc {
             return None;
         }
-        // SAFETY: the kernel guarantees argv[0..argc] are valid pointers to
-        // NUL-terminated strings that live for the whole process.
+        // SAFETY: `Args` comes only from `entry`, and the kernel guarantees
+        // argv[0..argc] are valid pointers to NUL-terminated strings that
+        // live for the whole process.
         unsafe { Some(cstr_bytes(*self.argv.add(i))) }
+    }
+
+    /// Execs `path` with these arguments (argv[0] replaced by `path`, at
+    /// most [`MAX_INIT_ARGS`]) and this environment, as the kernel starts
+    /// init. Returns only on failure.
+    pub fn exec(&self, path: &core::ffi::CStr) -> rustix::io::Errno {
+        let mut argv = [core::ptr::null::<u8>(); MAX_INIT_ARGS + 1];
+        argv[0] = path.as_ptr().cast();
+        for (i, slot) in argv.iter_mut().enumerate().take(self.argc.min(MAX_INIT_ARGS)).skip(1) {
+            // SAFETY: i < argc: a valid pointer to a NUL-terminated string (see `arg`).
+            *slot = unsafe { *self.argv.add(i) };
+        }
+        // SAFETY: path is NUL-terminated; argv holds valid strings and
+        // ends with NULL (its last slot is never filled); envp is the
+        // kernel-given environment.
+        unsafe { execve(path.as_ptr().cast(), argv.as_ptr(), self.envp) }
     }
 }
 
@@ -69,31 +94,28 @@ unsafe extern "C" fn entry(sp: *const usize) -> ! {
     crate::main(args)
 }
 
-/// `execve(2)` with the path and vectors as the kernel takes them; returns
-/// only on failure.
-pub fn execve(path: &core::ffi::CStr, argv: &[*const u8], envp: *const *const u8) -> rustix::io::Errno {
-    // The vector must end with NULL; refuse rather than hand the kernel an
-    // unterminated array.
-    if argv.last().is_none_or(|p| !p.is_null()) {
-        return rustix::io::Errno::INVAL;
-    }
+/// `execve(2)`; returns only on failure.
+///
+/// # Safety
+/// `path` must be a NUL-terminated string, `argv` and `envp` NULL-terminated
+/// arrays of NUL-terminated strings, all valid for the call.
+unsafe fn execve(path: *const u8, argv: *const *const u8, envp: *const *const u8) -> rustix::io::Errno {
     let ret: isize;
-    // SAFETY: path is NUL-terminated, argv is NULL-terminated (checked) and
-    // points at NUL-terminated strings, envp is the kernel-given
-    // environment; execve reads them and only returns on failure.
+    // SAFETY: per this function's contract; execve reads them and only
+    // returns on failure.
     unsafe {
         asm!(
             "syscall",
             inlateout("rax") linux_raw_sys::general::__NR_execve as isize => ret,
-            in("rdi") path.as_ptr(),
-            in("rsi") argv.as_ptr(),
+            in("rdi") path,
+            in("rsi") argv,
             in("rdx") envp,
             lateout("rcx") _,
             lateout("r11") _,
             options(nostack),
         );
     }
-    rustix::io::Errno::from_raw_os_error(-ret as i32)
+    rustix::io::Errno::from_raw_os_error(resume_init::errno::Errno::new(ret as i32).raw())
 }
 
 /// `exit_group(2)`: for the command-line modes only, never for PID 1.
@@ -243,15 +265,45 @@ pub unsafe extern "C" fn memmove(dst: *mut u8, src: *const u8, n: usize) -> *mut
 }
 
 /// # Safety
-/// As C `memset`.
+/// As C `memset`. 16-byte SSE2 stores and one overlapping store for the
+/// tail, 8-byte ones below 16 bytes, single bytes below 8; no `rep stosb`
+/// (TCG runs it a byte per iteration, see above).
+#[unsafe(naked)]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn memset(dst: *mut u8, c: i32, n: usize) -> *mut u8 {
-    // SAFETY: the caller guarantees n writable bytes at dst.
-    unsafe {
-        asm!("rep stosb", inout("rcx") n => _, inout("rdi") dst => _, in("al") c as u8,
-             options(nostack, preserves_flags));
-    }
-    dst
+    naked_asm!(
+        "mov rax, rdi",
+        "movzx ecx, sil",
+        "movabs r8, 0x0101010101010101",
+        "imul rcx, r8",
+        "cmp rdx, 16",
+        "jb 3f",
+        "movq xmm0, rcx",
+        "punpcklqdq xmm0, xmm0",
+        "movdqu [rdi + rdx - 16], xmm0",
+        "2:",
+        "movdqu [rdi], xmm0",
+        "add rdi, 16",
+        "sub rdx, 16",
+        "cmp rdx, 16",
+        "jae 2b",
+        "ret",
+        "3:",
+        "cmp rdx, 8",
+        "jb 4f",
+        "mov [rdi], rcx",
+        "mov [rdi + rdx - 8], rcx",
+        "ret",
+        "4:",
+        "test rdx, rdx",
+        "jz 5f",
+        "mov [rdi], cl",
+        "inc rdi",
+        "dec rdx",
+        "jmp 4b",
+        "5:",
+        "ret",
+    )
 }
 
 /// # Safety
@@ -290,8 +342,9 @@ pub unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
     unsafe { memcmp(a, b, n) }
 }
 
-/// Checks `memcpy` and `memmove` above: every size 0..=300 at several
-/// alignments, overlapping both ways, against a byte-by-byte reference.
+/// Checks `memcpy`, `memmove` and `memset` above: every size 0..=300 at
+/// several alignments, overlapping both ways, against a byte-by-byte
+/// reference.
 /// Run by `resume-init selftest` in the test suite.
 pub fn selftest_mem() -> bool {
     let mut a = [0u8; 1024];
@@ -322,6 +375,12 @@ pub fn selftest_mem() -> bool {
                 unsafe { core::ptr::copy(b.as_ptr().add(100 + shift), b.as_mut_ptr().add(100), core::hint::black_box(n)) };
                 ok &= (0..n).all(|i| core::hint::black_box(b[100 + i]) == orig[100 + shift + i]);
             }
+            for (i, x) in b.iter_mut().enumerate() {
+                *x = i as u8 | 1;
+            }
+            // SAFETY: d + n <= 364 lies inside b.
+            unsafe { core::ptr::write_bytes(b.as_mut_ptr().add(d), core::hint::black_box(0xA4), core::hint::black_box(n)) };
+            ok &= (0..1024).all(|i| core::hint::black_box(b[i]) == if i >= d && i < d + n { 0xA4 } else { i as u8 | 1 });
         }
     }
     ok

@@ -30,6 +30,15 @@ pub enum SwitchError {
     Sys(Sys<'static>),
 }
 
+impl core::fmt::Display for SwitchError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            SwitchError::Check(why) => f.write_str(why),
+            SwitchError::Sys(s) => s.fmt(f),
+        }
+    }
+}
+
 fn sys(op: &'static str, what: &'static str) -> impl Fn(Errno) -> SwitchError {
     move |errno| SwitchError::Sys(Sys { op, what, errno })
 }

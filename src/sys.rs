@@ -1,8 +1,10 @@
-//! Borrowing the process-wide file descriptors that live for the whole run
-//! (the console on 0–2, `/dev/kmsg`). The only `unsafe` outside `rt.rs`
-//! and `ioctl.rs`.
+//! Borrowing the process-wide file descriptors that live for the whole run:
+//! the console on 0–2 and a [`KeptFd`] (`/dev/kmsg`). With `rt.rs` and
+//! `ioctl.rs`, one of the only modules allowed `unsafe`.
 
-use rustix::fd::BorrowedFd;
+use core::sync::atomic::{AtomicI32, Ordering::Relaxed};
+
+use rustix::fd::{AsRawFd, BorrowedFd, IntoRawFd, OwnedFd};
 
 /// Standard error: the console once PID 1 has set up fds 0–2.
 pub fn stderr() -> BorrowedFd<'static> {
@@ -18,9 +20,27 @@ pub fn stdout() -> BorrowedFd<'static> {
     unsafe { rustix::stdio::stdout() }
 }
 
-/// A descriptor kept in a static for the life of the process.
-pub fn forever_fd(raw: i32) -> BorrowedFd<'static> {
-    // SAFETY: callers pass only descriptors they obtained with
-    // `OwnedFd::into_raw_fd` and never close (see `log::init_kmsg`).
-    unsafe { BorrowedFd::borrow_raw(raw) }
+/// A descriptor owned by a static for the life of the process: it can be
+/// set once from an [`OwnedFd`] and borrowed from anywhere, never closed.
+pub struct KeptFd(AtomicI32);
+
+impl KeptFd {
+    pub const fn new() -> KeptFd {
+        KeptFd(AtomicI32::new(-1))
+    }
+
+    /// Keeps `fd` open for good. If one is kept already, `fd` is closed.
+    pub fn keep(&self, fd: OwnedFd) {
+        if self.0.compare_exchange(-1, fd.as_raw_fd(), Relaxed, Relaxed).is_ok() {
+            let _ = fd.into_raw_fd(); // ownership moves into the static
+        }
+    }
+
+    /// The kept descriptor, if one was set.
+    pub fn get(&self) -> Option<BorrowedFd<'static>> {
+        let raw = self.0.load(Relaxed);
+        // SAFETY: a non-negative value was stored only by `keep`, from an
+        // `OwnedFd` whose ownership it took over; nothing closes it.
+        (raw >= 0).then(|| unsafe { BorrowedFd::borrow_raw(raw) })
+    }
 }

@@ -13,6 +13,7 @@ D=$T/boot
 mkdir -p "$D"
 ROOT_UUID=3e1d5a4c-7b2f-4c1e-9a8d-6f5e4d3c2b1a
 GPT_PART_UUID=5c4b3a29-1807-4f6e-8d5c-4b3a29180706
+GPT4K_PART_UUID=6d5c4b3a-2918-4706-9f5e-4d3c2b1a0908
 INIT_SCRIPT='#!/bin/sh
 echo "ROOT-INIT-OK pid=$$ args=[$*] mode=$(awk '"'"'$2=="/"{split($4,o,",");print o[1]}'"'"' /proc/mounts) foo=[$foo] initramfs-left=$(ls /init 2>/dev/null)"
 poweroff -f'
@@ -31,21 +32,28 @@ sgdisk -n 1:2048:+8M -c 1:spare -n 2:0:0 -c 2:"root part" -u 2:$GPT_PART_UUID "$
 start=$(sgdisk -i 2 "$D/gpt.img" | awk '/First sector/{print $3}')
 dd if="$D/part.fs" of="$D/gpt.img" bs=512 seek="$start" conv=notrunc,sparse status=none
 
+# A disk with 4 KiB logical sectors (4Kn NVMe and SAS drives), GPT:
+# partition 1 a small unused one, partition 2 the root (ext4 with 4 KiB
+# blocks, as a 4Kn disk needs).
+mkext4 "$D/part4k.fs" 48 "$D/rootdir" -b 4096 -L root4k
+mkgpt "$D/gpt4k.img" 64 4096 "label: gpt\nstart=256, size=1024, name=spare\nname=root4k, uuid=$GPT4K_PART_UUID\n" \
+    && put_part "$D/gpt4k.img" 4096 2 "$D/part4k.fs" || echo "boot.sh: could not build the 4 KiB-sector disk" >&2
+
 # A disk that is not a filesystem at all.
 rm -f "$D/zero.img"; truncate -s 16M "$D/zero.img"
 
-# ok_boot NAME LOG: the common checks of a successful hand-over.
+# ok_boot LOG: the common checks of a successful hand-over.
 ok_boot() {
-    expect_no_panic "$2"
-    expect "$2" "resume-init: resume-init [0-9.]+ starting" "the init's first line"
-    expect "$2" "resume-init: starting /sbin/init \([0-9]+ ms after start\)" "the hand-over line"
-    expect "$2" "ROOT-INIT-OK pid=1 " "the real init running as PID 1"
-    expect_not "$2" "initramfs-left=/init" "initramfs contents left behind"
+    expect_no_panic "$1"
+    expect "$1" "resume-init: resume-init [0-9.]+ starting" "the init's first line"
+    expect "$1" "resume-init: starting /sbin/init \([0-9]+ ms after start\)" "the hand-over line"
+    expect "$1" "ROOT-INIT-OK pid=1 " "the real init running as PID 1"
+    expect_not "$1" "initramfs-left=/init" "initramfs contents left behind"
 }
 
 case_begin "root=/dev/vda (whole-disk ext4, read-only by default)"
 boot "$D/dev.log" -d "$D/plain.img" -a "root=/dev/vda"
-ok_boot x "$D/dev.log"
+ok_boot "$D/dev.log"
 expect "$D/dev.log" "mode=ro" "a read-only root"
 expect "$D/dev.log" "mounted /dev/vda \([0-9]+:[0-9]+, ext4, ro\) on /root" "the mount line"
 expect "$D/dev.log" "loaded [0-9]+ kernel modules \([0-9]+ without hardware, 0 failed\)" "modules loaded"
@@ -54,21 +62,39 @@ majmin=$(grep -Eo 'mounted /dev/vda \([0-9]+:[0-9]+' "$D/dev.log" | grep -Eo '[0
 
 case_begin "root=UUID= rw rootflags="
 boot "$D/uuid.log" -d "$D/plain.img" -a "root=UUID=$ROOT_UUID rw rootflags=data=journal"
-ok_boot x "$D/uuid.log"
+ok_boot "$D/uuid.log"
 expect "$D/uuid.log" "mode=rw" "a read-write root"
 expect "$D/uuid.log" "EXT4-fs \(vda\): mounted filesystem with journalled data mode" "rootflags= reaching the filesystem"
 case_end
 
 case_begin "root=PARTUUID= of partition 2 on a GPT disk, behind a plain disk"
 boot "$D/partuuid.log" -d "$D/zero.img" -d "$D/gpt.img" -a "root=PARTUUID=${GPT_PART_UUID^^}"
-ok_boot x "$D/partuuid.log"
+ok_boot "$D/partuuid.log"
 expect "$D/partuuid.log" "mounted /dev/vdb2 " "partition 2 of the second disk"
 case_end
 
 case_begin "root=PARTLABEL= with a space, quoted"
 boot "$D/partlabel.log" -d "$D/gpt.img" -a 'root=PARTLABEL="root part"'
-ok_boot x "$D/partlabel.log"
+ok_boot "$D/partlabel.log"
 expect "$D/partlabel.log" "mounted /dev/vda2 " "the labelled partition"
+case_end
+
+case_begin "root=PARTUUID= on a 4 KiB-sector GPT disk, behind a 512-byte-sector GPT disk"
+boot "$D/4k-partuuid.log" -d "$D/gpt.img" -d "$D/gpt4k.img@4096" -a "root=PARTUUID=$GPT4K_PART_UUID"
+ok_boot "$D/4k-partuuid.log"
+expect "$D/4k-partuuid.log" "mounted /dev/vdb2 " "partition 2 of the 4Kn disk"
+case_end
+
+case_begin "root=PARTLABEL= on a 4 KiB-sector GPT disk"
+boot "$D/4k-partlabel.log" -d "$D/gpt4k.img@4096" -a "root=PARTLABEL=root4k"
+ok_boot "$D/4k-partlabel.log"
+expect "$D/4k-partlabel.log" "mounted /dev/vda2 " "the labelled partition"
+case_end
+
+case_begin "root=PARTLABEL= of a 512-byte-sector disk while a 4 KiB-sector GPT disk is present"
+boot "$D/4k-other.log" -d "$D/gpt4k.img@4096" -d "$D/gpt.img" -a 'root=PARTLABEL="root part"'
+ok_boot "$D/4k-other.log"
+expect "$D/4k-other.log" "mounted /dev/vdb2 " "the labelled partition of the other disk"
 case_end
 
 case_begin "root=MAJ:MIN ($majmin) and init= with kernel arguments and environment"
@@ -79,7 +105,7 @@ case_end
 
 case_begin "a missing init= falls back to /sbin/init"
 boot "$D/noinit.log" -d "$D/plain.img" -a "root=/dev/vda init=/sbin/nonexistent foo=bar"
-ok_boot x "$D/noinit.log"
+ok_boot "$D/noinit.log"
 expect "$D/noinit.log" "cannot run /sbin/nonexistent: ENOENT" "the reason init= failed"
 expect "$D/noinit.log" "foo=\[bar\]" "unknown a=b parameters in init's environment"
 case_end
@@ -87,33 +113,39 @@ case_end
 case_begin "quotes and junk on the command line, LABEL= with a space"
 boot "$D/junk.log" -d "$D/plain.img" \
     -a 'root=LABEL="test root" "quoted junk" = == x="a b" rootdelay=soon resume_init=fast resume_offset=99999999999999999999999 rootwait=2'
-ok_boot x "$D/junk.log"
+ok_boot "$D/junk.log"
 expect "$D/junk.log" 'ignoring rootdelay="soon": is not a decimal number' "the bad rootdelay named"
 expect "$D/junk.log" 'ignoring resume_init="fast": is not userspace, kernel or skip' "the bad resume_init named"
 expect "$D/junk.log" 'ignoring resume_offset="99999999999999999999999"' "the huge resume_offset named"
 case_end
 
-case_begin "a root device that never appears: bounded wait, clear message, no panic"
+case_begin "a root device that never appears: bounded wait, clear message, panic=2 reboots"
 t0=$SECONDS
-boot "$D/missing.log" -d "$D/plain.img" -a "root=UUID=00000000-0000-4000-8000-000000000000 rootwait=3" \
-    -u "cannot continue"
+rc=0
+boot "$D/missing.log" -d "$D/plain.img" -a "root=UUID=00000000-0000-4000-8000-000000000000 rootwait=3 panic=2" || rc=$?
+expect_eq "$rc" 0 "run.sh status (0: the guest rebooted by itself, 124: it sat there)"
 expect_no_panic "$D/missing.log"
 expect "$D/missing.log" "root device root=UUID=00000000-0000-4000-8000-000000000000 did not appear within 3 s" "the reason"
 expect "$D/missing.log" "waiting for root device" "the wait announced"
-expect "$D/missing.log" "cannot continue" "the hold message"
+expect "$D/missing.log" "cannot continue; rebooting in 2 s \(panic=2\)" "the reboot announced"
+expect_eq "$(grep -c "did not appear" "$D/missing.log")" 1 "the reason said once"
 [ $((SECONDS - t0)) -lt 120 ] || check_fail "took $((SECONDS - t0)) s"
 case_end
 
-case_begin "a root that is not a filesystem: clear message, no panic"
-boot "$D/nofs.log" -d "$D/zero.img" -a "root=/dev/vda" -u "cannot continue"
+case_begin "a root that is not a filesystem: clear message; panic=0 holds"
+boot "$D/nofs.log" -d "$D/zero.img" -a "root=/dev/vda panic=0" -u "cannot continue"
 expect_no_panic "$D/nofs.log"
 expect "$D/nofs.log" "cannot mount root=/dev/vda \(/dev/vda\): no filesystem recognised it" "the reason"
+expect "$D/nofs.log" "cannot continue; the system stays here" "the hold"
 case_end
 
-case_begin "no root= at all"
-boot "$D/noroot.log" -d "$D/plain.img" -a "" -u "cannot continue"
+case_begin "no root= at all; panic=-1 reboots at once"
+rc=0
+boot "$D/noroot.log" -d "$D/plain.img" -a "panic=-1" || rc=$?
+expect_eq "$rc" 0 "run.sh status (0: the guest rebooted by itself)"
 expect_no_panic "$D/noroot.log"
 expect "$D/noroot.log" "no root= on the kernel command line" "the reason"
+expect "$D/noroot.log" "cannot continue; rebooting now \(panic=-1\)" "the reboot"
 case_end
 
 case_begin "quiet: info lines stay off the console but are in the kernel log"

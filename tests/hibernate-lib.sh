@@ -6,7 +6,7 @@ HIBERNATE_LIB_LOADED=1
 
 R=$T/resume
 mkdir -p "$R"
-INSPECT=$top/target/x86_64-unknown-linux-musl/release/resume-init
+INSPECT=$BIN
 SWAP_UUID=8a7b6c5d-4e3f-4a1b-9c8d-7e6f5a4b3c2d
 FILEROOT_UUID=1f2e3d4c-5b6a-4978-8695-a4b3c2d1e0f9
 MEM=${MEM:-512}

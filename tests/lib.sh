@@ -1,6 +1,8 @@
 # Shared helpers of the QEMU test scripts: disks, boots, assertions.
 # Sourced; expects $top (repository root) to be set.
 
+# shellcheck source=scripts/paths.sh
+. "$top/scripts/paths.sh"
 T=${T:-$top/build/test}
 mkdir -p "$T"
 KERNEL=${KERNEL:-$(ls -1 /boot/vmlinuz-* | sort -V | tail -n 1)}
@@ -96,6 +98,32 @@ mkext4() {
     mkfs.ext4 -q -F "$@" -d "$dir" "$img"
 }
 
+# mkgpt IMAGE SIZE_MIB SECTOR_SIZE SFDISK_SCRIPT: a disk image with a GPT
+# written by sfdisk through a loop device of that logical sector size
+# (sfdisk takes a file's sectors to be 512 bytes), partitions empty.
+mkgpt() {
+    local img=$1 size=$2 ss=$3 script=$4 loop
+    rm -f "$img"
+    truncate -s "${size}M" "$img"
+    loop=$(losetup -f --show --sector-size "$ss" "$img") || { echo "mkgpt: losetup failed" >&2; return 1; }
+    printf '%b' "$script" | sfdisk -q --no-reread "$loop" >/dev/null 2>&1
+    local rc=$?
+    sync
+    losetup -d "$loop"
+    return $rc
+}
+
+# put_part IMAGE SECTOR_SIZE N FILE: copies FILE into partition N of a disk
+# image made by mkgpt (its start from sfdisk's dump).
+put_part() {
+    local img=$1 ss=$2 n=$3 file=$4 start loop
+    loop=$(losetup -f --show -r --sector-size "$ss" "$img") || return 1
+    start=$(sfdisk -d "$loop" 2>/dev/null | awk -v n="$n" '$1 ~ ("[^0-9]" n "$") {for (i = 1; i <= NF; i++) if ($i == "start=") {gsub(",", "", $(i+1)); print $(i+1)}}')
+    losetup -d "$loop"
+    [ -n "$start" ] || { echo "put_part: no partition $n on $img" >&2; return 1; }
+    dd if="$file" of="$img" bs="$ss" seek="$start" conv=notrunc,sparse status=none
+}
+
 # kernel_at_least MAJOR MINOR: whether $KVER is that version or newer.
 kernel_at_least() {
     local ma=${KVER%%.*} mi=${KVER#*.}
@@ -107,7 +135,7 @@ kernel_at_least() {
 # carries the kernel's LZ4 module: boot 1 needs it to write LZ4 images and
 # the kernel's own loader to read them (resume-init decodes LZ4 itself).
 build_initramfs() {
-    if [ ! -f "$INITRD" ] || [ "$top/target/x86_64-unknown-linux-musl/release/resume-init" -nt "$INITRD" ]; then
+    if [ ! -f "$INITRD" ] || [ "$BIN" -nt "$INITRD" ]; then
         local extra=()
         kernel_at_least 6 9 && extra=(-m lz4)
         "$top/scripts/mkinitramfs.sh" -k "$KVER" "${extra[@]}" -o "$INITRD" >/dev/null

@@ -52,6 +52,22 @@ resume "$R/file2.log" tokF1 "$R/fileroot.img" -- root=/dev/vda rw resume=UUID=$F
 expect_eq "$(inspect_status "$R/fileroot.img" "$offset")" 1 "inspect after the resume"
 case_end
 
+case_begin "swap partition on a 4 KiB-sector GPT disk, resume=PARTUUID="
+SWAP4K_PART_UUID=0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0
+new_swap "$R/swap4k.part"
+mkgpt "$R/swap4k.img" 272 4096 "label: gpt\nstart=256, name=swap4k, uuid=$SWAP4K_PART_UUID\n" \
+    && put_part "$R/swap4k.img" 4096 1 "$R/swap4k.part" || check_fail "could not build the 4 KiB-sector swap disk"
+# The partition starts at sector 256 of 4096 bytes: 1 MiB into the disk.
+part_out() { dd if="$R/swap4k.img" of="$R/swap4k.part" bs=1M skip=1 count=256 conv=sparse status=none; }
+hibernate "$R/4k1.log" tok4K "$R/root.img" "$R/swap4k.img@4096" -- root=/dev/vda resume=PARTUUID=$SWAP4K_PART_UUID noresume swap=/dev/vdb1
+part_out
+expect_eq "$(inspect_status "$R/swap4k.part")" 0 "inspect of the image in the partition"
+resume "$R/4k2.log" tok4K "$R/root.img" "$R/swap4k.img@4096" -- root=/dev/vda resume=PARTUUID=$SWAP4K_PART_UUID noresume
+expect "$R/4k2.log" "hibernation image found on /dev/vdb1" "the image on the 4Kn partition"
+part_out
+expect_eq "$(inspect_status "$R/swap4k.part")" 1 "inspect after the resume (signature put back)"
+case_end
+
 case_begin "three hibernate→resume cycles in a row on the same disks, then a normal boot"
 new_swap "$R/swap.img"
 for i in 1 2 3; do

@@ -2,15 +2,15 @@
 //! kernel lays them out (map pages allocated as writing proceeds).
 
 use super::*;
-use crate::probe::{HIBERNATE_SIG, SWAP_SIG, SWAPSPACE2};
+use crate::probe::{SWAP_SIG, SWAPSPACE2};
 use crate::swsusp::{self, SF_CRC32_MODE, SF_NOCOMPRESS_MODE, SF_PLATFORM_MODE, parse_header};
 
-const EIO: i32 = 5;
+const EIO: Errno = Errno::IO;
 
 struct Disk(Vec<Page>);
 
 impl PageSource for Disk {
-    fn read_page(&mut self, n: u64, buf: &mut Page) -> Result<(), i32> {
+    fn read_page(&mut self, n: u64, buf: &mut Page) -> Result<(), Errno> {
         *buf = *self.0.get(n as usize).ok_or(EIO)?;
         Ok(())
     }
@@ -19,11 +19,11 @@ impl PageSource for Disk {
 #[derive(Default)]
 struct Collect {
     pages: Vec<Page>,
-    fail_at: Option<(u64, i32)>,
+    fail_at: Option<(u64, Errno)>,
 }
 
 impl PageSink for Collect {
-    fn write_page(&mut self, index: u64, page: &Page) -> Result<(), i32> {
+    fn write_page(&mut self, index: u64, page: &Page) -> Result<(), Errno> {
         if let Some((i, e)) = self.fail_at {
             if i == index {
                 return Err(e);
@@ -101,7 +101,7 @@ struct Built {
 
 /// Lays out a marked swap area holding `info` + `payload` with `comp`.
 fn build(comp: Compression, payload: &[Page]) -> Built {
-    let info = swsusp::tests::info_page(1 + payload.len() as u64, data_pages(payload.len()) as u64);
+    let info = swsusp::info_page(1 + payload.len() as u64, data_pages(payload.len()) as u64);
     let mut stored: Vec<Page> = vec![info];
     let mut crc = KernelCrc::new();
     if comp == Compression::None {
@@ -158,12 +158,8 @@ fn build(comp: Compression, payload: &[Page]) -> Built {
         Compression::Lz4 => SF_PLATFORM_MODE | SF_CRC32_MODE | swsusp::SF_COMPRESSION_ALG_LZ4,
     };
     let h = &mut disk[0];
-    h[0x400] = 1;
-    h[4060..4064].copy_from_slice(&crc.value().to_le_bytes());
-    h[4064..4072].copy_from_slice(&maps[0].to_le_bytes());
-    h[4072..4076].copy_from_slice(&flags.to_le_bytes());
-    h[4076..4086].copy_from_slice(SWAPSPACE2);
-    h[SWAP_SIG..].copy_from_slice(HIBERNATE_SIG);
+    h[SWAP_SIG..].copy_from_slice(SWAPSPACE2);
+    swsusp::mark(h, maps[0], flags, crc.value(), 0);
     let header = parse_header(&disk[0]).unwrap();
     Built { disk: Disk(disk), header, maps, entries }
 }
@@ -172,7 +168,7 @@ fn run(b: &mut Built, sink: &mut Collect) -> Result<Loaded, Error> {
     let n = b.disk.0.len() as u64;
     let mut bufs = Scratch::new();
     let mut calls = 0;
-    let r = load(&b.header, n, &mut b.disk, sink, bufs.buffers(), &mut |done, total| {
+    let r = load(&b.header, n, &mut b.disk, sink, &mut bufs, &mut |done, total| {
         assert!(done <= total);
         calls += 1;
     }, &NoClock);
@@ -366,12 +362,12 @@ fn read_error_and_refused_write() {
     b.disk.0.truncate(e);
     let n = b.disk.0.len() as u64 + 100; // the device claims more than it has
     let mut bufs = Scratch::new();
-    let err = load(&b.header, n, &mut b.disk, &mut Collect::default(), bufs.buffers(), &mut |_, _| {}, &NoClock).unwrap_err();
+    let err = load(&b.header, n, &mut b.disk, &mut Collect::default(), &mut bufs, &mut |_, _| {}, &NoClock).unwrap_err();
     assert_eq!(err, Error::Read { page: e as u64, errno: EIO });
 
     let mut b = build(Compression::None, &payload(40));
-    let mut sink = Collect { fail_at: Some((1, 1)), ..Default::default() };
-    assert_eq!(run(&mut b, &mut sink).unwrap_err(), Error::Write { index: 1, errno: 1 });
+    let mut sink = Collect { fail_at: Some((1, Errno::PERM)), ..Default::default() };
+    assert_eq!(run(&mut b, &mut sink).unwrap_err(), Error::Write { index: 1, errno: Errno::PERM });
 }
 
 #[test]

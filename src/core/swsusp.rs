@@ -7,6 +7,7 @@ use crate::probe::{HIBERNATE_SIG, SWAP_SIG, SWAP_SPACE, SWAPSPACE2};
 pub const PAGE: usize = 4096;
 pub type Page = [u8; PAGE];
 
+// `struct swsusp_header` fields, at the end of the swap header page.
 const HW_SIG: usize = 4056;
 const CRC32: usize = 4060;
 const IMAGE: usize = 4064;
@@ -19,7 +20,7 @@ pub const SF_NOCOMPRESS_MODE: u32 = 2;
 pub const SF_CRC32_MODE: u32 = 4;
 pub const SF_HW_SIG: u32 = 8;
 pub const SF_COMPRESSION_ALG_LZ4: u32 = 16;
-const KNOWN_FLAGS: u32 = 0x1f;
+const KNOWN_FLAGS: u32 = SF_PLATFORM_MODE | SF_NOCOMPRESS_MODE | SF_CRC32_MODE | SF_HW_SIG | SF_COMPRESSION_ALG_LZ4;
 
 fn le32(p: &Page, at: usize) -> u32 {
     u32::from_le_bytes([p[at], p[at + 1], p[at + 2], p[at + 3]])
@@ -124,6 +125,26 @@ pub fn flag_words(flags: u32, out: &mut dyn core::fmt::Write) -> core::fmt::Resu
     Ok(())
 }
 
+/// Marks a swap header page as holding an image, as the kernel's
+/// `mark_swapfiles` does: the current signature moves to `orig_sig`, the
+/// fields are set (`crc32` only with `SF_CRC32_MODE`, `hw_sig` only with
+/// `SF_HW_SIG`), and `S1SUSPEND` takes its place. The rest of the page (the
+/// swap header's UUID and label) is left as it is.
+pub fn mark(p: &mut Page, image: u64, flags: u32, crc32: u32, hw_sig: u32) {
+    let mut sig = [0u8; 10];
+    sig.copy_from_slice(&p[SWAP_SIG..]);
+    p[ORIG_SIG..ORIG_SIG + 10].copy_from_slice(&sig);
+    p[IMAGE..IMAGE + 8].copy_from_slice(&image.to_le_bytes());
+    p[FLAGS..FLAGS + 4].copy_from_slice(&flags.to_le_bytes());
+    if flags & SF_CRC32_MODE != 0 {
+        p[CRC32..CRC32 + 4].copy_from_slice(&crc32.to_le_bytes());
+    }
+    if flags & SF_HW_SIG != 0 {
+        p[HW_SIG..HW_SIG + 4].copy_from_slice(&hw_sig.to_le_bytes());
+    }
+    p[SWAP_SIG..].copy_from_slice(HIBERNATE_SIG);
+}
+
 /// Puts the original swap signature back in a marked header page, as the
 /// kernel does in `swsusp_check`. A damaged `orig_sig` is replaced by
 /// `SWAPSPACE2`, so the area stays usable as swap.
@@ -136,10 +157,17 @@ pub fn invalidate(p: &mut Page) {
 /// x86-64 `RESTORE_MAGIC` of the arch header at offset 0x18 of `swsusp_info`.
 pub const X86_64_RESTORE_MAGIC: u64 = 0x2345_6789_ABCD_EF02;
 
+// `struct swsusp_info` fields (x86-64: the 390-byte utsname and the arch
+// header come first; `kernel-image-format.md` §5).
+const INFO_RESTORE_MAGIC: usize = 0x18;
+const INFO_IMAGE_PAGES: usize = 0x1A0;
+const INFO_PAGES: usize = 0x1A8;
+const INFO_SIZE: usize = 0x1B0;
+
 /// The facts of `struct swsusp_info` a loader needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Info {
-    pub num_physpages: u64,
+    /// Data pages (the page list counts them).
     pub image_pages: u64,
     /// Total stream pages, this one included.
     pub pages: u64,
@@ -150,26 +178,38 @@ const MAX_PAGES: u64 = 1 << 32;
 
 /// Parses and sanity-checks the `swsusp_info` page (stream page 0).
 pub fn parse_info(p: &Page) -> Result<Info, &'static str> {
-    if le64(p, 0x18) != X86_64_RESTORE_MAGIC {
+    if le64(p, INFO_RESTORE_MAGIC) != X86_64_RESTORE_MAGIC {
         return Err("the image header is not from an x86-64 kernel (restore magic missing)");
     }
-    let info = Info { num_physpages: le64(p, 0x190), image_pages: le64(p, 0x1A0), pages: le64(p, 0x1A8) };
+    let info = Info { image_pages: le64(p, INFO_IMAGE_PAGES), pages: le64(p, INFO_PAGES) };
     if info.pages < 2 || info.pages > MAX_PAGES || info.image_pages >= info.pages {
         return Err("the image header has impossible page counts");
     }
-    if le64(p, 0x1B0) != info.pages << 12 {
+    if le64(p, INFO_SIZE) != info.pages << 12 {
         return Err("the image header's size does not match its page count");
     }
     Ok(info)
 }
 
+/// A `swsusp_info` page with the fields the loader reads, for tests and
+/// fuzzing.
+#[cfg(any(test, feature = "fuzzing"))]
+pub fn info_page(pages: u64, image_pages: u64) -> Page {
+    let mut p = [0u8; PAGE];
+    p[INFO_RESTORE_MAGIC..INFO_RESTORE_MAGIC + 8].copy_from_slice(&X86_64_RESTORE_MAGIC.to_le_bytes());
+    p[INFO_IMAGE_PAGES..INFO_IMAGE_PAGES + 8].copy_from_slice(&image_pages.to_le_bytes());
+    p[INFO_PAGES..INFO_PAGES + 8].copy_from_slice(&pages.to_le_bytes());
+    p[INFO_SIZE..INFO_SIZE + 8].copy_from_slice(&(pages << 12).to_le_bytes());
+    p
+}
+
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
 
     fn marked(flags: u32) -> Page {
         let mut p = [0u8; PAGE];
-        p[0x400] = 1;
+        p[crate::probe::SWAP_VERSION] = 1;
         p[HW_SIG..HW_SIG + 4].copy_from_slice(&0xdeadbeefu32.to_le_bytes());
         p[CRC32..CRC32 + 4].copy_from_slice(&0x12345678u32.to_le_bytes());
         p[IMAGE..IMAGE + 8].copy_from_slice(&583u64.to_le_bytes());
@@ -193,6 +233,7 @@ pub(crate) mod tests {
         assert!(!h.has_crc());
         assert_eq!(parse_header(&marked(0x15)).unwrap().compression(), Compression::Lz4);
         assert_eq!(parse_header(&marked(0x45)).unwrap().unknown_flags(), 0x40);
+        assert_eq!(KNOWN_FLAGS, 0x1f);
     }
 
     #[test]
@@ -224,6 +265,19 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn mark_is_what_parse_reads_and_invalidate_undoes() {
+        let mut p = marked(0x5);
+        invalidate(&mut p);
+        let plain = p;
+        mark(&mut p, 77, SF_PLATFORM_MODE | SF_CRC32_MODE, 0xabcd, 0);
+        let h = parse_header(&p).unwrap();
+        assert_eq!((h.image, h.flags, h.crc32, &h.orig_sig), (77, 5, 0xabcd, SWAPSPACE2));
+        invalidate(&mut p);
+        assert_eq!(&p[SWAP_SIG..], SWAPSPACE2);
+        assert_eq!(&p[..HW_SIG], &plain[..HW_SIG], "the swap header's own fields are kept");
+    }
+
+    #[test]
     fn words() {
         let mut s = String::new();
         flag_words(0x5, &mut s).unwrap();
@@ -236,28 +290,18 @@ pub(crate) mod tests {
         assert_eq!(s, "nocompress, unknown 0x1a0");
     }
 
-    pub fn info_page(pages: u64, image_pages: u64) -> Page {
-        let mut p = [0u8; PAGE];
-        p[0x18..0x20].copy_from_slice(&X86_64_RESTORE_MAGIC.to_le_bytes());
-        p[0x190..0x198].copy_from_slice(&131072u64.to_le_bytes());
-        p[0x1A0..0x1A8].copy_from_slice(&image_pages.to_le_bytes());
-        p[0x1A8..0x1B0].copy_from_slice(&pages.to_le_bytes());
-        p[0x1B0..0x1B8].copy_from_slice(&(pages << 12).to_le_bytes());
-        p
-    }
-
     #[test]
     fn info() {
         let i = parse_info(&info_page(20273, 20232)).unwrap();
-        assert_eq!((i.pages, i.image_pages, i.num_physpages), (20273, 20232, 131072));
+        assert_eq!((i.pages, i.image_pages), (20273, 20232));
         assert!(parse_info(&info_page(1, 0)).is_err());
         assert!(parse_info(&info_page(10, 10)).is_err());
         assert!(parse_info(&info_page(1 << 40, 5)).is_err());
         let mut p = info_page(100, 90);
-        p[0x18] ^= 1;
+        p[INFO_RESTORE_MAGIC] ^= 1;
         assert!(parse_info(&p).unwrap_err().contains("x86-64"));
         let mut p = info_page(100, 90);
-        p[0x1B0] ^= 1;
+        p[INFO_SIZE] ^= 1;
         assert!(parse_info(&p).is_err());
     }
 }

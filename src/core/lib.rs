@@ -14,6 +14,7 @@ pub mod errno;
 pub mod fuzz_targets;
 pub mod image;
 pub mod lzo;
+pub mod parttable;
 pub mod probe;
 pub mod swsusp;
 pub mod text;

@@ -9,6 +9,7 @@
 //! uncompressed images; for compressed ones, a chunk buffer of
 //! [`CMP_SIZE`] and an output buffer of [`UNC_SIZE`].
 
+use crate::errno::Errno;
 use crate::swsusp::{Compression, Header, Info, PAGE, Page, parse_info};
 
 /// Entries per swap-map page; the last u64 links to the next map page.
@@ -28,16 +29,17 @@ pub const CMP_SIZE: usize = CMP_PAGES * PAGE;
 /// Where the image is read from.
 pub trait PageSource {
     /// Reads device page `n` (byte offset `n × 4096`) into `buf`; an errno on failure.
-    fn read_page(&mut self, n: u64, buf: &mut Page) -> Result<(), i32>;
+    fn read_page(&mut self, n: u64, buf: &mut Page) -> Result<(), Errno>;
     /// Reads `buf.len() / 4096` consecutive device pages from `first`.
-    fn read_pages(&mut self, first: u64, buf: &mut [u8]) -> Result<(), i32> {
+    fn read_pages(&mut self, first: u64, buf: &mut [u8]) -> Result<(), Errno> {
         for (i, p) in buf.chunks_exact_mut(PAGE).enumerate() {
-            let p: &mut Page = p.try_into().map_err(|_| 22)?;
+            let p: &mut Page = p.try_into().map_err(|_| Errno::INVAL)?;
             self.read_page(first + i as u64, p)?;
         }
         Ok(())
     }
-    /// Hint that the pages listed in a freshly read map page come next.
+    /// Hint that the pages listed in a freshly read map page come next;
+    /// every one of them is already checked to lie inside the device.
     fn will_need(&mut self, _entries: &[u64]) {}
 }
 
@@ -67,14 +69,14 @@ pub struct Phases {
 /// Where the stream pages go.
 pub trait PageSink {
     /// Takes stream page `index` (0 is the `swsusp_info` page); an errno on failure.
-    fn write_page(&mut self, index: u64, page: &Page) -> Result<(), i32>;
+    fn write_page(&mut self, index: u64, page: &Page) -> Result<(), Errno>;
 }
 
 /// Why an image cannot be loaded. Every variant is a reason to boot fresh.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Error {
     /// Reading device page `page` failed.
-    Read { page: u64, errno: i32 },
+    Read { page: u64, errno: Errno },
     /// A map entry or map link points outside the device.
     OutOfDevice { page: u64 },
     /// The map holds more entries than an image of this size can need.
@@ -90,14 +92,14 @@ pub enum Error {
     /// The page list (metadata pages) is malformed.
     Metadata(&'static str),
     /// The sink refused stream page `index`.
-    Write { index: u64, errno: i32 },
+    Write { index: u64, errno: Errno },
     Crc { stored: u32, computed: u32 },
 }
 
 impl core::fmt::Display for Error {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match *self {
-            Error::Read { page, errno } => write!(f, "read error at page {page} (errno {errno})"),
+            Error::Read { page, errno } => write!(f, "read error at page {page}: {errno}"),
             Error::OutOfDevice { page } => write!(f, "swap map entry {page} is beyond the end of the device"),
             Error::MapTooLong => f.write_str("the swap map is longer than the image (a loop or corruption)"),
             Error::Truncated { have, want } => write!(f, "the image is truncated: the swap map ends after {have} of {want} pages"),
@@ -106,7 +108,7 @@ impl core::fmt::Display for Error {
             Error::Decompress(c) => write!(f, "a {} chunk does not decompress", c.name()),
             Error::Metadata(why) => write!(f, "the image's page list is damaged: {why}"),
             Error::ChunkSize(n) => write!(f, "a chunk decompressed to {n} bytes, not whole pages within the image"),
-            Error::Write { index, errno } => write!(f, "the kernel refused stream page {index} (errno {errno})"),
+            Error::Write { index, errno } => write!(f, "the kernel refused stream page {index}: {errno}"),
             Error::Crc { stored, computed } => write!(f, "CRC32 mismatch: header says {stored:08x}, data gives {computed:08x}"),
         }
     }
@@ -177,7 +179,9 @@ impl<'b> MapWalker<'b> {
             for (i, e) in entries.iter_mut().enumerate() {
                 *e = u64::from_le_bytes(self.map[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
             }
-            let n = entries.iter().position(|&e| e == 0).unwrap_or(MAP_ENTRIES);
+            // Only the entries that pass the checks `next` will make reach
+            // the read-ahead; the first bad one stops it (and the load).
+            let n = entries.iter().position(|&e| self.check(e).is_err()).unwrap_or(MAP_ENTRIES);
             src.will_need(&entries[..n]);
         }
     }
@@ -239,16 +243,9 @@ impl MetaCheck {
     }
 }
 
-/// The buffers a load works in; `cmp` and `unc` may be empty for
-/// uncompressed images.
-pub struct Buffers<'a> {
-    pub map: &'a mut Page,
-    pub data: &'a mut Page,
-    pub cmp: &'a mut [u8],
-    pub unc: &'a mut [u8],
-}
-
-/// The memory a load works in, owned: callers keep it on their stack.
+/// The memory a load works in, fixed and owned by the caller (on its
+/// stack): one map page and one data page, which are all an uncompressed
+/// image uses, and a compressed chunk and its output for LZO and LZ4.
 pub struct Scratch {
     map: Page,
     data: Page,
@@ -259,11 +256,6 @@ pub struct Scratch {
 impl Scratch {
     pub fn new() -> Self {
         Scratch { map: [0; PAGE], data: [0; PAGE], cmp: [0; CMP_SIZE], unc: [0; UNC_SIZE] }
-    }
-
-    /// The buffers for one [`load`].
-    pub fn buffers(&mut self) -> Buffers<'_> {
-        Buffers { map: &mut self.map, data: &mut self.data, cmp: &mut self.cmp, unc: &mut self.unc }
     }
 }
 
@@ -319,6 +311,116 @@ fn read(src: &mut dyn PageSource, page: u64, buf: &mut Page) -> Result<(), Error
     src.read_page(page, buf).map_err(|errno| Error::Read { page, errno })
 }
 
+/// The state of one load: where the stream comes from and goes to, how
+/// far it is, and the time spent in each phase.
+struct Load<'a, 'w> {
+    walker: MapWalker<'w>,
+    src: &'a mut dyn PageSource,
+    sink: &'a mut dyn PageSink,
+    meta: MetaCheck,
+    done: u64,
+    total: u64,
+    progress: &'a mut dyn FnMut(u64, u64),
+    clock: &'a dyn Clock,
+    mark: u64,
+    phases: Phases,
+}
+
+impl Load<'_, '_> {
+    /// Adds the time since the last mark to a phase.
+    fn lap(&mut self, phase: fn(&mut Phases) -> &mut u64) {
+        let now = self.clock.now_ns();
+        *phase(&mut self.phases) += now.saturating_sub(self.mark);
+        self.mark = now;
+    }
+
+    /// The device page of the next stream entry; the map may not end first.
+    fn next_entry(&mut self) -> Result<u64, Error> {
+        self.walker.next(self.src)?.ok_or(Error::Truncated { have: self.done, want: self.total })
+    }
+
+    /// Checks stream page `done` against the page list and hands it on.
+    fn emit(&mut self, p: &Page) -> Result<(), Error> {
+        self.meta.page(self.done, p)?;
+        self.sink.write_page(self.done, p).map_err(|errno| Error::Write { index: self.done, errno })?;
+        self.done += 1;
+        Ok(())
+    }
+
+    /// Uncompressed: one page read, one page written, through `data`.
+    fn plain(&mut self, data: &mut Page) -> Result<(), Error> {
+        while self.done < self.total {
+            let page = self.next_entry()?;
+            read(self.src, page, data)?;
+            self.lap(|p| &mut p.read);
+            self.emit(data)?;
+            self.lap(|p| &mut p.write);
+            (self.progress)(self.done, self.total);
+        }
+        Ok(())
+    }
+
+    /// Reads one compressed chunk into `cmp`: its first page names its
+    /// length, the rest follows with each run of consecutive device pages
+    /// in one read (the kernel allocates them mostly in order). Returns
+    /// the compressed bytes' length.
+    fn read_chunk(&mut self, cmp: &mut [u8; CMP_SIZE]) -> Result<usize, Error> {
+        let page = self.next_entry()?;
+        let (head, _) = cmp.split_first_chunk_mut::<PAGE>().ok_or(Error::BadInfo("internal: chunk buffer"))?;
+        read(self.src, page, head)?;
+        let len = u64::from_le_bytes(cmp[..CMP_HEADER].try_into().unwrap_or([0; 8]));
+        if len == 0 || len > MAX_CMP_LEN as u64 {
+            return Err(Error::ChunkLength(len));
+        }
+        let len = len as usize;
+        let npages = (CMP_HEADER + len).div_ceil(PAGE);
+        let mut pages = [0u64; CMP_PAGES];
+        for slot in pages.iter_mut().take(npages).skip(1) {
+            *slot = self.next_entry()?;
+        }
+        let mut k = 1;
+        while k < npages {
+            let mut run = 1;
+            while k + run < npages && pages[k + run] == pages[k] + run as u64 {
+                run += 1;
+            }
+            self.src
+                .read_pages(pages[k], &mut cmp[k * PAGE..(k + run) * PAGE])
+                .map_err(|errno| Error::Read { page: pages[k], errno })?;
+            k += run;
+        }
+        Ok(len)
+    }
+
+    /// LZO or LZ4: chunk by chunk, decompressed into `unc`, checksummed,
+    /// then handed on page by page. Returns the CRC of the stream.
+    fn compressed(&mut self, comp: Compression, cmp: &mut [u8; CMP_SIZE], unc: &mut [u8; UNC_SIZE]) -> Result<u32, Error> {
+        let mut crc = KernelCrc::new();
+        while self.done < self.total {
+            let len = self.read_chunk(cmp)?;
+            self.lap(|p| &mut p.read);
+            let input = &cmp[CMP_HEADER..CMP_HEADER + len];
+            let n = match comp {
+                Compression::Lz4 => lz4_flex::block::decompress_into(input, unc).map_err(|_| Error::Decompress(comp))?,
+                _ => crate::lzo::decompress_into(input, unc).map_err(|_| Error::Decompress(comp))?,
+            };
+            if n == 0 || n % PAGE != 0 || self.done + (n / PAGE) as u64 > self.total {
+                return Err(Error::ChunkSize(n));
+            }
+            self.lap(|p| &mut p.decode);
+            crc.update(&unc[..n]);
+            self.lap(|p| &mut p.crc);
+            for p in unc[..n].chunks_exact(PAGE) {
+                let p: &Page = p.try_into().map_err(|_| Error::BadInfo("internal: page size"))?;
+                self.emit(p)?;
+            }
+            self.lap(|p| &mut p.write);
+            (self.progress)(self.done, self.total);
+        }
+        Ok(crc.value())
+    }
+}
+
 /// Loads the image `h` describes from `src` into `sink`; `progress` is
 /// called with (pages done, pages in all) after every chunk or page.
 /// Returns only after the last page and the CRC check: on `Ok` the sink
@@ -328,105 +430,38 @@ pub fn load(
     device_pages: u64,
     src: &mut dyn PageSource,
     sink: &mut dyn PageSink,
-    bufs: Buffers<'_>,
+    scratch: &mut Scratch,
     progress: &mut dyn FnMut(u64, u64),
     clock: &dyn Clock,
 ) -> Result<Loaded, Error> {
-    let mut ph = Phases::default();
-    let mut t = clock.now_ns();
-    // Adds the time since the last mark to a phase.
-    let mut lap = |slot: &mut u64| {
-        let now = clock.now_ns();
-        *slot += now.saturating_sub(t);
-        t = now;
-    };
-    let Buffers { map, data, cmp, unc } = bufs;
+    let Scratch { map, data, cmp, unc } = scratch;
     let comp = h.compression();
     if h.image == 0 {
         return Err(Error::BadInfo("the header names no swap map (its first map page is 0)"));
     }
+    // Stream page 0, `swsusp_info`, is never compressed: it sizes the rest.
     let mut walker = MapWalker::new(map, h.image, device_pages);
     let first = walker.next(src)?.ok_or(Error::Truncated { have: 0, want: 1 })?;
     read(src, first, data)?;
     let info = parse_info(data).map_err(Error::BadInfo)?;
     walker.set_limit(max_entries(comp, info.pages));
     sink.write_page(0, data).map_err(|errno| Error::Write { index: 0, errno })?;
-    let total = info.pages;
-    let mut meta = MetaCheck::new(&info);
-    let mut done = 1u64;
-    progress(done, total);
+    progress(1, info.pages);
 
-    if comp == Compression::None {
-        while done < total {
-            let page = walker.next(src)?.ok_or(Error::Truncated { have: done, want: total })?;
-            read(src, page, data)?;
-            meta.page(done, data)?;
-            lap(&mut ph.read);
-            sink.write_page(done, data).map_err(|errno| Error::Write { index: done, errno })?;
-            lap(&mut ph.write);
-            done += 1;
-            progress(done, total);
+    let mark = clock.now_ns();
+    let meta = MetaCheck::new(&info);
+    let mut l = Load { walker, src, sink, meta, done: 1, total: info.pages, progress, clock, mark, phases: Phases::default() };
+    let crc = if comp == Compression::None {
+        l.plain(data)?;
+        None
+    } else {
+        let computed = l.compressed(comp, cmp, unc)?;
+        if h.has_crc() && computed != h.crc32 {
+            return Err(Error::Crc { stored: h.crc32, computed });
         }
-        return Ok(Loaded { info, crc: None, disk_pages: walker.pages_read(), phases: ph });
-    }
-
-    if cmp.len() < CMP_SIZE || unc.len() < UNC_SIZE {
-        return Err(Error::BadInfo("internal: chunk buffers too small"));
-    }
-    let mut crc = KernelCrc::new();
-    while done < total {
-        let page = walker.next(src)?.ok_or(Error::Truncated { have: done, want: total })?;
-        let head: &mut Page = (&mut cmp[..PAGE]).try_into().map_err(|_| Error::BadInfo("internal"))?;
-        read(src, page, head)?;
-        let len = u64::from_le_bytes(cmp[..CMP_HEADER].try_into().unwrap_or([0; 8]));
-        if len == 0 || len > MAX_CMP_LEN as u64 {
-            return Err(Error::ChunkLength(len));
-        }
-        let len = len as usize;
-        let npages = (CMP_HEADER + len).div_ceil(PAGE);
-        // The rest of the chunk, each run of consecutive device pages in
-        // one read (the kernel allocates them mostly in order).
-        let mut k = 1;
-        let mut pages = [0u64; CMP_PAGES];
-        for slot in pages.iter_mut().take(npages).skip(1) {
-            *slot = walker.next(src)?.ok_or(Error::Truncated { have: done, want: total })?;
-        }
-        while k < npages {
-            let mut run = 1;
-            while k + run < npages && pages[k + run] == pages[k] + run as u64 {
-                run += 1;
-            }
-            src.read_pages(pages[k], &mut cmp[k * PAGE..(k + run) * PAGE])
-                .map_err(|errno| Error::Read { page: pages[k], errno })?;
-            k += run;
-        }
-        lap(&mut ph.read);
-        let input = &cmp[CMP_HEADER..CMP_HEADER + len];
-        let out = &mut unc[..UNC_SIZE];
-        let n = match comp {
-            Compression::Lz4 => lz4_flex::block::decompress_into(input, out).map_err(|_| Error::Decompress(comp))?,
-            _ => crate::lzo::decompress_into(input, out).map_err(|_| Error::Decompress(comp))?,
-        };
-        if n == 0 || n % PAGE != 0 || done + (n / PAGE) as u64 > total {
-            return Err(Error::ChunkSize(n));
-        }
-        lap(&mut ph.decode);
-        crc.update(&unc[..n]);
-        lap(&mut ph.crc);
-        for p in unc[..n].chunks_exact(PAGE) {
-            let p: &Page = p.try_into().map_err(|_| Error::BadInfo("internal"))?;
-            meta.page(done, p)?;
-            sink.write_page(done, p).map_err(|errno| Error::Write { index: done, errno })?;
-            done += 1;
-        }
-        lap(&mut ph.write);
-        progress(done, total);
-    }
-    let computed = crc.value();
-    if h.has_crc() && computed != h.crc32 {
-        return Err(Error::Crc { stored: h.crc32, computed });
-    }
-    Ok(Loaded { info, crc: Some(computed), disk_pages: walker.pages_read(), phases: ph })
+        Some(computed)
+    };
+    Ok(Loaded { info, crc, disk_pages: l.walker.pages_read(), phases: l.phases })
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! [`Problem`] so that the init can say so in one line and go on with the
 //! default.
 
-use crate::text::{parse_u32, parse_u64};
+use crate::text::{parse_i32, parse_u32, parse_u64};
 
 /// One `name[=value]` word of the command line, quotes removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,16 +106,6 @@ pub enum ResumeMode {
     Skip,
 }
 
-impl ResumeMode {
-    pub fn name(self) -> &'static str {
-        match self {
-            ResumeMode::Userspace => "userspace",
-            ResumeMode::Kernel => "kernel",
-            ResumeMode::Skip => "skip",
-        }
-    }
-}
-
 /// How long to wait for the root device (`rootwait`, `rootwait=N` as in
 /// Linux 6.5+).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,9 +153,10 @@ pub struct Config<'a> {
     /// `nohibernate` or `hibernate=no…`: the kernel refuses `/dev/snapshot`.
     pub nohibernate: bool,
     pub resume_mode: ResumeMode,
-    pub quiet: bool,
     pub debug: bool,
-    pub loglevel: Option<u32>,
+    /// `panic=N`: after a fatal error, reboot after N seconds (N > 0), at
+    /// once (N < 0), or never (0, the default), as the kernel does on panic.
+    pub panic: i32,
     pub problems: heapless::Vec<Problem<'a>, MAX_PROBLEMS>,
     pub problems_dropped: usize,
 }
@@ -187,9 +178,8 @@ impl Default for Config<'_> {
             noresume: false,
             nohibernate: false,
             resume_mode: ResumeMode::Userspace,
-            quiet: false,
             debug: false,
-            loglevel: None,
+            panic: 0,
             problems: heapless::Vec::new(),
             problems_dropped: 0,
         }
@@ -282,9 +272,12 @@ impl<'a> Config<'a> {
                     };
                 }
             }
-            ("quiet", None) => self.quiet = true,
             ("debug", None) => self.debug = true,
-            ("loglevel", _) => self.loglevel = self.number(p, parse_u32),
+            ("panic", _) => {
+                if let Some(n) = self.number(p, parse_i32) {
+                    self.panic = n;
+                }
+            }
             _ => {}
         }
     }
@@ -333,7 +326,6 @@ mod tests {
         let c = Config::parse(line);
         assert_eq!(c.root, Some("UUID=0a1b2c3d-0000-4000-8000-00000000abcd"));
         assert!(c.read_only);
-        assert!(c.quiet);
         assert_eq!(c.resume_device(), Some("UUID=1111aaaa-2222-4333-8444-555566667777"));
         assert_eq!(c.resume_offset, Some(34816));
         assert!(c.noresume);
@@ -344,7 +336,7 @@ mod tests {
         assert_eq!(c.rootdelay, Some(3));
         assert_eq!(c.rootwait, Wait::Forever);
         assert_eq!(c.resume_mode, ResumeMode::Kernel);
-        assert_eq!(c.loglevel, Some(7));
+        assert_eq!(c.panic, 0);
         assert!(c.problems.is_empty());
     }
 
@@ -371,6 +363,14 @@ mod tests {
     }
 
     #[test]
+    fn panic_timeout() {
+        assert_eq!(Config::parse("panic=10").panic, 10);
+        assert_eq!(Config::parse("panic=-1").panic, -1);
+        assert_eq!(Config::parse("panic=-1 panic=5").panic, 5, "the last one wins");
+        assert_eq!(Config::parse("panic=99999999999").panic, 0);
+    }
+
+    #[test]
     fn flags_with_values_are_not_flags() {
         // `ro=1` is not `ro`; the kernel would not take it either.
         let c = Config::parse("rw ro=1 noresume=0");
@@ -393,7 +393,7 @@ mod tests {
     #[test]
     fn bad_values_become_problems_and_keep_defaults() {
         let c = Config::parse(
-            "resume= resume_offset=99999999999999999999999 rootdelay=soon resume_init=fast root loglevel=-1",
+            "resume= resume_offset=99999999999999999999999 rootdelay=soon resume_init=fast root panic=soon",
         );
         assert_eq!(c.resume, None);
         assert_eq!(c.resume_offset, None);
@@ -409,7 +409,7 @@ mod tests {
                 ("rootdelay", "soon", "is not a decimal number in range"),
                 ("resume_init", "fast", "is not userspace, kernel or skip"),
                 ("root", "", "needs a value"),
-                ("loglevel", "-1", "is not a decimal number in range"),
+                ("panic", "soon", "is not a decimal number in range"),
             ]
         );
     }

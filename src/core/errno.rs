@@ -1,4 +1,52 @@
-//! Error numbers in words, for one-line messages a user can act on.
+//! Error numbers: a type that cannot hold 0, and their names in words for
+//! one-line messages a user can act on.
+
+use core::fmt;
+use core::num::NonZeroU16;
+
+/// A Linux error number (1..=4095). It cannot be 0: a source that reports
+/// failure without a number gets `EIO`, so converting it into the
+/// system side's errno never meets a "success" value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Errno(NonZeroU16);
+
+impl Errno {
+    pub const PERM: Errno = Errno::known(1);
+    pub const IO: Errno = Errno::known(5);
+    pub const NXIO: Errno = Errno::known(6);
+    pub const INVAL: Errno = Errno::known(22);
+
+    const fn known(n: u16) -> Errno {
+        match NonZeroU16::new(n) {
+            Some(n) => Errno(n),
+            None => panic!("errno 0"),
+        }
+    }
+
+    /// From a raw number, positive or negated; 0 and anything beyond
+    /// 4095 (the kernel's `MAX_ERRNO`) become `EIO`.
+    pub fn new(raw: i32) -> Errno {
+        u16::try_from(raw.unsigned_abs())
+            .ok()
+            .filter(|n| *n <= 4095)
+            .and_then(NonZeroU16::new)
+            .map_or(Errno::IO, Errno)
+    }
+
+    /// The positive number.
+    pub fn raw(self) -> i32 {
+        i32::from(self.0.get())
+    }
+}
+
+/// `ENOENT (no such file or directory)`, or `error N` for one not named here.
+impl fmt::Display for Errno {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.raw();
+        let (name, text) = describe(n);
+        if name == "E?" { write!(f, "error {n}") } else { write!(f, "{name} ({text})") }
+    }
+}
 
 /// The symbolic name and a short description of an errno value.
 pub fn describe(errno: i32) -> (&'static str, &'static str) {
@@ -49,5 +97,17 @@ mod tests {
         assert_eq!(super::describe(1), ("EPERM", "operation not permitted"));
         assert_eq!(super::describe(22).0, "EINVAL");
         assert_eq!(super::describe(9999).0, "E?");
+    }
+
+    #[test]
+    fn never_zero() {
+        use super::Errno;
+        assert_eq!(Errno::new(0), Errno::IO);
+        assert_eq!(Errno::new(-22), Errno::INVAL);
+        assert_eq!(Errno::new(i32::MIN), Errno::IO);
+        assert_eq!(Errno::new(5000), Errno::IO);
+        assert_eq!(Errno::new(4095).raw(), 4095);
+        assert_eq!(Errno::PERM.to_string(), "EPERM (operation not permitted)");
+        assert_eq!(Errno::new(200).to_string(), "error 200");
     }
 }

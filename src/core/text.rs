@@ -16,6 +16,14 @@ pub fn parse_u32(s: &str) -> Option<u32> {
     parse_u64(s).and_then(|v| u32::try_from(v).ok())
 }
 
+/// Parses a decimal `i32` with an optional leading `-`; `None` like [`parse_u64`].
+pub fn parse_i32(s: &str) -> Option<i32> {
+    match s.strip_prefix('-') {
+        Some(n) => parse_u64(n).and_then(|v| i64::try_from(v).ok()).and_then(|v| i32::try_from(-v).ok()),
+        None => parse_u32(s).and_then(|v| i32::try_from(v).ok()),
+    }
+}
+
 fn parse_radix(s: &str, radix: u32) -> Option<u64> {
     if s.is_empty() {
         return None;

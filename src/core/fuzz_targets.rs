@@ -3,6 +3,7 @@
 //! (`fuzz/regressions/TARGET/*`). Each takes arbitrary bytes and must
 //! return without panicking.
 
+use crate::errno::Errno;
 use crate::image::{self, PageSink, PageSource, Scratch};
 use crate::swsusp::{self, PAGE, Page};
 
@@ -35,14 +36,9 @@ impl core::fmt::Write for Count {
     }
 }
 
-/// The swap header, hibernation header, GPT and MBR probes.
+/// The filesystem and swap probes and the hibernation header.
 pub fn swap_header(data: &[u8]) {
     let _ = crate::probe::identify(data);
-    let _ = crate::probe::gpt_header(data);
-    if let Some(e) = crate::probe::gpt_entry(data) {
-        let _ = e.name_is("root part");
-    }
-    let _ = crate::probe::mbr_signature(data);
     let mut page = [0u8; PAGE];
     let n = data.len().min(PAGE);
     page[PAGE - n..].copy_from_slice(&data[..n]);
@@ -55,6 +51,40 @@ pub fn swap_header(data: &[u8]) {
     let _ = swsusp::parse_info(&page);
 }
 
+/// The partition-table reader over a disk made of the input: the first
+/// byte picks the sector size (512 to 64 KiB, or an invalid one), the
+/// next two the partition number; reads past the input fail.
+pub fn parttable(data: &[u8]) {
+    use crate::devspec::{DevSpec, PartId};
+    use crate::parttable::{self, GPT_ENTRY_READ, GPT_HEADER_READ};
+    let [sel, p0, p1, disk @ ..] = data else { return };
+    let ss = if sel & 0x80 != 0 { u64::from(*sel) * 3 } else { 512u64 << (sel % 8) };
+    let partn = u32::from(u16::from_le_bytes([*p0, *p1]));
+    let mut reads = 0;
+    let mut read = |off: u64, buf: &mut [u8]| {
+        reads += 1;
+        assert!(buf.len() <= GPT_HEADER_READ.max(GPT_ENTRY_READ), "reads are small and fixed");
+        match usize::try_from(off).ok().and_then(|o| disk.get(o..o.checked_add(buf.len())?)) {
+            Some(src) => {
+                buf.copy_from_slice(src);
+                true
+            }
+            None => false,
+        }
+    };
+    let id = parttable::identify(ss, partn, &mut read);
+    assert!(reads <= 3, "at most header, entry and MBR");
+    if let Some(id) = id {
+        assert!(partn > 0);
+        let _ = id.matches(&DevSpec::PartLabel("root part"));
+        let _ = id.matches(&DevSpec::PartUuid { id: PartId::Mbr { disk: 1, part: partn }, offset: 0 });
+    }
+    if let Some(h) = parttable::gpt_header(disk) {
+        let _ = parttable::gpt_entry_offset(&h, ss, partn);
+    }
+    let _ = parttable::gpt_entry(disk).map(|e| e.name_is("root part"));
+}
+
 /// A device made of the input's pages (the last one zero-padded).
 struct Device<'a>(&'a [u8]);
 
@@ -65,9 +95,9 @@ impl Device<'_> {
 }
 
 impl PageSource for Device<'_> {
-    fn read_page(&mut self, n: u64, buf: &mut Page) -> Result<(), i32> {
-        let start = usize::try_from(n).ok().and_then(|n| n.checked_mul(PAGE)).ok_or(5)?;
-        let src = self.0.get(start..).ok_or(5)?;
+    fn read_page(&mut self, n: u64, buf: &mut Page) -> Result<(), Errno> {
+        let start = usize::try_from(n).ok().and_then(|n| n.checked_mul(PAGE)).ok_or(Errno::IO)?;
+        let src = self.0.get(start..).ok_or(Errno::IO)?;
         let k = src.len().min(PAGE);
         buf[..k].copy_from_slice(&src[..k]);
         buf[k..].fill(0);
@@ -78,7 +108,7 @@ impl PageSource for Device<'_> {
 struct Discard(u64);
 
 impl PageSink for Discard {
-    fn write_page(&mut self, index: u64, _page: &Page) -> Result<(), i32> {
+    fn write_page(&mut self, index: u64, _page: &Page) -> Result<(), Errno> {
         assert_eq!(index, self.0, "stream pages out of order");
         self.0 += 1;
         Ok(())
@@ -90,7 +120,7 @@ fn load(h: &swsusp::Header, dev: &mut Device<'_>) {
     let pages = dev.pages();
     let mut sink = Discard(0);
     let mut last = 0;
-    let r = image::load(h, pages, dev, &mut sink, scratch.buffers(), &mut |done, total| {
+    let r = image::load(h, pages, dev, &mut sink, &mut scratch, &mut |done, total| {
         assert!(done > last && done <= total, "progress went backwards or past the end");
         last = done;
     }, &image::NoClock);
@@ -131,11 +161,7 @@ pub fn chunks(data: &[u8]) {
         dev[1][i * 8..i * 8 + 8].copy_from_slice(&e.to_le_bytes());
     }
     let stream_pages = 2 + u64::from(sel >> 1) * 3;
-    let info = &mut dev[2];
-    info[0x18..0x20].copy_from_slice(&swsusp::X86_64_RESTORE_MAGIC.to_le_bytes());
-    info[0x1A0..0x1A8].copy_from_slice(&(stream_pages - 2).to_le_bytes());
-    info[0x1A8..0x1B0].copy_from_slice(&stream_pages.to_le_bytes());
-    info[0x1B0..0x1B8].copy_from_slice(&(stream_pages << 12).to_le_bytes());
+    dev[2] = swsusp::info_page(stream_pages, stream_pages - 2);
     for (i, c) in rest.chunks(PAGE).take(chunk_pages).enumerate() {
         dev[3 + i][..c.len()].copy_from_slice(c);
     }
@@ -182,6 +208,7 @@ mod tests {
         let n = replay("cmdline", super::cmdline)
             + replay("devspec", super::devspec)
             + replay("swap_header", super::swap_header)
+            + replay("parttable", super::parttable)
             + replay("swap_map", super::swap_map)
             + replay("chunks", super::chunks)
             + replay("lzo_diff", super::lzo_diff);
@@ -193,6 +220,10 @@ mod tests {
         super::cmdline(b"root=\"a b\" resume=UUID=zz --");
         super::devspec(b"PARTUUID=cafe1234-02/PARTNROFF=-1");
         super::swap_header(&[0xff; 4096]);
+        let mut disk = vec![3u8, 1, 0];
+        disk.extend_from_slice(include_bytes!("../../tests/fixtures/gpt4k-head.bin"));
+        super::parttable(&disk);
+        super::parttable(&[0x80, 0, 0]);
         super::swap_map(&[0u8; 3 * 4096]);
         super::chunks(&[1u8; 5000]);
         super::chunks(&[0u8; 9000]);

@@ -1,0 +1,5 @@
+# The one definition of where the build puts things. Sourced; expects
+# $top (the repository root).
+# shellcheck shell=bash
+BIN_REL=x86_64-unknown-linux-musl/release/resume-init
+BIN=$top/target/$BIN_REL
