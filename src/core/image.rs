@@ -465,4 +465,4 @@ pub fn load(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -7,7 +7,7 @@ use crate::swsusp::{self, SF_CRC32_MODE, SF_NOCOMPRESS_MODE, SF_PLATFORM_MODE, p
 
 const EIO: Errno = Errno::IO;
 
-struct Disk(Vec<Page>);
+pub(crate) struct Disk(pub(crate) Vec<Page>);
 
 impl PageSource for Disk {
     fn read_page(&mut self, n: u64, buf: &mut Page) -> Result<(), Errno> {
@@ -17,8 +17,8 @@ impl PageSource for Disk {
 }
 
 #[derive(Default)]
-struct Collect {
-    pages: Vec<Page>,
+pub(crate) struct Collect {
+    pub(crate) pages: Vec<Page>,
     fail_at: Option<(u64, Errno)>,
 }
 
@@ -79,7 +79,7 @@ fn page_list(n: usize) -> Vec<Page> {
 
 /// The stream pages after `swsusp_info` for `n` data pages: the page
 /// list, then the data.
-fn payload(n: usize) -> Vec<Page> {
+pub(crate) fn payload(n: usize) -> Vec<Page> {
     let mut v = page_list(n);
     v.extend((0..n).map(pattern_page));
     v

@@ -1,0 +1,285 @@
+//! LZO1X compression into a caller's buffer, for the writer
+//! (`resume-init hibernate`): the bitstream the kernel's
+//! `lzo1x_decompress_safe` reads (version 0, no lzo-rle marker), written
+//! from the format description (Documentation/staging/lzo.rst).
+//!
+//! Why our own: no maintained crate compresses LZO1X without an
+//! allocator (`lzo1x` returns a `Vec`; `lzokay` is an LZO1X-999-style
+//! optimiser, many times slower, with a 300 KiB dictionary), and this
+//! binary has no heap. The encoder is a greedy one-pass matcher like
+//! LZO1X-1: a 4096-entry hash of 4-byte sequences, matches of 4 bytes and
+//! more up to 48 KiB back, literal runs skipped faster the longer they
+//! get. Its output is checked by round trips through our decoder and the
+//! `lzo` crate's (unit tests, `lzo_roundtrip` fuzz target), and by the
+//! kernel's own loader in the QEMU tests.
+
+/// Hash table entries (positions of 4-byte sequences).
+const TABLE_BITS: u32 = 12;
+/// The farthest back a match can reach (M4).
+const MAX_OFFSET: usize = 0xBFFF;
+const M2_MAX_OFFSET: usize = 0x0800;
+const M3_MAX_OFFSET: usize = 0x4000;
+const M2_MAX_LEN: usize = 8;
+const M3_MAX_LEN: usize = 33;
+const M4_MAX_LEN: usize = 9;
+const M3_MARKER: u8 = 32;
+const M4_MARKER: u8 = 16;
+/// A first literal run of up to this many bytes has its own short form.
+const FIRST_LITERALS_MAX: usize = 238;
+
+/// The encoder's working memory: 16 KiB, reused for every chunk.
+pub struct Table([u32; 1 << TABLE_BITS]);
+
+impl Table {
+    pub const fn new() -> Table {
+        Table([0; 1 << TABLE_BITS])
+    }
+}
+
+impl Default for Table {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The largest output for `n` input bytes (`lzo1x_worst_compress`).
+pub const fn worst_case(n: usize) -> usize {
+    n + n / 16 + 64 + 3
+}
+
+/// The output buffer is smaller than [`worst_case`] needs for this input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputTooSmall;
+
+struct Out<'a> {
+    b: &'a mut [u8],
+    pos: usize,
+    /// Where the last match keeps the count of up to 3 literals after it.
+    low_bits: Option<usize>,
+}
+
+impl Out<'_> {
+    #[inline(always)]
+    fn push(&mut self, v: u8) -> Result<(), OutputTooSmall> {
+        *self.b.get_mut(self.pos).ok_or(OutputTooSmall)? = v;
+        self.pos += 1;
+        Ok(())
+    }
+
+    /// The zero-byte length extension: a 0 per 255, then the rest (≥ 1).
+    fn extension(&mut self, mut n: usize) -> Result<(), OutputTooSmall> {
+        while n > 255 {
+            self.push(0)?;
+            n -= 255;
+        }
+        self.push(n as u8)
+    }
+
+    fn literals(&mut self, lit: &[u8]) -> Result<(), OutputTooSmall> {
+        let n = lit.len();
+        if n == 0 {
+            return Ok(());
+        }
+        match self.low_bits {
+            None if n <= FIRST_LITERALS_MAX => self.push((17 + n) as u8)?,
+            Some(at) if n <= 3 => self.b[at] |= n as u8,
+            _ if n <= 18 => self.push((n - 3) as u8)?,
+            _ => {
+                self.push(0)?;
+                self.extension(n - 18)?;
+            }
+        }
+        let dst = self.b.get_mut(self.pos..self.pos + n).ok_or(OutputTooSmall)?;
+        dst.copy_from_slice(lit);
+        self.pos += n;
+        Ok(())
+    }
+
+    /// A match of `len` ≥ 4 bytes `off` bytes back (1..=0xBFFF).
+    fn matched(&mut self, off: usize, len: usize) -> Result<(), OutputTooSmall> {
+        if len <= M2_MAX_LEN && off <= M2_MAX_OFFSET {
+            let o = off - 1;
+            self.push((((len - 1) << 5) | ((o & 7) << 2)) as u8)?;
+            self.push((o >> 3) as u8)?;
+        } else {
+            let o = if off <= M3_MAX_OFFSET {
+                if len <= M3_MAX_LEN {
+                    self.push(M3_MARKER | (len - 2) as u8)?;
+                } else {
+                    self.push(M3_MARKER)?;
+                    self.extension(len - M3_MAX_LEN)?;
+                }
+                off - 1
+            } else {
+                let o = off - 0x4000;
+                let high = ((o & 0x4000) >> 11) as u8;
+                if len <= M4_MAX_LEN {
+                    self.push(M4_MARKER | high | (len - 2) as u8)?;
+                } else {
+                    self.push(M4_MARKER | high)?;
+                    self.extension(len - M4_MAX_LEN)?;
+                }
+                o
+            };
+            self.push(((o & 63) << 2) as u8)?;
+            self.push((o >> 6) as u8)?;
+        }
+        self.low_bits = Some(self.pos - 2);
+        Ok(())
+    }
+}
+
+#[inline(always)]
+fn read32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+#[inline(always)]
+fn hash(v: u32) -> usize {
+    (v.wrapping_mul(0x9E37_79B1) >> (32 - TABLE_BITS)) as usize
+}
+
+/// How many bytes from `a` and `b` (a < b) agree, up to the end of `src`.
+#[inline(always)]
+fn common(src: &[u8], a: usize, b: usize) -> usize {
+    let mut n = 0;
+    while b + n + 8 <= src.len() {
+        let x = u64::from_le_bytes(src[a + n..a + n + 8].try_into().unwrap_or([0; 8]));
+        let y = u64::from_le_bytes(src[b + n..b + n + 8].try_into().unwrap_or([1; 8]));
+        if x != y {
+            return n + ((x ^ y).trailing_zeros() / 8) as usize;
+        }
+        n += 8;
+    }
+    while b + n < src.len() && src[a + n] == src[b + n] {
+        n += 1;
+    }
+    n
+}
+
+/// Compresses `src` into `dst` as one LZO1X stream (end marker included);
+/// returns its length. `dst` of [`worst_case`]`(src.len())` bytes always suffices.
+pub fn compress_into(src: &[u8], dst: &mut [u8], table: &mut Table) -> Result<usize, OutputTooSmall> {
+    let mut out = Out { b: dst, pos: 0, low_bits: None };
+    let mut lit = 0;
+    let mut ip = 1;
+    table.0.fill(0);
+    // The last 4 bytes are never the start of a hashed sequence.
+    while ip + 4 <= src.len() {
+        let v = read32(src, ip);
+        let h = hash(v);
+        let cand = table.0[h] as usize;
+        table.0[h] = ip as u32;
+        let off = ip - cand;
+        if cand < ip && off <= MAX_OFFSET && read32(src, cand) == v {
+            let len = 4 + common(src, cand + 4, ip + 4);
+            out.literals(&src[lit..ip])?;
+            out.matched(off, len)?;
+            ip += len;
+            lit = ip;
+        } else {
+            // Incompressible stretches are crossed faster, as LZO1X-1 does.
+            ip += 1 + ((ip - lit) >> 5);
+        }
+    }
+    out.literals(&src[lit..])?;
+    // The end of stream: an M4 with offset 0.
+    out.push(M4_MARKER | 1)?;
+    out.push(0)?;
+    out.push(0)?;
+    Ok(out.pos)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roundtrip(src: &[u8]) -> usize {
+        let mut t = Table::new();
+        let mut c = vec![0u8; worst_case(src.len())];
+        let n = compress_into(src, &mut c, &mut t).unwrap();
+        let mut a = vec![0u8; src.len() + 16];
+        let m = crate::lzo::decompress_into(&c[..n], &mut a).unwrap();
+        assert_eq!(&a[..m], src, "our decoder");
+        let mut b = vec![0u8; src.len() + 16];
+        let m = lzo::decompress_into(&c[..n], &mut b).unwrap();
+        assert_eq!(&b[..m], src, "the lzo crate's decoder");
+        assert!(src.is_empty() || c[0] != 17, "a first byte 17 would read as an lzo-rle marker");
+        n
+    }
+
+    /// Data with every kind of instruction: short and long literal runs,
+    /// near (M2), middle (M3) and far (M4) matches, long matches.
+    fn mixed(len: usize, seed: u64) -> Vec<u8> {
+        let mut x = seed | 1;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut v: Vec<u8> = Vec::with_capacity(len);
+        while v.len() < len {
+            let r = rnd();
+            match r % 6 {
+                0 => v.extend((0..(r >> 8) % 40).map(|_| rnd() as u8)),
+                1 | 2 if v.len() > 64 => {
+                    let back = 1 + ((r >> 8) as usize % v.len().min(if r % 6 == 1 { 2048 } else { 60000 }));
+                    let n = 3 + (r >> 32) as usize % 300;
+                    for _ in 0..n {
+                        let b = v[v.len() - back];
+                        v.push(b);
+                    }
+                }
+                3 => v.extend(core::iter::repeat_n((r >> 8) as u8, (r >> 16) as usize % 600)),
+                _ => v.push(r as u8),
+            }
+        }
+        v.truncate(len);
+        v
+    }
+
+    #[test]
+    fn roundtrips() {
+        for len in [0, 1, 2, 3, 4, 5, 12, 13, 17, 18, 19, 100, 238, 239, 240, 4096, 131072] {
+            roundtrip(&mixed(len, len as u64 + 7));
+            roundtrip(&vec![0u8; len]);
+            let random: Vec<u8> = mixed(len * 2, 99).iter().step_by(2).copied().collect();
+            roundtrip(&random);
+        }
+        for seed in 1..40 {
+            roundtrip(&mixed(131072, seed));
+        }
+    }
+
+    #[test]
+    fn compresses() {
+        assert!(roundtrip(&[0u8; 131072]) < 700, "a zero page set shrinks to almost nothing");
+        let text = b"resume-init restores hibernation images. ".repeat(3000);
+        assert!(roundtrip(&text) < text.len() / 20);
+    }
+
+    #[test]
+    fn worst_case_holds_for_incompressible_data() {
+        let mut x = 0x1234_5678_9abc_def1u64;
+        let src: Vec<u8> = (0..131072)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        let n = roundtrip(&src);
+        assert!(n <= worst_case(src.len()));
+        assert!(n <= crate::image::MAX_CMP_LEN, "within what every loader accepts");
+    }
+
+    #[test]
+    fn too_small_output_is_an_error() {
+        let mut t = Table::new();
+        let src = mixed(5000, 3);
+        let mut c = vec![0u8; 100];
+        assert_eq!(compress_into(&src, &mut c, &mut t), Err(OutputTooSmall));
+    }
+}

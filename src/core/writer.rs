@@ -1,0 +1,257 @@
+//! Writing a hibernation image as the kernel's `swsusp_write` does, from
+//! the stream `/dev/snapshot` hands out (`writer-recipe.md` §4): page 0
+//! (`swsusp_info`) as it is, the rest raw or in 32-page LZO/LZ4 chunks
+//! (`[u64 length][compressed bytes]`, padded to whole pages) with the
+//! kernel's CRC32 over the uncompressed bytes, every page in a slot the
+//! kernel allocated, listed in a chain of swap-map pages (511 entries and
+//! a link). The header is not written here: it is the commit record, and
+//! the caller writes it last, after the data is on disk
+//! ([`crate::swsusp::mark`]).
+//!
+//! Memory is fixed and the caller's ([`Scratch`]), like the loader's.
+
+use crate::errno::Errno;
+use crate::image::{CMP_SIZE, KernelCrc, MAP_ENTRIES, UNC_PAGES, UNC_SIZE};
+use crate::lzo_compress;
+use crate::swsusp::{
+    Compression, PAGE, Page, SF_COMPRESSION_ALG_LZ4, SF_CRC32_MODE, SF_HW_SIG, SF_NOCOMPRESS_MODE, SF_PLATFORM_MODE,
+    parse_info,
+};
+
+/// The chunk length prefix (`CMP_HEADER`).
+const CMP_HEADER: usize = 8;
+/// The compression buffer: room for the length and what `lz4_flex` asks
+/// for before it starts (more than LZ4's real worst case, and more than
+/// LZO's). A chunk longer than the loaders accept is refused afterwards.
+pub const OUT_SIZE: usize =
+    (CMP_HEADER + max(lz4_flex::block::get_maximum_output_size(UNC_SIZE), lzo_compress::worst_case(UNC_SIZE))).div_ceil(PAGE) * PAGE;
+
+const fn max(a: usize, b: usize) -> usize {
+    if a > b { a } else { b }
+}
+const NEXT_SWAP: usize = PAGE - 8;
+
+/// Where the stream comes from: `read()` on `/dev/snapshot`.
+pub trait StreamSource {
+    /// The next stream page into `buf`; `false` after the last one.
+    fn next_page(&mut self, buf: &mut Page) -> Result<bool, Errno>;
+}
+
+/// Where pages go: the kernel's swap slots on the resume device.
+pub trait SlotSink {
+    /// A free slot (`SNAPSHOT_ALLOC_SWAP_PAGE`), as a device page number.
+    fn alloc(&mut self) -> Result<u64, Errno>;
+    /// Writes `page` to device page `slot` (it may be held back to merge
+    /// runs of slots; [`flush`](Self::flush) writes what is held).
+    fn write(&mut self, slot: u64, page: &Page) -> Result<(), Errno>;
+    fn flush(&mut self) -> Result<(), Errno>;
+}
+
+/// Why an image could not be written. Nothing is committed then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Error {
+    /// No free swap slot was left (`ENOSPC`) or allocation failed.
+    Alloc { done: u64, errno: Errno },
+    Write { slot: u64, errno: Errno },
+    Read { index: u64, errno: Errno },
+    /// The stream's first page is not a `swsusp_info` we understand.
+    BadInfo(&'static str),
+    /// The stream did not have as many pages as its header says.
+    Length { have: u64, want: u64 },
+    /// A chunk did not fit the compression buffer.
+    Compress,
+}
+
+impl core::fmt::Display for Error {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            Error::Alloc { done, errno } => write!(f, "no swap slot for page {done}: {errno}"),
+            Error::Write { slot, errno } => write!(f, "write error at device page {slot}: {errno}"),
+            Error::Read { index, errno } => write!(f, "reading stream page {index} from the kernel: {errno}"),
+            Error::BadInfo(why) => write!(f, "the kernel's image header: {why}"),
+            Error::Length { have, want } => write!(f, "the kernel gave {have} pages of an image of {want}"),
+            Error::Compress => f.write_str("a chunk did not compress into its buffer"),
+        }
+    }
+}
+
+/// The `SF_*` flags of an image written with these choices.
+pub fn flags(comp: Compression, platform: bool, hw_sig: u32) -> u32 {
+    let mut f = match comp {
+        Compression::None => SF_NOCOMPRESS_MODE,
+        Compression::Lzo => SF_CRC32_MODE,
+        Compression::Lz4 => SF_CRC32_MODE | SF_COMPRESSION_ALG_LZ4,
+    };
+    if platform {
+        f |= SF_PLATFORM_MODE;
+    }
+    if hw_sig != 0 {
+        f |= SF_HW_SIG;
+    }
+    f
+}
+
+/// Swap slots an image of `pages` stream pages needs at most: the pages
+/// (for compressed images, every chunk at its worst size) and the map.
+pub fn slots_needed(comp: Compression, pages: u64) -> u64 {
+    let data = match comp {
+        Compression::None => pages,
+        _ => 1 + pages.saturating_sub(1).div_ceil(UNC_PAGES as u64) * (CMP_SIZE / PAGE) as u64,
+    };
+    data + data.div_ceil(MAP_ENTRIES as u64) + 1
+}
+
+/// The writer's memory: the map page being filled, a stream page, and a
+/// chunk's input and output.
+pub struct Scratch {
+    map: Page,
+    page: Page,
+    unc: [u8; UNC_SIZE],
+    cmp: [u8; OUT_SIZE],
+    lzo: lzo_compress::Table,
+}
+
+impl Scratch {
+    pub const fn new() -> Scratch {
+        Scratch { map: [0; PAGE], page: [0; PAGE], unc: [0; UNC_SIZE], cmp: [0; OUT_SIZE], lzo: lzo_compress::Table::new() }
+    }
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    /// Stream pages (the kernel's `nr_to_write` + 1).
+    pub pages: u64,
+    /// Device page of the first map page: the header's `image`.
+    pub first_map: u64,
+    /// The CRC32 of compressed images, for the header.
+    pub crc: Option<u32>,
+    /// Slots used: pages, chunk pages and map pages.
+    pub disk_pages: u64,
+}
+
+/// The swap-map chain being built: entries go into the current map page;
+/// a full one is linked to a fresh slot and written.
+struct Map<'a> {
+    page: &'a mut Page,
+    slot: u64,
+    first: u64,
+    k: usize,
+    used: u64,
+}
+
+impl Map<'_> {
+    /// Stores `page` in a fresh slot and lists it.
+    fn put(&mut self, dst: &mut dyn SlotSink, page: &Page, index: u64) -> Result<(), Error> {
+        let slot = dst.alloc().map_err(|errno| Error::Alloc { done: index, errno })?;
+        dst.write(slot, page).map_err(|errno| Error::Write { slot, errno })?;
+        self.page[self.k * 8..self.k * 8 + 8].copy_from_slice(&slot.to_le_bytes());
+        self.k += 1;
+        self.used += 1;
+        if self.k == MAP_ENTRIES {
+            let next = dst.alloc().map_err(|errno| Error::Alloc { done: index, errno })?;
+            self.page[NEXT_SWAP..].copy_from_slice(&next.to_le_bytes());
+            dst.write(self.slot, self.page).map_err(|errno| Error::Write { slot: self.slot, errno })?;
+            self.page.fill(0);
+            self.slot = next;
+            self.k = 0;
+            self.used += 1;
+        }
+        Ok(())
+    }
+
+    /// Writes the last map page (its unused entries and link are 0).
+    fn finish(&mut self, dst: &mut dyn SlotSink) -> Result<(), Error> {
+        dst.write(self.slot, self.page).map_err(|errno| Error::Write { slot: self.slot, errno })
+    }
+}
+
+/// Compresses one chunk of whole pages into `cmp` as `[u64 len][data]`
+/// padded with zeros to whole pages; returns the pages it takes.
+pub fn compress_chunk(comp: Compression, unc: &[u8], cmp: &mut [u8; OUT_SIZE], lzo: &mut lzo_compress::Table) -> Result<usize, Error> {
+    let out = &mut cmp[CMP_HEADER..];
+    let n = match comp {
+        Compression::Lz4 => lz4_flex::block::compress_into(unc, out).map_err(|_| Error::Compress)?,
+        _ => lzo_compress::compress_into(unc, out, lzo).map_err(|_| Error::Compress)?,
+    };
+    if n > crate::image::MAX_CMP_LEN {
+        return Err(Error::Compress);
+    }
+    cmp[..CMP_HEADER].copy_from_slice(&(n as u64).to_le_bytes());
+    let pages = (CMP_HEADER + n).div_ceil(PAGE);
+    cmp[CMP_HEADER + n..pages * PAGE].fill(0);
+    Ok(pages)
+}
+
+/// Writes the whole stream of `src` to slots of `dst` and flushes them;
+/// `progress` gets (stream pages done, pages in all). On `Ok` every page
+/// and map page is written; the caller commits by writing the header.
+pub fn write_image(
+    src: &mut dyn StreamSource,
+    dst: &mut dyn SlotSink,
+    comp: Compression,
+    scratch: &mut Scratch,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Written, Error> {
+    let Scratch { map, page, unc, cmp, lzo } = scratch;
+    map.fill(0);
+    let first = dst.alloc().map_err(|errno| Error::Alloc { done: 0, errno })?;
+    let mut m = Map { page: map, slot: first, first, k: 0, used: 1 };
+
+    let read = |src: &mut dyn StreamSource, buf: &mut Page, index: u64| src.next_page(buf).map_err(|errno| Error::Read { index, errno });
+    if !read(src, page, 0)? {
+        return Err(Error::Length { have: 0, want: 2 });
+    }
+    let info = parse_info(page).map_err(Error::BadInfo)?;
+    let total = info.pages;
+    m.put(dst, page, 0)?;
+    let mut done = 1u64;
+    let mut crc = KernelCrc::new();
+    loop {
+        // One page (raw) or up to a chunk of pages (compressed).
+        let want = if comp == Compression::None { 1 } else { UNC_PAGES };
+        let mut n = 0;
+        while n < want {
+            let buf: &mut Page = (&mut unc[n * PAGE..(n + 1) * PAGE]).try_into().map_err(|_| Error::Compress)?;
+            if !read(src, buf, done + n as u64)? {
+                break;
+            }
+            n += 1;
+        }
+        if n == 0 {
+            break;
+        }
+        if done + n as u64 > total {
+            return Err(Error::Length { have: done + n as u64, want: total });
+        }
+        if comp == Compression::None {
+            let p: &Page = (&unc[..PAGE]).try_into().map_err(|_| Error::Compress)?;
+            m.put(dst, p, done)?;
+        } else {
+            crc.update(&unc[..n * PAGE]);
+            let pages = compress_chunk(comp, &unc[..n * PAGE], cmp, lzo)?;
+            for p in cmp[..pages * PAGE].chunks_exact(PAGE) {
+                let p: &Page = p.try_into().map_err(|_| Error::Compress)?;
+                m.put(dst, p, done)?;
+            }
+        }
+        done += n as u64;
+        progress(done, total);
+    }
+    if done != total {
+        return Err(Error::Length { have: done, want: total });
+    }
+    m.finish(dst)?;
+    dst.flush().map_err(|errno| Error::Write { slot: m.slot, errno })?;
+    let crc = (comp != Compression::None).then(|| crc.value());
+    Ok(Written { pages: total, first_map: m.first, crc, disk_pages: m.used })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,158 @@
+//! The writer against the loader: images written into a fake swap area
+//! through the kernel's slot allocator's habits (mostly consecutive
+//! slots, some gaps), committed with `swsusp::mark`, then loaded back.
+
+use super::*;
+use crate::image::tests::{Collect, Disk, payload};
+use crate::image::{Scratch as LoadScratch, load};
+use crate::probe::{SWAP_SIG, SWAPSPACE2};
+use crate::swsusp::{self, parse_header};
+
+struct Stream {
+    pages: Vec<Page>,
+    next: usize,
+}
+
+impl StreamSource for Stream {
+    fn next_page(&mut self, buf: &mut Page) -> Result<bool, Errno> {
+        let Some(p) = self.pages.get(self.next) else { return Ok(false) };
+        *buf = *p;
+        self.next += 1;
+        Ok(true)
+    }
+}
+
+/// A swap area of `size` pages; slot 0 is the header. Hands out slots in
+/// order but skips every 37th (another user's), like a busy swap map.
+struct Swap {
+    disk: Vec<Page>,
+    next: u64,
+    fail_write: Option<u64>,
+    flushed: bool,
+}
+
+impl Swap {
+    fn new(size: usize) -> Swap {
+        let mut disk = vec![[0u8; PAGE]; size];
+        disk[0][SWAP_SIG..].copy_from_slice(SWAPSPACE2);
+        Swap { disk, next: 1, fail_write: None, flushed: false }
+    }
+}
+
+impl SlotSink for Swap {
+    fn alloc(&mut self) -> Result<u64, Errno> {
+        if self.next % 37 == 0 {
+            self.next += 1;
+        }
+        if self.next as usize >= self.disk.len() {
+            return Err(Errno::new(28));
+        }
+        self.next += 1;
+        Ok(self.next - 1)
+    }
+    fn write(&mut self, slot: u64, page: &Page) -> Result<(), Errno> {
+        if self.fail_write == Some(slot) {
+            return Err(Errno::IO);
+        }
+        self.disk[slot as usize] = *page;
+        Ok(())
+    }
+    fn flush(&mut self) -> Result<(), Errno> {
+        self.flushed = true;
+        Ok(())
+    }
+}
+
+/// A stream of `data` data pages: `swsusp_info`, the page list, the data.
+fn stream(data: usize) -> Vec<Page> {
+    let body = payload(data);
+    let mut v = vec![swsusp::info_page(1 + body.len() as u64, data as u64)];
+    v.extend(body);
+    v
+}
+
+fn write_then_load(comp: Compression, data: usize) -> (Written, Vec<Page>) {
+    let pages = stream(data);
+    let mut swap = Swap::new(4 * pages.len() + 64);
+    let mut scratch = Box::new(Scratch::new());
+    let mut last = 0;
+    let w = write_image(&mut Stream { pages: pages.clone(), next: 0 }, &mut swap, comp, &mut scratch, &mut |d, t| {
+        assert!(d > last && d <= t);
+        last = d;
+    })
+    .unwrap();
+    assert!(swap.flushed, "the data is flushed before the caller commits");
+    assert_eq!(w.pages, pages.len() as u64);
+    assert!(w.disk_pages <= slots_needed(comp, w.pages), "{} slots used, {} estimated", w.disk_pages, slots_needed(comp, w.pages));
+    swsusp::mark(&mut swap.disk[0], w.first_map, flags(comp, true, 0), w.crc.unwrap_or(0), 0);
+    let h = parse_header(&swap.disk[0]).unwrap();
+    assert_eq!(h.compression(), comp);
+    let n = swap.disk.len() as u64;
+    let mut sink = Collect::default();
+    let l = load(&h, n, &mut Disk(swap.disk), &mut sink, &mut Box::new(LoadScratch::new()), &mut |_, _| {}, &crate::image::NoClock)
+        .unwrap();
+    // Every slot written is read, but for an empty last map page.
+    assert!(l.disk_pages == w.disk_pages || l.disk_pages + 1 == w.disk_pages, "read {}, wrote {}", l.disk_pages, w.disk_pages);
+    assert_eq!(l.crc, w.crc);
+    assert_eq!(sink.pages.len(), pages.len());
+    (w, sink.pages.into_iter().zip(pages).filter(|(a, b)| a != b).map(|(a, _)| a).collect())
+}
+
+#[test]
+fn every_compression_roundtrips_through_the_loader() {
+    for comp in [Compression::None, Compression::Lzo, Compression::Lz4] {
+        // 1 data page; a chunk and a bit; more than one map page of entries.
+        for data in [1, 40, 700] {
+            let (_, differ) = write_then_load(comp, data);
+            assert!(differ.is_empty(), "{comp:?}, {data} data pages: pages differ");
+        }
+    }
+}
+
+#[test]
+fn a_full_map_page_links_an_empty_one() {
+    // 510 stream pages after page 0: exactly 511 entries in the first map page.
+    let (w, differ) = write_then_load(Compression::None, 509);
+    assert!(differ.is_empty());
+    assert_eq!(w.pages, 511);
+    assert_eq!(w.disk_pages, 511 + 2, "two map pages, the second empty");
+}
+
+#[test]
+fn compressed_images_are_smaller_and_checksummed() {
+    let (w, _) = write_then_load(Compression::Lzo, 700);
+    let (raw, _) = write_then_load(Compression::None, 700);
+    assert!(w.disk_pages < raw.disk_pages, "LZO {} pages, raw {}", w.disk_pages, raw.disk_pages);
+    assert!(w.crc.is_some() && raw.crc.is_none());
+}
+
+#[test]
+fn out_of_swap_and_write_errors_are_reported() {
+    let pages = stream(300);
+    let mut small = Swap::new(100);
+    let e = write_image(&mut Stream { pages: pages.clone(), next: 0 }, &mut small, Compression::None, &mut Box::new(Scratch::new()), &mut |_, _| {});
+    assert!(matches!(e, Err(Error::Alloc { errno, .. }) if errno.raw() == 28), "{e:?}");
+    assert_eq!(&small.disk[0][SWAP_SIG..], SWAPSPACE2, "the header is the caller's: untouched");
+    let mut bad = Swap::new(1000);
+    bad.fail_write = Some(50);
+    let e = write_image(&mut Stream { pages, next: 0 }, &mut bad, Compression::Lzo, &mut Box::new(Scratch::new()), &mut |_, _| {});
+    assert_eq!(e, Err(Error::Write { slot: 50, errno: Errno::IO }));
+}
+
+#[test]
+fn a_stream_of_the_wrong_length_is_refused() {
+    let mut pages = stream(50);
+    pages.pop();
+    let e = write_image(&mut Stream { pages, next: 0 }, &mut Swap::new(500), Compression::Lzo, &mut Box::new(Scratch::new()), &mut |_, _| {});
+    assert!(matches!(e, Err(Error::Length { .. })), "{e:?}");
+    let e = write_image(&mut Stream { pages: vec![[0u8; PAGE]], next: 0 }, &mut Swap::new(50), Compression::None, &mut Box::new(Scratch::new()), &mut |_, _| {});
+    assert!(matches!(e, Err(Error::BadInfo(_))), "{e:?}");
+}
+
+#[test]
+fn flag_choices() {
+    assert_eq!(flags(Compression::Lzo, true, 0), 0x5);
+    assert_eq!(flags(Compression::Lz4, true, 0), 0x15);
+    assert_eq!(flags(Compression::None, false, 0), 0x2);
+    assert_eq!(flags(Compression::Lzo, false, 7), 0xc);
+}
