@@ -59,11 +59,15 @@ echo "== QEMU hibernate→resume tests (kernel $KVER)"
 . "$top/tests/resume.sh"
 echo "== QEMU fault matrix (kernel $KVER)"
 . "$top/tests/faults.sh"
+echo "== QEMU tests of the writer, resume-init hibernate (kernel $KVER)"
+WRITER_LONG=1 . "$top/tests/hibernate.sh"
 
 if [ -n "$k612" ]; then
     use_kernel "$k612"
     echo "== QEMU hibernate→resume tests (kernel $KVER, $mode)"
     . "$top/tests/resume.sh"
+    echo "== QEMU tests of the writer (kernel $KVER)"
+    WRITER_LONG=0 . "$top/tests/hibernate.sh"
 else
     case_begin "kernel 6.12 installed"; check_fail "no 6.12 kernel under /lib/modules (scripts/setup.sh installs linux-image-6.12-amd64)"; case_end
 fi

@@ -25,6 +25,7 @@ pub const USAGE: i32 = 3;
 const USAGE_TEXT: &str = "usage: resume-init inspect [--offset PAGES] PATH\n\
   Checks the hibernation image on a swap device or image file without writing anything.\n\
   Exit status: 0 valid image, 1 no image, 2 invalid image, 3 usage or I/O error.\n\
+  resume-init hibernate --help: writes an image and powers off (see below).\n\
   resume-init selftest checks the binary's own memcpy/memmove/memset.\n\
   As PID 1 (the initramfs /init) it resumes or boots; see the README.";
 
@@ -34,8 +35,9 @@ pub fn run(args: Args) -> i32 {
     match arg(1) {
         Some("inspect") => {}
         Some("selftest") => return selftest(),
+        Some("hibernate") => return crate::hibernate::run(args),
         Some("-h" | "--help" | "help") => {
-            out!("{USAGE_TEXT}");
+            out!("{USAGE_TEXT}\n{}", crate::hibernate::USAGE_TEXT);
             return VALID;
         }
         _ => {

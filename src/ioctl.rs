@@ -1,4 +1,5 @@
-//! `/dev/snapshot` in restore mode: one type, one method per operation,
+//! `/dev/snapshot` in restore mode ([`Snapshot`]) and hibernation mode
+//! ([`SnapshotReader`]): one type each, one method per operation,
 //! each naming itself in its error (as ChromiumOS hiberman's `snapdev.rs`).
 //! The kernel enforces the order: open `O_WRONLY`, write the image page by
 //! page, `SNAPSHOT_FREEZE`, `SNAPSHOT_PLATFORM_SUPPORT`,
@@ -9,7 +10,7 @@ use resume_init::swsusp::Page;
 use rustix::fd::OwnedFd;
 use rustix::fs::{FileType, Mode, OFlags};
 use rustix::io::Errno;
-use rustix::ioctl::{IntegerSetter, NoArg, Opcode, ioctl, opcode};
+use rustix::ioctl::{Getter, IntegerSetter, NoArg, Opcode, Setter, Updater, ioctl, opcode};
 
 use crate::error::Sys;
 
@@ -96,4 +97,220 @@ impl Snapshot {
         let r = unsafe { ioctl(&self.fd, NoArg::<SNAPSHOT_ATOMIC_RESTORE>::new()) };
         Sys { op: "ioctl SNAPSHOT_ATOMIC_RESTORE", what: SNAPSHOT, errno: r.err().unwrap_or(Errno::INVAL) }
     }
+}
+
+// The hibernation side (`writer-recipe.md` §2): `/dev/snapshot` opened
+// read-only, in the order SET_SWAP_AREA, FREEZE, PLATFORM_SUPPORT,
+// PREF_IMAGE_SIZE, CREATE_IMAGE, GET_IMAGE_SIZE/AVAIL_SWAP_SIZE,
+// read() and ALLOC_SWAP_PAGE while writing, then POWER_OFF or S2RAM; on
+// the way back FREE_SWAP_PAGES, FREE, UNFREEZE.
+const SNAPSHOT_FREE: Opcode = opcode::none(b'3', 5);
+const SNAPSHOT_FREE_SWAP_PAGES: Opcode = opcode::none(b'3', 9);
+const SNAPSHOT_S2RAM: Opcode = opcode::none(b'3', 11);
+const SNAPSHOT_SET_SWAP_AREA: Opcode = opcode::write::<ResumeSwapArea>(b'3', 13);
+const SNAPSHOT_GET_IMAGE_SIZE: Opcode = opcode::read::<i64>(b'3', 14);
+const SNAPSHOT_POWER_OFF: Opcode = opcode::none(b'3', 16);
+const SNAPSHOT_CREATE_IMAGE: Opcode = opcode::write::<i32>(b'3', 17);
+const SNAPSHOT_PREF_IMAGE_SIZE: Opcode = opcode::none(b'3', 18);
+const SNAPSHOT_AVAIL_SWAP_SIZE: Opcode = opcode::read::<i64>(b'3', 19);
+const SNAPSHOT_ALLOC_SWAP_PAGE: Opcode = opcode::read::<i64>(b'3', 20);
+
+/// `struct resume_swap_area` (packed, 12 bytes).
+#[repr(C, packed)]
+struct ResumeSwapArea {
+    /// Page of the swap header on the device.
+    offset: i64,
+    /// The kernel's "new" device number encoding.
+    dev: u32,
+}
+
+/// The kernel's `new_encode_dev`.
+fn encode_dev(major: u32, minor: u32) -> u32 {
+    (minor & 0xff) | (major << 8) | ((minor & !0xff) << 12)
+}
+
+/// What `SNAPSHOT_CREATE_IMAGE` said.
+pub enum Snapshotted {
+    /// The snapshot exists; its pages are to be written.
+    Taken,
+    /// This is the restored system coming back (or a wake-up event
+    /// aborted the snapshot): nothing to write.
+    Resumed,
+}
+
+/// An open `/dev/snapshot` in hibernation (read) mode.
+pub struct SnapshotReader {
+    fd: OwnedFd,
+}
+
+impl SnapshotReader {
+    /// `open("/dev/snapshot", O_RDONLY)`: hibernation mode.
+    pub fn open() -> Result<SnapshotReader, Sys<'static>> {
+        let fd = rustix::fs::open(SNAPSHOT, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).map_err(sys("open"))?;
+        Ok(SnapshotReader { fd })
+    }
+
+    /// `SNAPSHOT_SET_SWAP_AREA`: the swap area (device, header page) the
+    /// image goes to; it also lets writes to that active swap device through.
+    pub fn set_swap_area(&self, major: u32, minor: u32, offset: u64) -> Result<(), Sys<'static>> {
+        let area = ResumeSwapArea { offset: offset as i64, dev: encode_dev(major, minor) };
+        // SAFETY: SET_SWAP_AREA is _IOW('3', 13, struct resume_swap_area)
+        // and reads exactly that 12-byte packed struct.
+        unsafe { ioctl(&self.fd, Setter::<SNAPSHOT_SET_SWAP_AREA, ResumeSwapArea>::new(area)) }
+            .map_err(sys("ioctl SNAPSHOT_SET_SWAP_AREA"))
+    }
+
+    /// `SNAPSHOT_FREEZE`: sync, freeze every other process.
+    pub fn freeze(&self) -> Result<(), Sys<'static>> {
+        // SAFETY: _IO('3', 1), no argument.
+        unsafe { ioctl(&self.fd, NoArg::<SNAPSHOT_FREEZE>::new()) }.map_err(sys("ioctl SNAPSHOT_FREEZE"))
+    }
+
+    /// `SNAPSHOT_UNFREEZE`: thaw (a no-op while an image is ready: `free` first).
+    pub fn unfreeze(&self) -> Result<(), Sys<'static>> {
+        // SAFETY: _IO('3', 2), no argument.
+        unsafe { ioctl(&self.fd, NoArg::<SNAPSHOT_UNFREEZE>::new()) }.map_err(sys("ioctl SNAPSHOT_UNFREEZE"))
+    }
+
+    /// `SNAPSHOT_PLATFORM_SUPPORT`: take the snapshot and power off through
+    /// the platform (ACPI S4) hooks.
+    pub fn platform_support(&self, on: bool) -> Result<(), Sys<'static>> {
+        // SAFETY: _IO('3', 15), argument by value.
+        unsafe { ioctl(&self.fd, IntegerSetter::<SNAPSHOT_PLATFORM_SUPPORT>::new_usize(usize::from(on))) }
+            .map_err(sys("ioctl SNAPSHOT_PLATFORM_SUPPORT"))
+    }
+
+    /// `SNAPSHOT_PREF_IMAGE_SIZE`: how small the kernel should try to make
+    /// the image, in bytes (it sets `/sys/power/image_size`).
+    pub fn pref_image_size(&self, bytes: usize) -> Result<(), Sys<'static>> {
+        // SAFETY: _IO('3', 18), argument by value.
+        unsafe { ioctl(&self.fd, IntegerSetter::<SNAPSHOT_PREF_IMAGE_SIZE>::new_usize(bytes)) }
+            .map_err(sys("ioctl SNAPSHOT_PREF_IMAGE_SIZE"))
+    }
+
+    /// `SNAPSHOT_CREATE_IMAGE`: the atomic snapshot. Returns twice: once
+    /// with the snapshot taken, and once more in the restored system.
+    pub fn create_image(&self) -> Result<Snapshotted, Sys<'static>> {
+        let mut in_suspend: i32 = -1;
+        // SAFETY: CREATE_IMAGE is _IOW('3', 17, int); the kernel writes the
+        // int through the pointer (put_user), which lives across the call.
+        unsafe { ioctl(&self.fd, Updater::<SNAPSHOT_CREATE_IMAGE, i32>::new(&mut in_suspend)) }
+            .map_err(sys("ioctl SNAPSHOT_CREATE_IMAGE"))?;
+        Ok(if in_suspend == 1 { Snapshotted::Taken } else { Snapshotted::Resumed })
+    }
+
+    fn get_i64<const OP: Opcode>(&self, name: &'static str) -> Result<i64, Sys<'static>> {
+        // SAFETY: the three callers' opcodes are _IOR('3', n, loff_t): the
+        // kernel writes one i64.
+        unsafe { ioctl(&self.fd, Getter::<OP, i64>::new()) }.map_err(sys(name))
+    }
+
+    /// `SNAPSHOT_GET_IMAGE_SIZE`: the whole stream in bytes.
+    pub fn image_size(&self) -> Result<u64, Sys<'static>> {
+        self.get_i64::<SNAPSHOT_GET_IMAGE_SIZE>("ioctl SNAPSHOT_GET_IMAGE_SIZE").map(|v| v.max(0) as u64)
+    }
+
+    /// `SNAPSHOT_AVAIL_SWAP_SIZE`: free space of the swap area, in bytes.
+    pub fn avail_swap(&self) -> Result<u64, Sys<'static>> {
+        self.get_i64::<SNAPSHOT_AVAIL_SWAP_SIZE>("ioctl SNAPSHOT_AVAIL_SWAP_SIZE").map(|v| v.max(0) as u64)
+    }
+
+    /// `SNAPSHOT_ALLOC_SWAP_PAGE`: one free slot, as a byte offset on the device.
+    pub fn alloc_swap_page(&self) -> Result<u64, Errno> {
+        // SAFETY: _IOR('3', 20, loff_t): the kernel writes one i64.
+        unsafe { ioctl(&self.fd, Getter::<SNAPSHOT_ALLOC_SWAP_PAGE, i64>::new()) }.map(|v| v.max(0) as u64)
+    }
+
+    /// `read(2)` of the next stream page; `false` after the last one.
+    pub fn read_page(&self, page: &mut Page) -> Result<bool, Errno> {
+        let mut n = 0;
+        while n < page.len() {
+            match rustix::io::read(&self.fd, &mut page[n..]) {
+                Ok(0) if n == 0 => return Ok(false),
+                Ok(0) => return Err(Errno::NODATA),
+                Ok(k) => n += k,
+                Err(Errno::INTR) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(true)
+    }
+
+    /// `SNAPSHOT_FREE_SWAP_PAGES`: gives back every slot allocated.
+    pub fn free_swap_pages(&self) -> Result<(), Sys<'static>> {
+        // SAFETY: _IO('3', 9), no argument.
+        unsafe { ioctl(&self.fd, NoArg::<SNAPSHOT_FREE_SWAP_PAGES>::new()) }.map_err(sys("ioctl SNAPSHOT_FREE_SWAP_PAGES"))
+    }
+
+    /// `SNAPSHOT_FREE`: drops the snapshot (user tasks stay frozen).
+    pub fn free(&self) -> Result<(), Sys<'static>> {
+        // SAFETY: _IO('3', 5), no argument.
+        unsafe { ioctl(&self.fd, NoArg::<SNAPSHOT_FREE>::new()) }.map_err(sys("ioctl SNAPSHOT_FREE"))
+    }
+
+    /// `SNAPSHOT_POWER_OFF`: ACPI S4 (only with platform support on).
+    /// Returns only if that failed.
+    pub fn power_off(&self) -> Sys<'static> {
+        // SAFETY: _IO('3', 16), no argument.
+        let r = unsafe { ioctl(&self.fd, NoArg::<SNAPSHOT_POWER_OFF>::new()) };
+        Sys { op: "ioctl SNAPSHOT_POWER_OFF", what: SNAPSHOT, errno: r.err().unwrap_or(Errno::NOSYS) }
+    }
+
+    /// `SNAPSHOT_S2RAM`: suspend to RAM; returns at the wake-up (`Ok`) or
+    /// when suspending failed.
+    pub fn s2ram(&self) -> Result<(), Sys<'static>> {
+        // SAFETY: _IO('3', 11), no argument.
+        unsafe { ioctl(&self.fd, NoArg::<SNAPSHOT_S2RAM>::new()) }.map_err(sys("ioctl SNAPSHOT_S2RAM"))
+    }
+}
+
+/// `FS_IOC_FIEMAP` head (`struct fiemap`) with room for one extent.
+#[repr(C)]
+struct Fiemap {
+    start: u64,
+    length: u64,
+    flags: u32,
+    mapped_extents: u32,
+    extent_count: u32,
+    reserved: u32,
+    // struct fiemap_extent
+    fe_logical: u64,
+    fe_physical: u64,
+    fe_length: u64,
+    fe_reserved64: [u64; 2],
+    fe_flags: u32,
+    fe_reserved: [u32; 3],
+}
+
+#[repr(C)]
+struct FiemapHead([u64; 4]);
+
+const FS_IOC_FIEMAP: Opcode = opcode::read_write::<FiemapHead>(b'f', 11);
+const FIEMAP_FLAG_SYNC: u32 = 1;
+
+/// The physical byte offset of a file's first byte (`FS_IOC_FIEMAP`), as
+/// `filefrag` prints it: where a swap file's header lies on its device.
+pub fn first_physical_byte(fd: &OwnedFd) -> Result<u64, Errno> {
+    let mut m = Fiemap {
+        start: 0,
+        length: 1,
+        flags: FIEMAP_FLAG_SYNC,
+        mapped_extents: 0,
+        extent_count: 1,
+        reserved: 0,
+        fe_logical: 0,
+        fe_physical: 0,
+        fe_length: 0,
+        fe_reserved64: [0; 2],
+        fe_flags: 0,
+        fe_reserved: [0; 3],
+    };
+    // SAFETY: FS_IOC_FIEMAP is _IOWR('f', 11, struct fiemap); the kernel
+    // reads the head and writes at most `extent_count` (1) extents right
+    // after it, all inside `m`.
+    unsafe { ioctl(fd, Updater::<FS_IOC_FIEMAP, Fiemap>::new(&mut m)) }?;
+    if m.mapped_extents == 0 {
+        return Err(Errno::NODATA);
+    }
+    Ok(m.fe_physical)
 }

@@ -7,7 +7,7 @@
 //! In the command-line modes (`inspect`) lines go to standard error only.
 
 use core::fmt::{self, Write};
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering::Relaxed};
 
 use rustix::fs::{Mode, OFlags};
 
@@ -35,6 +35,24 @@ const LINE_MAX: usize = 512;
 static KMSG: KeptFd = KeptFd::new();
 static CONSOLE_LEVEL: AtomicU32 = AtomicU32::new(DEFAULT_CONSOLE_LEVEL);
 static DEBUG: AtomicBool = AtomicBool::new(false);
+static ECHO: AtomicU8 = AtomicU8::new(Echo::Console as u8);
+
+/// Which lines also go to standard error besides `/dev/kmsg`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Echo {
+    /// PID 1: warnings and errors the console level would hide.
+    Console = 0,
+    /// A command run from a shell: every line.
+    All = 1,
+    /// While other processes are frozen: none (standard error may be a
+    /// pipe to a frozen reader, and a full pipe would block for good).
+    Never = 2,
+}
+
+/// Sets which lines are echoed on standard error.
+pub fn set_echo(e: Echo) {
+    ECHO.store(e as u8, Relaxed);
+}
 
 /// Opens `/dev/kmsg` for the rest of the run (needs `/dev` mounted).
 pub fn init_kmsg() {
@@ -96,7 +114,12 @@ pub fn log(level: Level, args: fmt::Arguments) {
     // console_loglevel (`quiet`) keeps kmsg lines off it; lower levels
     // are left to that filter, as users of `quiet` expect.
     let hidden = (level as u32) >= CONSOLE_LEVEL.load(Relaxed);
-    if !to_kmsg || (level <= Level::Warn && hidden) {
+    let echo = match ECHO.load(Relaxed) {
+        0 => !to_kmsg || (level <= Level::Warn && hidden),
+        1 => true,
+        _ => false,
+    };
+    if echo {
         let start = text.iter().position(|&b| b == b'>').map_or(0, |p| p + 1);
         write_all(crate::sys::stderr(), &text[start..]);
     }

@@ -24,6 +24,7 @@ mod cli;
 mod device;
 mod error;
 mod fsutil;
+mod hibernate;
 mod image_reader;
 #[allow(unsafe_code)]
 mod ioctl;

@@ -13,7 +13,10 @@ MEM=${MEM:-512}
 
 # The root's init: with hib=TOKEN on the command line it hibernates, and
 # prints RESUMED when the hibernated system comes back; without, it says
-# FRESH-BOOT. swap= names the swap area to turn on.
+# FRESH-BOOT. swap= names the swap area to turn on. writer=lzo|lz4|none
+# hibernates with `resume-init hibernate --compress …` (after=, wdev=
+# choose --after and --device) instead of the kernel's own writer; with
+# cycles=N the resumed system hibernates again until N writes are done.
 RESUME_INIT_SCRIPT='#!/bin/sh
 mount -t tmpfs tmpfs /tmp
 if [ -n "$hib" ]; then
@@ -22,10 +25,20 @@ if [ -n "$hib" ]; then
   echo "$hib" > /tmp/token
   sh -c "while :; do sleep 1; done" "holder-$hib" &
   pid=$!
-  echo "HIBERNATING token=$hib"
-  echo disk > /sys/power/state
-  rc=$?
-  echo "RESUMED token=$(cat /tmp/token) proc=$(tr "\0" " " < /proc/$pid/cmdline) rc=$rc"
+  n=0
+  while :; do
+    n=$((n + 1))
+    echo "HIBERNATING token=$hib n=$n"
+    if [ -n "$writer" ]; then
+      /sbin/resume-init hibernate --compress "$writer" ${after:+--after "$after"} ${wdev:+--device "$wdev"}
+    else
+      echo disk > /sys/power/state
+    fi
+    rc=$?
+    if [ $rc != 0 ]; then echo "HIBERNATE-FAILED rc=$rc"; echo "STILL-RUNNING token=$(cat /tmp/token)"; break; fi
+    echo "RESUMED token=$(cat /tmp/token) proc=$(tr "\0" " " < /proc/$pid/cmdline) rc=$rc n=$n"
+    [ "$n" -ge "${cycles:-1}" ] && break
+  done
   poweroff -f
 fi
 echo "FRESH-BOOT"
@@ -33,6 +46,7 @@ poweroff -f'
 
 build_initramfs
 make_rootdir "$R/rootdir" "$RESUME_INIT_SCRIPT"
+cp "$BIN" "$R/rootdir/sbin/resume-init"
 mkext4 "$R/root.img" 64 "$R/rootdir" -L resroot
 new_swap() { rm -f "$1"; truncate -s 256M "$1"; mkswap -q -L testswap -U "$SWAP_UUID" "$1"; }
 
@@ -62,6 +76,19 @@ hibernate() {
     expect "$log" "PM: hibernation: Wrote [0-9]+ kbytes" "the kernel writing its image"
     expect_not "$log" "SWAPON-FAILED" "swapon failing"
     expect_not "$log" "COMPRESSOR-FAILED" "the compressor refused"
+}
+
+# write_image LOG TOKEN DISK… -- PARAMS: boot 1 with writer=… among the
+# PARAMS, expecting resume-init hibernate to write and commit an image.
+write_image() {
+    local log=$1 token=$2; shift 2
+    boot_disks "$log" "$@" "hib=$token"
+    expect_no_panic "$log"
+    expect "$log" "HIBERNATING token=$token" "boot 1 reaching hibernation"
+    expect "$log" "resume-init: wrote [0-9]+ pages \([0-9.]+ MiB\) in [0-9.]+ s \([0-9.]+ MiB/s\)" "the writer's summary line"
+    expect "$log" "resume-init: image committed on " "the commit"
+    expect_not "$log" "HIBERNATE-FAILED|SWAPON-FAILED" "a failure"
+    expect_not "$log" "PM: hibernation: Wrote" "the kernel's own writer at work"
 }
 
 # resume LOG TOKEN DISK… -- PARAMS: boot 2, expecting the system back.

@@ -9,6 +9,7 @@
 //! uncompressed images; for compressed ones, a chunk buffer of
 //! [`CMP_SIZE`] and an output buffer of [`UNC_SIZE`].
 
+use crate::crc32::Crc32;
 use crate::errno::Errno;
 use crate::swsusp::{Compression, Header, Info, PAGE, Page, parse_info};
 
@@ -277,19 +278,19 @@ pub struct Loaded {
     pub phases: Phases,
 }
 
-/// The kernel's `crc32_le` with seed 0 and no final inversion, in terms of
-/// the standard CRC-32 that crc32fast computes.
-pub struct KernelCrc(crc32fast::Hasher);
+/// The kernel's `crc32_le` with seed 0 and no final inversion: the
+/// hibernation image's CRC32 (over the uncompressed stream after page 0).
+pub struct KernelCrc(Crc32);
 
 impl KernelCrc {
     pub fn new() -> Self {
-        KernelCrc(crc32fast::Hasher::new_with_initial(0xFFFF_FFFF))
+        KernelCrc(Crc32::new(0))
     }
     pub fn update(&mut self, b: &[u8]) {
         self.0.update(b)
     }
     pub fn value(&self) -> u32 {
-        self.0.clone().finalize() ^ 0xFFFF_FFFF
+        self.0.value()
     }
 }
 

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cmdline;
+pub mod crc32;
 pub mod devspec;
 pub mod errno;
 #[cfg(any(test, feature = "fuzzing"))]

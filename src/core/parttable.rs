@@ -75,11 +75,11 @@ pub fn gpt_header(b: &[u8]) -> Option<GptHeader> {
     if !(GPT_HEADER_MIN..=b.len().min(GPT_HEADER_READ)).contains(&size) {
         return None;
     }
-    let mut h = crc32fast::Hasher::new();
-    h.update(&b[..GPT_HEADER_CRC]);
-    h.update(&[0; 4]);
-    h.update(&b[GPT_HEADER_CRC + 4..size]);
-    if h.finalize() != le32(b, GPT_HEADER_CRC)? {
+    // The CRC covers the header with its own CRC field taken as zero.
+    let mut copy = [0u8; GPT_HEADER_READ];
+    copy[..size].copy_from_slice(&b[..size]);
+    copy[GPT_HEADER_CRC..GPT_HEADER_CRC + 4].fill(0);
+    if crate::crc32::standard(&copy[..size]) != le32(b, GPT_HEADER_CRC)? {
         return None;
     }
     let entry_size = le32(b, GPT_ENTRY_SIZE)?;
