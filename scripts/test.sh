@@ -14,7 +14,7 @@ t_start=$SECONDS
 
 echo "== host unit tests"
 mkdir -p "$top/build"
-if cargo test --lib --target x86_64-unknown-linux-gnu --quiet > "$top/build/unit.log" 2>&1; then
+if cargo test --workspace --lib --target x86_64-unknown-linux-gnu --quiet > "$top/build/unit.log" 2>&1; then
     grep -E "^test result" "$top/build/unit.log"
 else
     cat "$top/build/unit.log"

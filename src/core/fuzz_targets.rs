@@ -185,6 +185,21 @@ pub fn lzo_diff(data: &[u8]) {
     }
 }
 
+/// Our LZO1X encoder: its output decodes, with our decoder and the `lzo`
+/// crate's, to the input (up to one 128 KiB chunk).
+pub fn lzo_roundtrip(data: &[u8]) {
+    const CHUNK: usize = 128 * 1024;
+    let src = &data[..data.len().min(CHUNK)];
+    let mut table = crate::lzo_compress::Table::new();
+    let mut c = [0u8; crate::lzo_compress::worst_case(CHUNK)];
+    let n = crate::lzo_compress::compress_into(src, &mut c, &mut table).expect("worst_case always suffices");
+    let mut out = [0u8; CHUNK];
+    let m = crate::lzo::decompress_into(&c[..n], &mut out[..src.len()]).expect("our decoder reads our encoder");
+    assert!(out[..m] == *src, "our decoder: a different output");
+    let m = lzo::decompress_into(&c[..n], &mut out[..src.len()]).expect("the lzo crate reads our encoder");
+    assert!(out[..m] == *src, "the lzo crate: a different output");
+}
+
 #[cfg(test)]
 mod tests {
     //! Replays `fuzz/regressions/TARGET/*`: inputs that once crashed a
@@ -211,7 +226,8 @@ mod tests {
             + replay("parttable", super::parttable)
             + replay("swap_map", super::swap_map)
             + replay("chunks", super::chunks)
-            + replay("lzo_diff", super::lzo_diff);
+            + replay("lzo_diff", super::lzo_diff)
+            + replay("lzo_roundtrip", super::lzo_roundtrip);
         println!("{n} regression inputs replayed");
     }
 
@@ -227,5 +243,6 @@ mod tests {
         super::swap_map(&[0u8; 3 * 4096]);
         super::chunks(&[1u8; 5000]);
         super::chunks(&[0u8; 9000]);
+        super::lzo_roundtrip(b"resume-init resume-init resume-init and more");
     }
 }

@@ -8,14 +8,12 @@
 #![forbid(unsafe_code)]
 
 pub mod cmdline;
-pub mod crc32;
+pub use codec::{crc32, lzo, lzo_compress};
 pub mod devspec;
 pub mod errno;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzz_targets;
 pub mod image;
-pub mod lzo;
-pub mod lzo_compress;
 pub mod parttable;
 pub mod probe;
 pub mod swsusp;

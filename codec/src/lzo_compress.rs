@@ -272,7 +272,7 @@ mod tests {
             .collect();
         let n = roundtrip(&src);
         assert!(n <= worst_case(src.len()));
-        assert!(n <= crate::image::MAX_CMP_LEN, "within what every loader accepts");
+        assert!(n <= crate::MAX_CMP_LEN, "within what every loader accepts");
     }
 
     #[test]
