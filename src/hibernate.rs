@@ -548,7 +548,7 @@ fn snapshot_and_write(
             info!("writing image: {}%", q * 25);
         }
     };
-    let w = match writer::write_image(&mut Stream(snap), &mut dev, comp, scratch, &mut progress) {
+    let w = match writer::write_image(&mut Stream(snap), &mut dev, comp, scratch, &mut progress, &fsutil::Monotonic) {
         Ok(w) => w,
         Err(e) => {
             return give_back(
@@ -580,6 +580,14 @@ fn snapshot_and_write(
         ms % 1000,
         rate100 / 100,
         rate100 % 100
+    );
+    let p = w.phases;
+    info!(
+        "write time: reading {} ms, compressing {} ms, CRC {} ms, writing to {name} {} ms",
+        p.read / 1_000_000,
+        p.decode / 1_000_000,
+        p.crc / 1_000_000,
+        p.write / 1_000_000
     );
     info!("image committed on {name}: {} slots, flags 0x{flags:x}; powering off ({})", w.disk_pages, after.name());
     power_down(snap, &fd, name, offset, after, header)

@@ -15,7 +15,8 @@ MEM=${MEM:-512}
 # prints RESUMED when the hibernated system comes back; without, it says
 # FRESH-BOOT. swap= names the swap area to turn on. writer=lzo|lz4|none
 # hibernates with `resume-init hibernate --compress …` (after=, wdev=
-# choose --after and --device) instead of the kernel's own writer; with
+# choose --after and --device; wake=S sets an RTC alarm S seconds ahead)
+# instead of the kernel's own writer; with
 # cycles=N the resumed system hibernates again until N writes are done.
 RESUME_INIT_SCRIPT='#!/bin/sh
 mount -t tmpfs tmpfs /tmp
@@ -29,6 +30,7 @@ if [ -n "$hib" ]; then
   while :; do
     n=$((n + 1))
     echo "HIBERNATING token=$hib n=$n"
+    if [ -n "$wake" ]; then echo 0 > /sys/class/rtc/rtc0/wakealarm; echo "+$wake" > /sys/class/rtc/rtc0/wakealarm || echo "NO-RTC-ALARM"; fi
     if [ -n "$writer" ]; then
       /sbin/resume-init hibernate --compress "$writer" ${after:+--after "$after"} ${wdev:+--device "$wdev"}
     else

@@ -131,7 +131,10 @@ impl Out<'_> {
 
 #[inline(always)]
 fn read32(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+    match b.get(at..at + 4) {
+        Some(&[a, b, c, d]) => u32::from_le_bytes([a, b, c, d]),
+        _ => 0,
+    }
 }
 
 #[inline(always)]
@@ -281,5 +284,29 @@ mod tests {
         let src = mixed(5000, 3);
         let mut c = vec![0u8; 100];
         assert_eq!(compress_into(&src, &mut c, &mut t), Err(OutputTooSmall));
+    }
+}
+
+#[cfg(test)]
+mod speed {
+    /// Compression speed on a file (`LZO_SPEED_FILE`, default the test
+    /// binary itself): `cargo test --release -p resume-init-codec --target
+    /// x86_64-unknown-linux-gnu lzo_compress::speed -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn on_a_file() {
+        let path = std::env::var("LZO_SPEED_FILE").unwrap_or_else(|_| std::env::args().next().unwrap());
+        let data = std::fs::read(&path).unwrap();
+        let mut t = super::Table::new();
+        let mut out = vec![0u8; super::worst_case(131072)];
+        let start = std::time::Instant::now();
+        let mut total = 0;
+        for _ in 0..10 {
+            for c in data.chunks(131072) {
+                total += super::compress_into(c, &mut out, &mut t).unwrap();
+            }
+        }
+        let s = start.elapsed().as_secs_f64();
+        println!("{path}: {:.0} MB/s, ratio {:.3}", 10.0 * data.len() as f64 / s / 1e6, total as f64 / (10 * data.len()) as f64);
     }
 }

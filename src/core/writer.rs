@@ -11,7 +11,7 @@
 //! Memory is fixed and the caller's ([`Scratch`]), like the loader's.
 
 use crate::errno::Errno;
-use crate::image::{CMP_SIZE, KernelCrc, MAP_ENTRIES, UNC_PAGES, UNC_SIZE};
+use crate::image::{CMP_SIZE, Clock, KernelCrc, MAP_ENTRIES, Phases, UNC_PAGES, UNC_SIZE};
 use crate::lzo_compress;
 use crate::swsusp::{
     Compression, PAGE, Page, SF_COMPRESSION_ALG_LZ4, SF_CRC32_MODE, SF_HW_SIG, SF_NOCOMPRESS_MODE, SF_PLATFORM_MODE,
@@ -134,6 +134,9 @@ pub struct Written {
     pub crc: Option<u32>,
     /// Slots used: pages, chunk pages and map pages.
     pub disk_pages: u64,
+    /// Where the time went: reading the stream, compressing (`decode`),
+    /// CRC, writing (slot allocation and device writes).
+    pub phases: Phases,
 }
 
 /// The swap-map chain being built: entries go into the current map page;
@@ -198,7 +201,15 @@ pub fn write_image(
     comp: Compression,
     scratch: &mut Scratch,
     progress: &mut dyn FnMut(u64, u64),
+    clock: &dyn Clock,
 ) -> Result<Written, Error> {
+    let mut ph = Phases::default();
+    let mut t = clock.now_ns();
+    let mut lap = |slot: fn(&mut Phases) -> &mut u64, ph: &mut Phases| {
+        let now = clock.now_ns();
+        *slot(ph) += now.saturating_sub(t);
+        t = now;
+    };
     let Scratch { map, page, unc, cmp, lzo } = scratch;
     map.fill(0);
     let first = dst.alloc().map_err(|errno| Error::Alloc { done: 0, errno })?;
@@ -224,6 +235,7 @@ pub fn write_image(
             }
             n += 1;
         }
+        lap(|p| &mut p.read, &mut ph);
         if n == 0 {
             break;
         }
@@ -235,12 +247,15 @@ pub fn write_image(
             m.put(dst, p, done)?;
         } else {
             crc.update(&unc[..n * PAGE]);
+            lap(|p| &mut p.crc, &mut ph);
             let pages = compress_chunk(comp, &unc[..n * PAGE], cmp, lzo)?;
+            lap(|p| &mut p.decode, &mut ph);
             for p in cmp[..pages * PAGE].chunks_exact(PAGE) {
                 let p: &Page = p.try_into().map_err(|_| Error::Compress)?;
                 m.put(dst, p, done)?;
             }
         }
+        lap(|p| &mut p.write, &mut ph);
         done += n as u64;
         progress(done, total);
     }
@@ -249,8 +264,9 @@ pub fn write_image(
     }
     m.finish(dst)?;
     dst.flush().map_err(|errno| Error::Write { slot: m.slot, errno })?;
+    lap(|p| &mut p.write, &mut ph);
     let crc = (comp != Compression::None).then(|| crc.value());
-    Ok(Written { pages: total, first_map: m.first, crc, disk_pages: m.used })
+    Ok(Written { pages: total, first_map: m.first, crc, disk_pages: m.used, phases: ph })
 }
 
 #[cfg(test)]

@@ -79,7 +79,7 @@ fn write_then_load(comp: Compression, data: usize) -> (Written, Vec<Page>) {
     let w = write_image(&mut Stream { pages: pages.clone(), next: 0 }, &mut swap, comp, &mut scratch, &mut |d, t| {
         assert!(d > last && d <= t);
         last = d;
-    })
+    }, &crate::image::NoClock)
     .unwrap();
     assert!(swap.flushed, "the data is flushed before the caller commits");
     assert_eq!(w.pages, pages.len() as u64);
@@ -130,12 +130,12 @@ fn compressed_images_are_smaller_and_checksummed() {
 fn out_of_swap_and_write_errors_are_reported() {
     let pages = stream(300);
     let mut small = Swap::new(100);
-    let e = write_image(&mut Stream { pages: pages.clone(), next: 0 }, &mut small, Compression::None, &mut Box::new(Scratch::new()), &mut |_, _| {});
+    let e = write_image(&mut Stream { pages: pages.clone(), next: 0 }, &mut small, Compression::None, &mut Box::new(Scratch::new()), &mut |_, _| {}, &crate::image::NoClock);
     assert!(matches!(e, Err(Error::Alloc { errno, .. }) if errno.raw() == 28), "{e:?}");
     assert_eq!(&small.disk[0][SWAP_SIG..], SWAPSPACE2, "the header is the caller's: untouched");
     let mut bad = Swap::new(1000);
     bad.fail_write = Some(50);
-    let e = write_image(&mut Stream { pages, next: 0 }, &mut bad, Compression::Lzo, &mut Box::new(Scratch::new()), &mut |_, _| {});
+    let e = write_image(&mut Stream { pages, next: 0 }, &mut bad, Compression::Lzo, &mut Box::new(Scratch::new()), &mut |_, _| {}, &crate::image::NoClock);
     assert_eq!(e, Err(Error::Write { slot: 50, errno: Errno::IO }));
 }
 
@@ -143,9 +143,9 @@ fn out_of_swap_and_write_errors_are_reported() {
 fn a_stream_of_the_wrong_length_is_refused() {
     let mut pages = stream(50);
     pages.pop();
-    let e = write_image(&mut Stream { pages, next: 0 }, &mut Swap::new(500), Compression::Lzo, &mut Box::new(Scratch::new()), &mut |_, _| {});
+    let e = write_image(&mut Stream { pages, next: 0 }, &mut Swap::new(500), Compression::Lzo, &mut Box::new(Scratch::new()), &mut |_, _| {}, &crate::image::NoClock);
     assert!(matches!(e, Err(Error::Length { .. })), "{e:?}");
-    let e = write_image(&mut Stream { pages: vec![[0u8; PAGE]], next: 0 }, &mut Swap::new(50), Compression::None, &mut Box::new(Scratch::new()), &mut |_, _| {});
+    let e = write_image(&mut Stream { pages: vec![[0u8; PAGE]], next: 0 }, &mut Swap::new(50), Compression::None, &mut Box::new(Scratch::new()), &mut |_, _| {}, &crate::image::NoClock);
     assert!(matches!(e, Err(Error::BadInfo(_))), "{e:?}");
 }
 
