@@ -19,6 +19,9 @@ F=$T/faults
 mkdir -p "$F"
 
 # --- byte surgery on disk images (od and dd only) ------------------------
+# Offsets in the header page (`struct swsusp_header`, src/core/swsusp.rs).
+HDR_IMAGE=4064
+HDR_FLAGS=4072
 u64_at() { od -An -tu8 -j "$2" -N8 "$1" | tr -d ' '; }
 put_u64() {
     local f=$1 off=$2 v=$3 i bytes=""
@@ -30,7 +33,7 @@ flip() { # flip FILE OFFSET MASK
     printf "$(printf '\\%03o' $(( v ^ $3 )))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
 }
 # Device page of entry K (< 511) of the first swap-map page.
-map_page() { u64_at "$1" 4064; }
+map_page() { u64_at "$1" $HDR_IMAGE; }
 entry() { u64_at "$1" $(( $(map_page "$1") * 4096 + $2 * 8 )); }
 
 # --- the images ---------------------------------------------------------
@@ -93,11 +96,11 @@ damage() { truncate -s 12M "$1"; }
 fault "LZO: the image truncated (disk shrunk to 12 MiB)" lzo \
     "image on /dev/vdb refused: (swap map entry [0-9]+ is beyond the end of the device|the image is truncated)"
 
-damage() { put_u64 "$1" 4064 0; }
+damage() { put_u64 "$1" $HDR_IMAGE 0; }
 fault "the header's image field zeroed" lzo \
     "image on /dev/vdb refused: the header names no swap map"
 
-damage() { flip "$1" 4072 0x40; }
+damage() { flip "$1" $HDR_FLAGS 0x40; }
 fault "unknown flag bits" lzo \
     "image on /dev/vdb refused: unknown flag bits 0x40"
 
