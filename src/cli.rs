@@ -80,7 +80,9 @@ pub fn run(args: Args) -> i32 {
 fn selftest() -> i32 {
     let ok = crate::rt::selftest_mem();
     out!("selftest: memcpy/memmove/memset {}", if ok { "ok" } else { "FAILED" });
-    if ok { VALID } else { INVALID }
+    let threads = crate::thread::selftest();
+    out!("selftest: worker threads {}", if threads { "ok" } else { "FAILED" });
+    if ok && threads { VALID } else { INVALID }
 }
 
 struct Discard;

@@ -34,6 +34,7 @@ use crate::fsutil::{self, PathBuf, now_ms, path, read_str};
 use crate::ioctl::{SnapshotReader, Snapshotted};
 use crate::log::{Echo, error, info, out, set_echo, warning};
 use crate::rt::Args;
+use crate::thread::{self, Pool};
 
 pub const OK: i32 = 0;
 pub const FAILED: i32 = 1;
@@ -41,6 +42,7 @@ pub const USAGE: i32 = 3;
 
 pub const USAGE_TEXT: &str = "usage: resume-init hibernate [--device DEV] [--offset PAGES] [--compress lzo|lz4|none]\n\
   [--threads N] [--image-size MIB] [--after platform|shutdown|reboot|suspend]\n\
+  --threads: compression threads (default: every CPU, at most 4).\n\
   Writes a hibernation image the kernel's own loader and resume-init both restore, then powers off.\n\
   Default target: the swap area /sys/power/resume names, else the only active swap area.";
 
@@ -296,6 +298,18 @@ impl SlotSink for Device<'_> {
     }
 }
 
+/// A batch of chunks compressed on the pool's threads.
+struct PoolEach<'p, 'a>(&'p Pool<'a>);
+
+impl writer::ForEach for PoolEach<'_, '_> {
+    fn threads(&self) -> usize {
+        self.0.threads()
+    }
+    fn for_each(&self, chunks: &mut [writer::Chunk], f: &(dyn Fn(&mut writer::Chunk) + Sync)) {
+        self.0.for_each_mut(chunks, f)
+    }
+}
+
 /// The stream, read from `/dev/snapshot`.
 struct Stream<'a>(&'a SnapshotReader);
 
@@ -388,11 +402,6 @@ pub fn run(args: Args) -> i32 {
     };
     if opts.comp == Compression::Lz4 && !kernel_reads_lz4() {
         warning!("an LZ4 image can be restored by resume-init only: this kernel's own loader reads LZ4 from 6.9 on");
-    }
-    if let Some(n) = opts.threads {
-        if n > 1 {
-            warning!("--threads {n}: this version compresses on one CPU");
-        }
     }
     let after = opts.after.unwrap_or_else(default_after);
     // Everything the frozen phase needs exists before the freeze: buffers
@@ -540,6 +549,7 @@ fn snapshot_and_write(
         return give_back(snap, format_args!("not enough free swap on {name}: the image needs {need} pages, {free} are free; nothing was written"));
     }
     let mut dev = Device { fd, snap, run, start: 0, n: 0 };
+    let mut threads_used = 1;
     let mut last = 0;
     let mut progress = |done: u64, total: u64| {
         let q = done * 4 / total.max(1);
@@ -548,7 +558,14 @@ fn snapshot_and_write(
             info!("writing image: {}%", q * 25);
         }
     };
-    let w = match writer::write_image(&mut Stream(snap), &mut dev, comp, scratch, &mut progress, &fsutil::Monotonic) {
+    // Workers exist only from here (the snapshot is taken) until the image
+    // is written: `Pool::with` joins them before anything thaws.
+    let threads = if comp == Compression::None { 1 } else { opts.threads.map_or_else(thread::online_cpus, |n| n as usize) };
+    let written = Pool::with(threads.min(writer::MAX_BATCH), |pool| {
+        threads_used = pool.threads();
+        writer::write_image(&mut Stream(snap), &mut dev, comp, scratch, &PoolEach(pool), &mut progress, &fsutil::Monotonic)
+    });
+    let w = match written {
         Ok(w) => w,
         Err(e) => {
             return give_back(
@@ -583,10 +600,9 @@ fn snapshot_and_write(
     );
     let p = w.phases;
     info!(
-        "write time: reading {} ms, compressing {} ms, CRC {} ms, writing to {name} {} ms",
+        "write time: reading {} ms, compressing and CRC {} ms ({threads_used} threads), writing to {name} {} ms",
         p.read / 1_000_000,
         p.decode / 1_000_000,
-        p.crc / 1_000_000,
         p.write / 1_000_000
     );
     info!("image committed on {name}: {} slots, flags 0x{flags:x}; powering off ({})", w.disk_pages, after.name());

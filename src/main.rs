@@ -17,7 +17,8 @@
 #![no_std]
 #![no_main]
 // The unsafe boundary is a compiler rule, as in rustix: only the start-up
-// and mem* functions, the kept descriptors and the ioctls may use it.
+// and mem* functions, the kept descriptors, the ioctls and the worker
+// threads may use it.
 #![deny(unsafe_code)]
 
 mod cli;
@@ -37,6 +38,8 @@ mod rt;
 mod switch_root;
 #[allow(unsafe_code)]
 mod sys;
+#[allow(unsafe_code)]
+mod thread;
 
 use core::ffi::CStr;
 use core::fmt;

@@ -10,42 +10,32 @@
 
 const POLY: u32 = 0xEDB8_8320;
 
-/// The lookup tables of slice-by-16.
-type Table = [[u32; 256]; 16];
+/// The lookup tables of slice-by-16, built once and shared (read-only)
+/// by every thread that checksums.
+pub struct Table([[u32; 256]; 16]);
 
-fn table() -> Table {
-    let mut t = [[0u32; 256]; 16];
-    for (i, e) in t[0].iter_mut().enumerate() {
-        let mut c = i as u32;
-        for _ in 0..8 {
-            c = if c & 1 != 0 { (c >> 1) ^ POLY } else { c >> 1 };
+impl Table {
+    pub fn new() -> Table {
+        let mut t = [[0u32; 256]; 16];
+        for (i, e) in t[0].iter_mut().enumerate() {
+            let mut c = i as u32;
+            for _ in 0..8 {
+                c = if c & 1 != 0 { (c >> 1) ^ POLY } else { c >> 1 };
+            }
+            *e = c;
         }
-        *e = c;
-    }
-    for k in 1..16 {
-        for i in 0..256 {
-            let prev = t[k - 1][i];
-            t[k][i] = (prev >> 8) ^ t[0][(prev & 0xff) as usize];
+        for k in 1..16 {
+            for i in 0..256 {
+                let prev = t[k - 1][i];
+                t[k][i] = (prev >> 8) ^ t[0][(prev & 0xff) as usize];
+            }
         }
-    }
-    t
-}
-
-/// The kernel's `crc32_le(crc, p, len)`: no inversion before or after.
-pub struct Crc32 {
-    table: Table,
-    crc: u32,
-}
-
-impl Crc32 {
-    /// A hasher starting from `seed` (the kernel's hibernation CRC starts from 0).
-    pub fn new(seed: u32) -> Crc32 {
-        Crc32 { table: table(), crc: seed }
+        Table(t)
     }
 
-    pub fn update(&mut self, data: &[u8]) {
-        let t = &self.table;
-        let mut crc = self.crc;
+    /// The kernel's `crc32_le(crc, data, len)`: no inversion before or after.
+    pub fn update(&self, mut crc: u32, data: &[u8]) -> u32 {
+        let t = &self.0;
         let mut words = data.chunks_exact(16);
         let at = |k: usize, v: u32, shift: u32| t[k][((v >> shift) & 0xff) as usize];
         for w in &mut words {
@@ -61,12 +51,75 @@ impl Crc32 {
         for &byte in words.remainder() {
             crc = t[0][((crc ^ u32::from(byte)) & 0xff) as usize] ^ (crc >> 8);
         }
-        self.crc = crc;
+        crc
+    }
+}
+
+impl Default for Table {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A running `crc32_le` with its own table.
+pub struct Crc32 {
+    table: Table,
+    crc: u32,
+}
+
+impl Crc32 {
+    /// A hasher starting from `seed` (the kernel's hibernation CRC starts from 0).
+    pub fn new(seed: u32) -> Crc32 {
+        Crc32 { table: Table::new(), crc: seed }
+    }
+
+    pub fn update(&mut self, data: &[u8]) {
+        self.crc = self.table.update(self.crc, data);
     }
 
     pub fn value(&self) -> u32 {
         self.crc
     }
+}
+
+/// a·b modulo the CRC polynomial, in the reflected bit order (bit 31 is x⁰).
+fn multmodp(a: u32, mut b: u32) -> u32 {
+    let mut m = 1u32 << 31;
+    let mut p = 0;
+    loop {
+        if a & m != 0 {
+            p ^= b;
+            if a & (m - 1) == 0 {
+                return p;
+            }
+        }
+        m >>= 1;
+        b = if b & 1 != 0 { (b >> 1) ^ POLY } else { b >> 1 };
+    }
+}
+
+/// x^(8·n) modulo the polynomial: the shift over n bytes.
+fn x8n(mut n: u64) -> u32 {
+    let mut p = 1u32 << 31; // x⁰
+    let mut x2k = 1u32 << 30; // x¹, squared at every step: x^(2^k)
+    for _ in 0..3 {
+        x2k = multmodp(x2k, x2k);
+    }
+    while n != 0 {
+        if n & 1 != 0 {
+            p = multmodp(x2k, p);
+        }
+        x2k = multmodp(x2k, x2k);
+        n >>= 1;
+    }
+    p
+}
+
+/// The CRC of A‖B from the CRCs of A and of B (B's computed from 0), for
+/// the kernel's variant (no inversion): the CRC is linear, so A's part is
+/// shifted over B's `len_b` bytes. Lets threads checksum chunks apart.
+pub fn combine(crc_a: u32, crc_b: u32, len_b: u64) -> u32 {
+    multmodp(x8n(len_b), crc_a) ^ crc_b
 }
 
 /// The standard CRC-32 (zlib, GPT headers) of a small input, bit by bit:
@@ -90,6 +143,16 @@ mod tests {
         let mut c = Crc32::new(0);
         c.update(data);
         c.value()
+    }
+
+    #[test]
+    fn combining_chunks_is_checksumming_the_stream() {
+        let data: Vec<u8> = (0..3 * 131072u32 + 4096).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect();
+        let t = Table::new();
+        let whole = t.update(0, &data);
+        let combined = data.chunks(131072).fold(0, |crc, c| combine(crc, t.update(0, c), c.len() as u64));
+        assert_eq!(combined, whole);
+        assert_eq!(combine(0x1234_5678, 0, 0), 0x1234_5678, "a shift over nothing");
     }
 
     #[test]
@@ -117,6 +180,8 @@ mod tests {
             split.update(&d[..len / 3]);
             split.update(&d[len / 3..]);
             assert_eq!(split.value(), kernel(d), "split at {}", len / 3);
+            let (a, b) = d.split_at(len / 3);
+            assert_eq!(combine(kernel(a), kernel(b), b.len() as u64), kernel(d), "combined at {}", len / 3);
         }
     }
 }

@@ -9,9 +9,14 @@
 //! ([`crate::swsusp::mark`]).
 //!
 //! Memory is fixed and the caller's ([`Scratch`]), like the loader's.
+//! Compressed images are written in batches of up to [`MAX_BATCH`]
+//! chunks: read in order, compressed and checksummed at once by the
+//! caller's [`ForEach`] (worker threads, or [`Serial`]), then written in
+//! order; the chunks' CRCs are combined into the stream's.
 
 use crate::errno::Errno;
-use crate::image::{CMP_SIZE, Clock, KernelCrc, MAP_ENTRIES, Phases, UNC_PAGES, UNC_SIZE};
+use crate::crc32;
+use crate::image::{CMP_SIZE, Clock, MAP_ENTRIES, Phases, UNC_PAGES, UNC_SIZE};
 use crate::lzo_compress;
 use crate::swsusp::{
     Compression, PAGE, Page, SF_COMPRESSION_ALG_LZ4, SF_CRC32_MODE, SF_HW_SIG, SF_NOCOMPRESS_MODE, SF_PLATFORM_MODE,
@@ -101,19 +106,65 @@ pub fn slots_needed(comp: Compression, pages: u64) -> u64 {
     data + data.div_ceil(MAP_ENTRIES as u64) + 1
 }
 
-/// The writer's memory: the map page being filled, a stream page, and a
-/// chunk's input and output.
-pub struct Scratch {
-    map: Page,
-    page: Page,
+/// Chunks compressed at once, at most (the kernel stops at 3 threads).
+pub const MAX_BATCH: usize = 4;
+
+/// One chunk's work area: up to 32 stream pages in, its compressed pages
+/// (`[u64 length][data]`, zero-padded) out, and the CRC of its input.
+pub struct Chunk {
     unc: [u8; UNC_SIZE],
+    pages: usize,
     cmp: [u8; OUT_SIZE],
+    out_pages: usize,
+    crc: u32,
     lzo: lzo_compress::Table,
 }
 
+impl Chunk {
+    const fn new() -> Chunk {
+        Chunk { unc: [0; UNC_SIZE], pages: 0, cmp: [0; OUT_SIZE], out_pages: 0, crc: 0, lzo: lzo_compress::Table::new() }
+    }
+
+    /// Compresses and checksums the chunk (run by any thread); `out_pages`
+    /// stays 0 if it did not compress within what loaders accept.
+    pub fn compress(&mut self, comp: Compression, crc: &crc32::Table) {
+        let input = &self.unc[..self.pages * PAGE];
+        self.crc = crc.update(0, input);
+        self.out_pages = compress_chunk(comp, input, &mut self.cmp, &mut self.lzo).unwrap_or(0);
+    }
+}
+
+/// Runs a job on every chunk of a batch: on worker threads, or in turn.
+pub trait ForEach {
+    /// How many chunks to compress at once.
+    fn threads(&self) -> usize;
+    fn for_each(&self, chunks: &mut [Chunk], f: &(dyn Fn(&mut Chunk) + Sync));
+}
+
+/// Every chunk in turn, on the calling thread.
+pub struct Serial;
+
+impl ForEach for Serial {
+    fn threads(&self) -> usize {
+        1
+    }
+    fn for_each(&self, chunks: &mut [Chunk], f: &(dyn Fn(&mut Chunk) + Sync)) {
+        chunks.iter_mut().for_each(f)
+    }
+}
+
+/// The writer's memory: the map page being filled, a stream page, the
+/// CRC table, and a batch of chunks (about 1.1 MiB in all).
+pub struct Scratch {
+    map: Page,
+    page: Page,
+    crc: crc32::Table,
+    chunks: [Chunk; MAX_BATCH],
+}
+
 impl Scratch {
-    pub const fn new() -> Scratch {
-        Scratch { map: [0; PAGE], page: [0; PAGE], unc: [0; UNC_SIZE], cmp: [0; OUT_SIZE], lzo: lzo_compress::Table::new() }
+    pub fn new() -> Scratch {
+        Scratch { map: [0; PAGE], page: [0; PAGE], crc: crc32::Table::new(), chunks: [const { Chunk::new() }; MAX_BATCH] }
     }
 }
 
@@ -134,8 +185,9 @@ pub struct Written {
     pub crc: Option<u32>,
     /// Slots used: pages, chunk pages and map pages.
     pub disk_pages: u64,
-    /// Where the time went: reading the stream, compressing (`decode`),
-    /// CRC, writing (slot allocation and device writes).
+    /// Where the time went: reading the stream, compressing and
+    /// checksumming (`decode`, all threads at once), writing (slot
+    /// allocation and device writes); `crc` stays 0.
     pub phases: Phases,
 }
 
@@ -195,11 +247,13 @@ pub fn compress_chunk(comp: Compression, unc: &[u8], cmp: &mut [u8; OUT_SIZE], l
 /// Writes the whole stream of `src` to slots of `dst` and flushes them;
 /// `progress` gets (stream pages done, pages in all). On `Ok` every page
 /// and map page is written; the caller commits by writing the header.
+/// Compressed chunks go through `par`, up to its thread count at a time.
 pub fn write_image(
     src: &mut dyn StreamSource,
     dst: &mut dyn SlotSink,
     comp: Compression,
     scratch: &mut Scratch,
+    par: &dyn ForEach,
     progress: &mut dyn FnMut(u64, u64),
     clock: &dyn Clock,
 ) -> Result<Written, Error> {
@@ -210,7 +264,7 @@ pub fn write_image(
         *slot(ph) += now.saturating_sub(t);
         t = now;
     };
-    let Scratch { map, page, unc, cmp, lzo } = scratch;
+    let Scratch { map, page, crc: table, chunks } = scratch;
     map.fill(0);
     let first = dst.alloc().map_err(|errno| Error::Alloc { done: 0, errno })?;
     let mut m = Map { page: map, slot: first, first, k: 0, used: 1 };
@@ -223,40 +277,65 @@ pub fn write_image(
     let total = info.pages;
     m.put(dst, page, 0)?;
     let mut done = 1u64;
-    let mut crc = KernelCrc::new();
-    loop {
-        // One page (raw) or up to a chunk of pages (compressed).
-        let want = if comp == Compression::None { 1 } else { UNC_PAGES };
-        let mut n = 0;
-        while n < want {
-            let buf: &mut Page = (&mut unc[n * PAGE..(n + 1) * PAGE]).try_into().map_err(|_| Error::Compress)?;
-            if !read(src, buf, done + n as u64)? {
+    let mut crc = 0u32;
+    let batch = par.threads().clamp(1, MAX_BATCH);
+    let mut ended = false;
+    while !ended {
+        if comp == Compression::None {
+            if !read(src, page, done)? {
                 break;
             }
-            n += 1;
+            lap(|p| &mut p.read, &mut ph);
+            if done >= total {
+                return Err(Error::Length { have: done + 1, want: total });
+            }
+            m.put(dst, page, done)?;
+            lap(|p| &mut p.write, &mut ph);
+            done += 1;
+            progress(done, total);
+            continue;
+        }
+        // Read a batch of chunks, in stream order.
+        let mut filled = 0;
+        let mut next = done;
+        for c in chunks.iter_mut().take(batch) {
+            c.pages = 0;
+            while c.pages < UNC_PAGES {
+                let buf: &mut Page = (&mut c.unc[c.pages * PAGE..(c.pages + 1) * PAGE]).try_into().map_err(|_| Error::Compress)?;
+                if !read(src, buf, next)? {
+                    ended = true;
+                    break;
+                }
+                c.pages += 1;
+                next += 1;
+            }
+            if c.pages == 0 {
+                break;
+            }
+            filled += 1;
+            if ended {
+                break;
+            }
         }
         lap(|p| &mut p.read, &mut ph);
-        if n == 0 {
-            break;
+        if next > total {
+            return Err(Error::Length { have: next, want: total });
         }
-        if done + n as u64 > total {
-            return Err(Error::Length { have: done + n as u64, want: total });
-        }
-        if comp == Compression::None {
-            let p: &Page = (&unc[..PAGE]).try_into().map_err(|_| Error::Compress)?;
-            m.put(dst, p, done)?;
-        } else {
-            crc.update(&unc[..n * PAGE]);
-            lap(|p| &mut p.crc, &mut ph);
-            let pages = compress_chunk(comp, &unc[..n * PAGE], cmp, lzo)?;
-            lap(|p| &mut p.decode, &mut ph);
-            for p in cmp[..pages * PAGE].chunks_exact(PAGE) {
+        // Compress and checksum them at once, then write them in order.
+        par.for_each(&mut chunks[..filled], &|c: &mut Chunk| c.compress(comp, table));
+        lap(|p| &mut p.decode, &mut ph);
+        for c in chunks.iter().take(filled) {
+            if c.out_pages == 0 {
+                return Err(Error::Compress);
+            }
+            crc = crc32::combine(crc, c.crc, (c.pages * PAGE) as u64);
+            for p in c.cmp[..c.out_pages * PAGE].chunks_exact(PAGE) {
                 let p: &Page = p.try_into().map_err(|_| Error::Compress)?;
                 m.put(dst, p, done)?;
             }
+            done += c.pages as u64;
         }
         lap(|p| &mut p.write, &mut ph);
-        done += n as u64;
         progress(done, total);
     }
     if done != total {
@@ -265,7 +344,7 @@ pub fn write_image(
     m.finish(dst)?;
     dst.flush().map_err(|errno| Error::Write { slot: m.slot, errno })?;
     lap(|p| &mut p.write, &mut ph);
-    let crc = (comp != Compression::None).then(|| crc.value());
+    let crc = (comp != Compression::None).then_some(crc);
     Ok(Written { pages: total, first_map: m.first, crc, disk_pages: m.used, phases: ph })
 }
 

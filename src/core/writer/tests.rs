@@ -71,12 +71,37 @@ fn stream(data: usize) -> Vec<Page> {
     v
 }
 
+/// Runs `f` on a thread with room for the 1.1 MiB `Scratch` in debug builds.
+fn big_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::Builder::new().stack_size(64 << 20).spawn(f).unwrap().join().unwrap()
+}
+
+/// Compresses a batch on real threads, one per chunk.
+struct Threads(usize);
+
+impl ForEach for Threads {
+    fn threads(&self) -> usize {
+        self.0
+    }
+    fn for_each(&self, chunks: &mut [Chunk], f: &(dyn Fn(&mut Chunk) + Sync)) {
+        std::thread::scope(|s| {
+            for c in chunks.iter_mut() {
+                std::thread::Builder::new().stack_size(8 << 20).spawn_scoped(s, || f(c)).unwrap();
+            }
+        });
+    }
+}
+
 fn write_then_load(comp: Compression, data: usize) -> (Written, Vec<Page>) {
+    big_stack(move || write_then_load_with(comp, data, &Serial))
+}
+
+fn write_then_load_with(comp: Compression, data: usize, par: &dyn ForEach) -> (Written, Vec<Page>) {
     let pages = stream(data);
     let mut swap = Swap::new(4 * pages.len() + 64);
     let mut scratch = Box::new(Scratch::new());
     let mut last = 0;
-    let w = write_image(&mut Stream { pages: pages.clone(), next: 0 }, &mut swap, comp, &mut scratch, &mut |d, t| {
+    let w = write_image(&mut Stream { pages: pages.clone(), next: 0 }, &mut swap, comp, &mut scratch, par, &mut |d, t| {
         assert!(d > last && d <= t);
         last = d;
     }, &crate::image::NoClock)
@@ -110,6 +135,19 @@ fn every_compression_roundtrips_through_the_loader() {
 }
 
 #[test]
+fn threads_write_the_same_image() {
+    big_stack(|| {
+        for comp in [Compression::Lzo, Compression::Lz4] {
+            // 4 threads: full batches, a partial one, and a short last chunk.
+            let (w4, differ) = write_then_load_with(comp, 300, &Threads(4));
+            assert!(differ.is_empty(), "{comp:?}: pages differ");
+            let (w1, _) = write_then_load_with(comp, 300, &Serial);
+            assert_eq!((w4.crc, w4.disk_pages), (w1.crc, w1.disk_pages), "{comp:?}: same CRC and size");
+        }
+    });
+}
+
+#[test]
 fn a_full_map_page_links_an_empty_one() {
     // 510 stream pages after page 0: exactly 511 entries in the first map page.
     let (w, differ) = write_then_load(Compression::None, 509);
@@ -128,24 +166,32 @@ fn compressed_images_are_smaller_and_checksummed() {
 
 #[test]
 fn out_of_swap_and_write_errors_are_reported() {
+    big_stack(out_of_swap_and_write_errors);
+}
+
+fn out_of_swap_and_write_errors() {
     let pages = stream(300);
     let mut small = Swap::new(100);
-    let e = write_image(&mut Stream { pages: pages.clone(), next: 0 }, &mut small, Compression::None, &mut Box::new(Scratch::new()), &mut |_, _| {}, &crate::image::NoClock);
+    let e = write_image(&mut Stream { pages: pages.clone(), next: 0 }, &mut small, Compression::None, &mut Box::new(Scratch::new()), &Serial, &mut |_, _| {}, &crate::image::NoClock);
     assert!(matches!(e, Err(Error::Alloc { errno, .. }) if errno.raw() == 28), "{e:?}");
     assert_eq!(&small.disk[0][SWAP_SIG..], SWAPSPACE2, "the header is the caller's: untouched");
     let mut bad = Swap::new(1000);
     bad.fail_write = Some(50);
-    let e = write_image(&mut Stream { pages, next: 0 }, &mut bad, Compression::Lzo, &mut Box::new(Scratch::new()), &mut |_, _| {}, &crate::image::NoClock);
+    let e = write_image(&mut Stream { pages, next: 0 }, &mut bad, Compression::Lzo, &mut Box::new(Scratch::new()), &Serial, &mut |_, _| {}, &crate::image::NoClock);
     assert_eq!(e, Err(Error::Write { slot: 50, errno: Errno::IO }));
 }
 
 #[test]
 fn a_stream_of_the_wrong_length_is_refused() {
+    big_stack(wrong_length);
+}
+
+fn wrong_length() {
     let mut pages = stream(50);
     pages.pop();
-    let e = write_image(&mut Stream { pages, next: 0 }, &mut Swap::new(500), Compression::Lzo, &mut Box::new(Scratch::new()), &mut |_, _| {}, &crate::image::NoClock);
+    let e = write_image(&mut Stream { pages, next: 0 }, &mut Swap::new(500), Compression::Lzo, &mut Box::new(Scratch::new()), &Serial, &mut |_, _| {}, &crate::image::NoClock);
     assert!(matches!(e, Err(Error::Length { .. })), "{e:?}");
-    let e = write_image(&mut Stream { pages: vec![[0u8; PAGE]], next: 0 }, &mut Swap::new(50), Compression::None, &mut Box::new(Scratch::new()), &mut |_, _| {}, &crate::image::NoClock);
+    let e = write_image(&mut Stream { pages: vec![[0u8; PAGE]], next: 0 }, &mut Swap::new(50), Compression::None, &mut Box::new(Scratch::new()), &Serial, &mut |_, _| {}, &crate::image::NoClock);
     assert!(matches!(e, Err(Error::BadInfo(_))), "{e:?}");
 }
 

@@ -1,0 +1,282 @@
+//! Worker threads without libc (`perf-levers.md` §2.3): raw `clone(2)` on
+//! an `mmap`ed stack with a guard page, a futex-based fork-join [`Pool`],
+//! and a join through `CLONE_CHILD_CLEARTID`. With `rt.rs`, `sys.rs` and
+//! `ioctl.rs`, one of the modules allowed `unsafe`; everything it offers
+//! is safe: [`Pool::with`] joins every worker before it returns, so jobs
+//! may borrow the caller's stack.
+//!
+//! No TLS (`CLONE_SETTLS` is left out: the workers share the main
+//! thread's FS base, harmless while nothing uses thread-locals) and no
+//! signals to speak of. The writer starts its pool only after the
+//! snapshot exists and joins it before anything thaws or powers off
+//! (`writer-recipe.md` §6.2): a thread alive at the thaw trips a kernel
+//! warning.
+
+use core::arch::asm;
+use core::cell::UnsafeCell;
+use core::ffi::c_void;
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering::*};
+
+use rustix::mm::{MapFlags, MprotectFlags, ProtFlags};
+use rustix::thread::futex;
+
+/// Most threads a pool runs (the caller included).
+pub const MAX_THREADS: usize = 16;
+/// Each worker's stack; jobs keep their big buffers elsewhere.
+const STACK: usize = 256 * 1024;
+const GUARD: usize = 4096;
+
+const CLONE_VM: u64 = 0x100;
+const CLONE_FS: u64 = 0x200;
+const CLONE_FILES: u64 = 0x400;
+const CLONE_SIGHAND: u64 = 0x800;
+const CLONE_THREAD: u64 = 0x10000;
+const CLONE_SYSVSEM: u64 = 0x40000;
+const CLONE_CHILD_CLEARTID: u64 = 0x200000;
+
+/// CPUs this process may run on.
+pub fn online_cpus() -> usize {
+    rustix::thread::sched_getaffinity(None).map_or(1, |s| s.count() as usize).max(1)
+}
+
+/// A job, its lifetime erased while a [`Pool::run`] call keeps it alive.
+type Job = *const (dyn Fn(usize) + Sync);
+
+/// What the workers share with the caller.
+struct Shared {
+    /// Bumped for every job (and for the stop request).
+    generation: AtomicU32,
+    /// Workers still busy with the current job.
+    pending: AtomicU32,
+    stop: AtomicBool,
+    job: UnsafeCell<Option<Job>>,
+}
+
+// SAFETY: `job` is written only by the caller of `run`, before it bumps
+// `generation` (release) and while no worker runs a job; workers read it
+// only after seeing the new generation (acquire) and stop using it before
+// they decrement `pending`, which `run` waits for.
+unsafe impl Sync for Shared {}
+
+/// One worker's start block: what its entry needs, and the word the kernel
+/// clears (and wakes) when it exits.
+struct Worker {
+    shared: *const Shared,
+    index: usize,
+    tid: AtomicU32,
+    stack: *mut c_void,
+}
+
+/// A fork-join pool: [`run`](Pool::run) calls a job on every thread at
+/// once, the caller being thread 0.
+pub struct Pool<'a> {
+    shared: &'a Shared,
+    threads: usize,
+}
+
+impl Pool<'_> {
+    /// Runs `f` with a pool of up to `threads` threads (the caller counts
+    /// as one; fewer if a stack or a `clone` fails); every worker is joined
+    /// and its stack unmapped before this returns.
+    pub fn with<R>(threads: usize, f: impl FnOnce(&Pool) -> R) -> R {
+        let shared = Shared {
+            generation: AtomicU32::new(0),
+            pending: AtomicU32::new(0),
+            stop: AtomicBool::new(false),
+            job: UnsafeCell::new(None),
+        };
+        let mut workers: heapless::Vec<Worker, MAX_THREADS> = heapless::Vec::new();
+        let want = threads.clamp(1, MAX_THREADS);
+        for index in 1..want {
+            let _ = workers.push(Worker { shared: &shared, index, tid: AtomicU32::new(u32::MAX), stack: core::ptr::null_mut() });
+        }
+        let mut started = 0;
+        for w in workers.iter_mut() {
+            if !start(w) {
+                break;
+            }
+            started += 1;
+        }
+        let pool = Pool { shared: &shared, threads: 1 + started };
+        let r = f(&pool);
+        shared.stop.store(true, Release);
+        shared.generation.fetch_add(1, Release);
+        let _ = futex::wake(&shared.generation, futex::Flags::PRIVATE, u32::MAX);
+        for w in workers.iter().take(started) {
+            join(w);
+        }
+        r
+    }
+
+    /// Threads in the pool, the caller included.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// Calls `job(i)` for every thread index `i` at once (0 on the caller)
+    /// and returns when all calls have returned.
+    pub fn run(&self, job: &(dyn Fn(usize) + Sync)) {
+        let s = self.shared;
+        if self.threads > 1 {
+            // SAFETY: the lifetime is erased only until the workers are
+            // done with the job: this call waits for `pending` to reach 0.
+            let erased: Job = unsafe { core::mem::transmute::<&(dyn Fn(usize) + Sync), Job>(job) };
+            // SAFETY: no worker reads `job` now (all finished the last one).
+            unsafe { *s.job.get() = Some(erased) };
+            s.pending.store(self.threads as u32 - 1, Release);
+            s.generation.fetch_add(1, Release);
+            let _ = futex::wake(&s.generation, futex::Flags::PRIVATE, u32::MAX);
+        }
+        job(0);
+        loop {
+            let left = s.pending.load(Acquire);
+            if left == 0 {
+                break;
+            }
+            let _ = futex::wait(&s.pending, futex::Flags::PRIVATE, left, None);
+        }
+    }
+
+    /// Calls `f` on every element of `items`, spread over the threads
+    /// (element `k` on thread `k % threads`); returns when all are done.
+    pub fn for_each_mut<T: Send>(&self, items: &mut [T], f: &(dyn Fn(&mut T) + Sync)) {
+        let n = self.threads;
+        let base = Items(items.as_mut_ptr());
+        let len = items.len();
+        let job = move |t: usize| {
+            let b = &base;
+            let mut k = t;
+            while k < len {
+                // SAFETY: k < len, and each k is visited by exactly one
+                // thread (k ≡ t mod n), so the `&mut` are disjoint; `items`
+                // is borrowed mutably for the whole call.
+                f(unsafe { &mut *b.0.add(k) });
+                k += n;
+            }
+        };
+        self.run(&job);
+    }
+}
+
+/// The base pointer of a slice handed out in disjoint parts.
+struct Items<T>(*mut T);
+// SAFETY: only used by `for_each_mut`, which gives every thread its own
+// elements of a slice of `Send` items.
+unsafe impl<T: Send> Sync for Items<T> {}
+
+/// The worker's loop: wait for a new generation, run the job, report.
+fn work(w: &Worker) {
+    // SAFETY: `Pool::with` keeps `shared` alive until this worker is joined.
+    let s = unsafe { &*w.shared };
+    let mut seen = 0;
+    loop {
+        let g = s.generation.load(Acquire);
+        if g == seen {
+            let _ = futex::wait(&s.generation, futex::Flags::PRIVATE, g, None);
+            continue;
+        }
+        seen = g;
+        if s.stop.load(Acquire) {
+            return;
+        }
+        // SAFETY: set before the generation was bumped (see `Shared`).
+        if let Some(job) = unsafe { *s.job.get() } {
+            // SAFETY: `run` keeps the job alive until `pending` is 0.
+            unsafe { (*job)(w.index) };
+        }
+        if s.pending.fetch_sub(1, AcqRel) == 1 {
+            let _ = futex::wake(&s.pending, futex::Flags::PRIVATE, 1);
+        }
+    }
+}
+
+/// The first Rust code a worker runs, on its own stack.
+extern "C" fn entry(w: *const Worker) -> ! {
+    // SAFETY: `start` passes a `Worker` that outlives the thread.
+    work(unsafe { &*w });
+    // SAFETY: exit(2) ends this thread only; the kernel then clears `tid`
+    // and wakes the joiner. Nothing after it runs.
+    unsafe {
+        asm!("syscall", in("rax") linux_raw_sys::general::__NR_exit, in("rdi") 0, options(noreturn, nostack));
+    }
+}
+
+/// Maps a stack with a guard page and clones a thread onto it.
+fn start(w: &mut Worker) -> bool {
+    // SAFETY: a fresh private anonymous mapping; nothing else refers to it.
+    let Ok(base) = (unsafe { rustix::mm::mmap_anonymous(core::ptr::null_mut(), STACK + GUARD, ProtFlags::READ | ProtFlags::WRITE, MapFlags::PRIVATE | MapFlags::STACK) }) else {
+        return false;
+    };
+    // SAFETY: the lowest page of the mapping just made.
+    let _ = unsafe { rustix::mm::mprotect(base, GUARD, MprotectFlags::empty()) };
+    w.stack = base;
+    let top = (base as usize + STACK + GUARD) & !15;
+    let flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM | CLONE_CHILD_CLEARTID;
+    let ret: isize;
+    // SAFETY: clone(2) with a fresh 16-byte-aligned stack. The child starts
+    // there with rax = 0 and never returns into this frame: it pushes a
+    // zero return address (the ABI's alignment at a call) and jumps to
+    // `entry` with the `Worker` in rdi. r9 and r12 survive the syscall.
+    unsafe {
+        asm!(
+            "syscall",
+            "test rax, rax",
+            "jnz 2f",
+            "xor ebp, ebp",
+            "mov rdi, r12",
+            "push 0",
+            "jmp r9",
+            "2:",
+            inlateout("rax") linux_raw_sys::general::__NR_clone as isize => ret,
+            in("rdi") flags,
+            in("rsi") top,
+            in("rdx") 0usize,
+            in("r10") w.tid.as_ptr(),
+            in("r8") 0usize,
+            in("r9") entry as *const () as usize,
+            in("r12") w as *const Worker,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    if ret < 0 {
+        // SAFETY: no thread uses the stack: the clone failed.
+        let _ = unsafe { rustix::mm::munmap(base, STACK + GUARD) };
+        w.stack = core::ptr::null_mut();
+        return false;
+    }
+    true
+}
+
+/// Waits until the kernel has cleared the worker's tid (it exited), then
+/// unmaps its stack.
+fn join(w: &Worker) {
+    loop {
+        let v = w.tid.load(Acquire);
+        if v == 0 {
+            break;
+        }
+        // Not private: the kernel's wake at thread exit is a shared one.
+        let _ = futex::wait(&w.tid, futex::Flags::empty(), v, None);
+    }
+    if !w.stack.is_null() {
+        // SAFETY: the thread that ran on it has exited.
+        let _ = unsafe { rustix::mm::munmap(w.stack, STACK + GUARD) };
+    }
+}
+
+/// `resume-init selftest`: a pool of at least two threads sums disjoint
+/// parts of an array 200 times; every result must match a plain sum.
+pub fn selftest() -> bool {
+    let parts: [[u64; 64]; 8] = core::array::from_fn(|i| core::array::from_fn(|j| (i * 64 + j) as u64));
+    let want: u64 = (0..512u64).sum();
+    Pool::with(online_cpus().max(2), |pool| {
+        let ok = (0..200).all(|_| {
+            let mut sums: [(usize, u64); 8] = core::array::from_fn(|i| (i, 0));
+            pool.for_each_mut(&mut sums, &|s| s.1 = parts[s.0].iter().sum());
+            sums.iter().map(|s| s.1).sum::<u64>() == want
+        });
+        ok && pool.threads() >= 2
+    })
+}
