@@ -298,18 +298,6 @@ impl SlotSink for Device<'_> {
     }
 }
 
-/// A batch of chunks compressed on the pool's threads.
-struct PoolEach<'p, 'a>(&'p Pool<'a>);
-
-impl writer::ForEach for PoolEach<'_, '_> {
-    fn threads(&self) -> usize {
-        self.0.threads()
-    }
-    fn for_each(&self, chunks: &mut [writer::Chunk], f: &(dyn Fn(&mut writer::Chunk) + Sync)) {
-        self.0.for_each_mut(chunks, f)
-    }
-}
-
 /// The stream, read from `/dev/snapshot`.
 struct Stream<'a>(&'a SnapshotReader);
 
@@ -563,7 +551,7 @@ fn snapshot_and_write(
     let threads = if comp == Compression::None { 1 } else { opts.threads.map_or_else(thread::online_cpus, |n| n as usize) };
     let written = Pool::with(threads.min(writer::MAX_BATCH), |pool| {
         threads_used = pool.threads();
-        writer::write_image(&mut Stream(snap), &mut dev, comp, scratch, &PoolEach(pool), &mut progress, &fsutil::Monotonic)
+        writer::write_image(&mut Stream(snap), &mut dev, comp, scratch, pool, &mut progress, &fsutil::Monotonic)
     });
     let w = match written {
         Ok(w) => w,

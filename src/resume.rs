@@ -258,7 +258,15 @@ fn load(node: &str, d: &mut ImageDevice, h: &swsusp::Header, snap: &Snapshot) ->
         }
     };
     let pages = d.pages;
-    let loaded = match image::load(h, pages, d, &mut SnapshotSink(snap), &mut scratch, &mut progress, &fsutil::Monotonic) {
+    // Decompression and CRC on every CPU (at most 4); the workers are
+    // joined before anything is frozen.
+    let threads = if h.compression() == swsusp::Compression::None { 1 } else { crate::thread::online_cpus() };
+    let mut used = 1;
+    let result = crate::thread::Pool::with(threads.min(image::MAX_BATCH), |pool| {
+        used = pool.threads();
+        image::load_with(h, pages, d, &mut SnapshotSink(snap), &mut scratch, pool, &mut progress, &fsutil::Monotonic)
+    });
+    let loaded = match result {
         Ok(l) => l,
         Err(e) => {
             report_load_error(node, e);
@@ -284,10 +292,9 @@ fn load(node: &str, d: &mut ImageDevice, h: &swsusp::Header, snap: &Snapshot) ->
     }
     let p = loaded.phases;
     info!(
-        "load time: reading {} ms, decompressing {} ms, CRC {} ms, writing to {} {} ms",
+        "load time: reading {} ms, decompressing and CRC {} ms ({used} threads), writing to {} {} ms",
         p.read / 1_000_000,
         p.decode / 1_000_000,
-        p.crc / 1_000_000,
         crate::ioctl::SNAPSHOT,
         p.write / 1_000_000
     );

@@ -158,6 +158,15 @@ impl Pool<'_> {
     }
 }
 
+impl<T: Send> resume_init::par::ForEach<T> for Pool<'_> {
+    fn threads(&self) -> usize {
+        self.threads
+    }
+    fn for_each(&self, items: &mut [T], f: &(dyn Fn(&mut T) + Sync)) {
+        self.for_each_mut(items, f)
+    }
+}
+
 /// The base pointer of a slice handed out in disjoint parts.
 struct Items<T>(*mut T);
 // SAFETY: only used by `for_each_mut`, which gives every thread its own

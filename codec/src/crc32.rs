@@ -115,6 +115,19 @@ fn x8n(mut n: u64) -> u32 {
     p
 }
 
+/// A precomputed shift over a fixed length, for combining many chunks of
+/// the same size: `Shift::new(len).combine(a, b)` = `combine(a, b, len)`.
+pub struct Shift(u32);
+
+impl Shift {
+    pub fn new(len: u64) -> Shift {
+        Shift(x8n(len))
+    }
+    pub fn combine(&self, crc_a: u32, crc_b: u32) -> u32 {
+        multmodp(self.0, crc_a) ^ crc_b
+    }
+}
+
 /// The CRC of A‖B from the CRCs of A and of B (B's computed from 0), for
 /// the kernel's variant (no inversion): the CRC is linear, so A's part is
 /// shifted over B's `len_b` bytes. Lets threads checksum chunks apart.
@@ -153,6 +166,11 @@ mod tests {
         let combined = data.chunks(131072).fold(0, |crc, c| combine(crc, t.update(0, c), c.len() as u64));
         assert_eq!(combined, whole);
         assert_eq!(combine(0x1234_5678, 0, 0), 0x1234_5678, "a shift over nothing");
+        let full = Shift::new(131072);
+        let shifted = data.chunks(131072).fold(0, |crc, c| {
+            if c.len() == 131072 { full.combine(crc, t.update(0, c)) } else { combine(crc, t.update(0, c), c.len() as u64) }
+        });
+        assert_eq!(shifted, whole);
     }
 
     #[test]

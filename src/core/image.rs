@@ -9,7 +9,8 @@
 //! uncompressed images; for compressed ones, a chunk buffer of
 //! [`CMP_SIZE`] and an output buffer of [`UNC_SIZE`].
 
-use crate::crc32::Crc32;
+use crate::crc32::{self, Crc32};
+use crate::par::{ForEach, Serial};
 use crate::errno::Errno;
 use crate::swsusp::{Compression, Header, Info, PAGE, Page, parse_info};
 
@@ -62,8 +63,8 @@ impl Clock for NoClock {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Phases {
     pub read: u64,
+    /// Decompressing or compressing, and the CRC (all threads at once).
     pub decode: u64,
-    pub crc: u64,
     pub write: u64,
 }
 
@@ -244,19 +245,52 @@ impl MetaCheck {
     }
 }
 
+/// Compressed chunks read and decompressed at once, at most.
+pub const MAX_BATCH: usize = 4;
+
+/// One compressed chunk: read into `cmp` by the loader, decompressed into
+/// `unc` and checksummed by whichever thread gets it.
+pub struct LoadChunk {
+    cmp: [u8; CMP_SIZE],
+    len: usize,
+    unc: [u8; UNC_SIZE],
+    /// Bytes decompressed, or `None` if the chunk did not decompress.
+    out: Option<usize>,
+    crc: u32,
+}
+
+impl LoadChunk {
+    const fn new() -> LoadChunk {
+        LoadChunk { cmp: [0; CMP_SIZE], len: 0, unc: [0; UNC_SIZE], out: None, crc: 0 }
+    }
+
+    /// Decompresses and checksums the chunk (run by any thread).
+    pub fn decompress(&mut self, comp: Compression, table: &crc32::Table) {
+        let input = &self.cmp[CMP_HEADER..CMP_HEADER + self.len];
+        self.out = match comp {
+            Compression::Lz4 => lz4_flex::block::decompress_into(input, &mut self.unc).ok(),
+            _ => crate::lzo::decompress_into(input, &mut self.unc).ok(),
+        };
+        if let Some(n) = self.out {
+            self.crc = table.update(0, &self.unc[..n]);
+        }
+    }
+}
+
 /// The memory a load works in, fixed and owned by the caller (on its
 /// stack): one map page and one data page, which are all an uncompressed
-/// image uses, and a compressed chunk and its output for LZO and LZ4.
+/// image uses, and for LZO and LZ4 a batch of chunks (about 1.1 MiB) and
+/// the CRC table.
 pub struct Scratch {
     map: Page,
     data: Page,
-    cmp: [u8; CMP_SIZE],
-    unc: [u8; UNC_SIZE],
+    crc: crc32::Table,
+    chunks: [LoadChunk; MAX_BATCH],
 }
 
 impl Scratch {
     pub fn new() -> Self {
-        Scratch { map: [0; PAGE], data: [0; PAGE], cmp: [0; CMP_SIZE], unc: [0; UNC_SIZE] }
+        Scratch { map: [0; PAGE], data: [0; PAGE], crc: crc32::Table::new(), chunks: [const { LoadChunk::new() }; MAX_BATCH] }
     }
 }
 
@@ -393,39 +427,50 @@ impl Load<'_, '_> {
         Ok(len)
     }
 
-    /// LZO or LZ4: chunk by chunk, decompressed into `unc`, checksummed,
-    /// then handed on page by page. Returns the CRC of the stream.
-    fn compressed(&mut self, comp: Compression, cmp: &mut [u8; CMP_SIZE], unc: &mut [u8; UNC_SIZE]) -> Result<u32, Error> {
-        let mut crc = KernelCrc::new();
+    /// LZO or LZ4, a batch of chunks at a time: read in order, then
+    /// decompressed and checksummed at once by `par`, then checked and
+    /// handed on page by page in order. Returns the CRC of the stream
+    /// (the chunks' CRCs combined).
+    fn compressed(&mut self, comp: Compression, chunks: &mut [LoadChunk], table: &crc32::Table, par: &dyn ForEach<LoadChunk>) -> Result<u32, Error> {
+        let mut crc = 0;
+        let full = crc32::Shift::new(UNC_SIZE as u64);
+        let batch = par.threads().clamp(1, chunks.len());
         while self.done < self.total {
-            let len = self.read_chunk(cmp)?;
-            self.lap(|p| &mut p.read);
-            let input = &cmp[CMP_HEADER..CMP_HEADER + len];
-            let n = match comp {
-                Compression::Lz4 => lz4_flex::block::decompress_into(input, unc).map_err(|_| Error::Decompress(comp))?,
-                _ => crate::lzo::decompress_into(input, unc).map_err(|_| Error::Decompress(comp))?,
-            };
-            if n == 0 || n % PAGE != 0 || self.done + (n / PAGE) as u64 > self.total {
-                return Err(Error::ChunkSize(n));
+            // A chunk holds at most 32 pages: at least this many are left,
+            // so reading them never runs past the end of the map.
+            let left = (self.total - self.done).div_ceil(UNC_PAGES as u64);
+            let n = batch.min(usize::try_from(left).unwrap_or(batch));
+            for c in chunks.iter_mut().take(n) {
+                c.len = self.read_chunk(&mut c.cmp)?;
             }
+            self.lap(|p| &mut p.read);
+            par.for_each(&mut chunks[..n], &|c: &mut LoadChunk| c.decompress(comp, table));
             self.lap(|p| &mut p.decode);
-            crc.update(&unc[..n]);
-            self.lap(|p| &mut p.crc);
-            for p in unc[..n].chunks_exact(PAGE) {
-                let p: &Page = p.try_into().map_err(|_| Error::BadInfo("internal: page size"))?;
-                self.emit(p)?;
+            for c in chunks.iter().take(n) {
+                let out = c.out.ok_or(Error::Decompress(comp))?;
+                if out == 0 || out % PAGE != 0 || self.done + (out / PAGE) as u64 > self.total {
+                    return Err(Error::ChunkSize(out));
+                }
+                crc = if out == UNC_SIZE { full.combine(crc, c.crc) } else { crc32::combine(crc, c.crc, out as u64) };
+                for p in c.unc[..out].chunks_exact(PAGE) {
+                    let p: &Page = p.try_into().map_err(|_| Error::BadInfo("internal: page size"))?;
+                    self.emit(p)?;
+                }
+                if self.done >= self.total {
+                    break;
+                }
             }
             self.lap(|p| &mut p.write);
             (self.progress)(self.done, self.total);
         }
-        Ok(crc.value())
+        Ok(crc)
     }
 }
 
 /// Loads the image `h` describes from `src` into `sink`; `progress` is
 /// called with (pages done, pages in all) after every chunk or page.
 /// Returns only after the last page and the CRC check: on `Ok` the sink
-/// holds a complete, verified stream.
+/// holds a complete, verified stream. On one thread.
 pub fn load(
     h: &Header,
     device_pages: u64,
@@ -435,7 +480,23 @@ pub fn load(
     progress: &mut dyn FnMut(u64, u64),
     clock: &dyn Clock,
 ) -> Result<Loaded, Error> {
-    let Scratch { map, data, cmp, unc } = scratch;
+    load_with(h, device_pages, src, sink, scratch, &Serial, progress, clock)
+}
+
+/// [`load`], with compressed chunks decompressed and checksummed by
+/// `par`, up to its thread count (at most [`MAX_BATCH`]) at a time.
+#[allow(clippy::too_many_arguments)]
+pub fn load_with(
+    h: &Header,
+    device_pages: u64,
+    src: &mut dyn PageSource,
+    sink: &mut dyn PageSink,
+    scratch: &mut Scratch,
+    par: &dyn ForEach<LoadChunk>,
+    progress: &mut dyn FnMut(u64, u64),
+    clock: &dyn Clock,
+) -> Result<Loaded, Error> {
+    let Scratch { map, data, crc: table, chunks } = scratch;
     let comp = h.compression();
     if h.image == 0 {
         return Err(Error::BadInfo("the header names no swap map (its first map page is 0)"));
@@ -456,7 +517,7 @@ pub fn load(
         l.plain(data)?;
         None
     } else {
-        let computed = l.compressed(comp, cmp, unc)?;
+        let computed = l.compressed(comp, chunks, table, par)?;
         if h.has_crc() && computed != h.crc32 {
             return Err(Error::Crc { stored: h.crc32, computed });
         }

@@ -14,6 +14,7 @@ pub mod errno;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzz_targets;
 pub mod image;
+pub mod par;
 pub mod parttable;
 pub mod probe;
 pub mod swsusp;

@@ -18,6 +18,7 @@ use crate::errno::Errno;
 use crate::crc32;
 use crate::image::{CMP_SIZE, Clock, MAP_ENTRIES, Phases, UNC_PAGES, UNC_SIZE};
 use crate::lzo_compress;
+pub use crate::par::{ForEach, Serial};
 use crate::swsusp::{
     Compression, PAGE, Page, SF_COMPRESSION_ALG_LZ4, SF_CRC32_MODE, SF_HW_SIG, SF_NOCOMPRESS_MODE, SF_PLATFORM_MODE,
     parse_info,
@@ -134,25 +135,6 @@ impl Chunk {
     }
 }
 
-/// Runs a job on every chunk of a batch: on worker threads, or in turn.
-pub trait ForEach {
-    /// How many chunks to compress at once.
-    fn threads(&self) -> usize;
-    fn for_each(&self, chunks: &mut [Chunk], f: &(dyn Fn(&mut Chunk) + Sync));
-}
-
-/// Every chunk in turn, on the calling thread.
-pub struct Serial;
-
-impl ForEach for Serial {
-    fn threads(&self) -> usize {
-        1
-    }
-    fn for_each(&self, chunks: &mut [Chunk], f: &(dyn Fn(&mut Chunk) + Sync)) {
-        chunks.iter_mut().for_each(f)
-    }
-}
-
 /// The writer's memory: the map page being filled, a stream page, the
 /// CRC table, and a batch of chunks (about 1.1 MiB in all).
 pub struct Scratch {
@@ -187,7 +169,7 @@ pub struct Written {
     pub disk_pages: u64,
     /// Where the time went: reading the stream, compressing and
     /// checksumming (`decode`, all threads at once), writing (slot
-    /// allocation and device writes); `crc` stays 0.
+    /// allocation and device writes).
     pub phases: Phases,
 }
 
@@ -253,7 +235,7 @@ pub fn write_image(
     dst: &mut dyn SlotSink,
     comp: Compression,
     scratch: &mut Scratch,
-    par: &dyn ForEach,
+    par: &dyn ForEach<Chunk>,
     progress: &mut dyn FnMut(u64, u64),
     clock: &dyn Clock,
 ) -> Result<Written, Error> {
@@ -278,6 +260,7 @@ pub fn write_image(
     m.put(dst, page, 0)?;
     let mut done = 1u64;
     let mut crc = 0u32;
+    let full = crc32::Shift::new(UNC_SIZE as u64);
     let batch = par.threads().clamp(1, MAX_BATCH);
     let mut ended = false;
     while !ended {
@@ -328,7 +311,8 @@ pub fn write_image(
             if c.out_pages == 0 {
                 return Err(Error::Compress);
             }
-            crc = crc32::combine(crc, c.crc, (c.pages * PAGE) as u64);
+            let len = c.pages * PAGE;
+            crc = if len == UNC_SIZE { full.combine(crc, c.crc) } else { crc32::combine(crc, c.crc, len as u64) };
             for p in c.cmp[..c.out_pages * PAGE].chunks_exact(PAGE) {
                 let p: &Page = p.try_into().map_err(|_| Error::Compress)?;
                 m.put(dst, p, done)?;

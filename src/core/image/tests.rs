@@ -164,6 +164,23 @@ fn build(comp: Compression, payload: &[Page]) -> Built {
     Built { disk: Disk(disk), header, maps, entries }
 }
 
+#[test]
+fn threads_load_the_same_stream() {
+    for comp in [Compression::Lzo, Compression::Lz4] {
+        // 300 data pages: full batches of 4 chunks, then a partial batch.
+        let p = payload(300);
+        let mut b = build(comp, &p);
+        let n = b.disk.0.len() as u64;
+        let mut serial = Collect::default();
+        let one = run(&mut b, &mut serial).unwrap();
+        let mut threaded = Collect::default();
+        let mut bufs = Scratch::new();
+        let four = load_with(&b.header, n, &mut b.disk, &mut threaded, &mut bufs, &crate::par::Threads(4), &mut |_, _| {}, &NoClock).unwrap();
+        assert_eq!(threaded.pages, serial.pages, "{comp:?}: the same pages in the same order");
+        assert_eq!((four.crc, four.disk_pages), (one.crc, one.disk_pages));
+    }
+}
+
 fn run(b: &mut Built, sink: &mut Collect) -> Result<Loaded, Error> {
     let n = b.disk.0.len() as u64;
     let mut bufs = Scratch::new();

@@ -5,6 +5,7 @@
 use super::*;
 use crate::image::tests::{Collect, Disk, payload};
 use crate::image::{Scratch as LoadScratch, load};
+use crate::par::Threads;
 use crate::probe::{SWAP_SIG, SWAPSPACE2};
 use crate::swsusp::{self, parse_header};
 
@@ -76,27 +77,11 @@ fn big_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     std::thread::Builder::new().stack_size(64 << 20).spawn(f).unwrap().join().unwrap()
 }
 
-/// Compresses a batch on real threads, one per chunk.
-struct Threads(usize);
-
-impl ForEach for Threads {
-    fn threads(&self) -> usize {
-        self.0
-    }
-    fn for_each(&self, chunks: &mut [Chunk], f: &(dyn Fn(&mut Chunk) + Sync)) {
-        std::thread::scope(|s| {
-            for c in chunks.iter_mut() {
-                std::thread::Builder::new().stack_size(8 << 20).spawn_scoped(s, || f(c)).unwrap();
-            }
-        });
-    }
-}
-
 fn write_then_load(comp: Compression, data: usize) -> (Written, Vec<Page>) {
     big_stack(move || write_then_load_with(comp, data, &Serial))
 }
 
-fn write_then_load_with(comp: Compression, data: usize, par: &dyn ForEach) -> (Written, Vec<Page>) {
+fn write_then_load_with(comp: Compression, data: usize, par: &dyn ForEach<Chunk>) -> (Written, Vec<Page>) {
     let pages = stream(data);
     let mut swap = Swap::new(4 * pages.len() + 64);
     let mut scratch = Box::new(Scratch::new());
