@@ -1,0 +1,89 @@
+#!/bin/bash
+# Benchmark on the host's real CPU: our codecs (LZO1X encoder and decoder,
+# lz4_flex, CRC-32) against the kernel's own C code for the same work
+# (lib/lzo, lib/lz4, lib/crc32.c from Debian's linux-source-6.1 package,
+# built in user space with the shims in bench/kernel-codecs/), over the
+# same data cut into 128 KiB chunks, on 1 and more threads. This is the
+# figure that stands for real hardware, where KVM is not available here.
+#
+#   bench/pipeline.sh [-f SAMPLE] [-t MAX_THREADS] [-r REPS]
+#
+#   -f  the data (default: the pages of an uncompressed image the kernel
+#       writes in a QEMU guest, captured once into build/pipeline/sample.bin)
+#   -t  thread counts 1, 2, 4 … up to this (default: the host's CPUs)
+#   -r  passes over the data (default 3)
+# Not part of the test suite: it prints figures, it passes or fails nothing.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+W=$top/build/pipeline
+mkdir -p "$W"
+sample=""
+threads=$(nproc)
+reps=3
+while getopts "f:t:r:h" opt; do
+    case $opt in
+        f) sample=$OPTARG ;;
+        t) threads=$OPTARG ;;
+        r) reps=$OPTARG ;;
+        *) sed -n '2,15s/^# \{0,1\}//p' "$0"; exit 2 ;;
+    esac
+done
+"$top/scripts/setup.sh"
+[ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
+dpkg-query -W -f='${Status}' linux-source-6.1 2>/dev/null | grep -q "install ok installed" || {
+    echo "pipeline: installing linux-source-6.1 (the kernel's C code to compare with)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq linux-source-6.1 >/dev/null
+}
+
+# The kernel's code, built in user space.
+if [ ! -x "$W/harness" ]; then
+    src=$W/src
+    rm -rf "$src"; mkdir -p "$src/inc/linux"
+    tar -xJf /usr/src/linux-source-6.1.tar.xz -C "$src" --strip-components=1 --wildcards \
+        'linux-source-6.1/lib/lzo/*' 'linux-source-6.1/lib/lz4/lz4_*compress.c' 'linux-source-6.1/lib/lz4/lz4defs.h' \
+        'linux-source-6.1/lib/crc32.c' 'linux-source-6.1/lib/crc32defs.h' 'linux-source-6.1/lib/gen_crc32table.c' \
+        'linux-source-6.1/include/linux/lzo.h' 'linux-source-6.1/include/linux/lz4.h'
+    cp "$src/include/linux/lzo.h" "$src/include/linux/lz4.h" "$src/inc/linux/"
+    sed -i 's#"../include/linux/crc32poly.h"#<linux/crc32poly.h>#; s#"../include/generated/autoconf.h"#<generated/autoconf.h>#' "$src/lib/gen_crc32table.c"
+    shim=$top/bench/kernel-codecs/shim
+    gcc -O2 -I"$shim" -w -o "$W/gen_crc32table" "$src/lib/gen_crc32table.c"
+    "$W/gen_crc32table" > "$src/lib/crc32table.h"
+    gcc -O2 -pthread -I"$shim" -I"$src/inc" -I"$src/lib" -I"$src/lib/lzo" -I"$src/lib/lz4" -w -o "$W/harness" \
+        "$top/bench/kernel-codecs/harness.c" "$src/lib/lzo/lzo1x_compress.c" "$src/lib/lzo/lzo1x_decompress_safe.c" \
+        "$src/lib/lz4/lz4_compress.c" "$src/lib/lz4/lz4_decompress.c" "$src/lib/crc32.c"
+fi
+(cd "$top" && cargo build --release --quiet --example pipeline --target x86_64-unknown-linux-gnu)
+ours=$top/target/x86_64-unknown-linux-gnu/release/examples/pipeline
+
+# The data: what a hibernation stream holds.
+if [ -z "$sample" ]; then
+    sample=$W/sample.bin
+    if [ ! -s "$sample" ]; then
+        echo "pipeline: capturing an uncompressed image in QEMU for the sample"
+        T=$W/capture
+        # shellcheck source=tests/lib.sh
+        . "$top/tests/lib.sh"
+        # shellcheck source=tests/hibernate-lib.sh
+        . "$top/tests/hibernate-lib.sh"
+        new_swap "$R/swap.img"
+        hibernate "$R/capture.log" sample "$R/root.img" "$R/swap.img" -- root=/dev/vda resume=/dev/vdb noresume hibernate=nocompress
+        pages=$(grep -Eo 'Wrote [0-9]+ kbytes' "$R/capture.log" | grep -Eo '[0-9]+' | tail -n 1)
+        # The image's pages lie at the start of the fresh swap area.
+        dd if="$R/swap.img" of="$sample" bs=4096 skip=2 count=$(( pages / 4 )) status=none
+    fi
+fi
+
+report=$W/report.txt
+{
+    echo "pipeline benchmark, $(date -u +%Y-%m-%d), host: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+    echo "sample: $sample ($(( $(stat -c %s "$sample") / 1048576 )) MiB), $reps passes, 128 KiB chunks; MB/s (1 MB = 10^6 bytes)"
+    printf '%-15s %7s | %9s %9s | %7s | %s\n' what threads "ours" "kernel" "ours/k" "output/input (ours, kernel)"
+} > "$report"
+"$ours" "$sample" "$threads" "$reps" > "$W/ours.txt"
+"$W/harness" "$sample" "$threads" "$reps" > "$W/kernel.txt"
+while read -r _ what t mbs ratio; do
+    read -r kmbs kratio <<< "$(awk -v w="$what" -v t="$t" '$2 == w && $3 == t {print $4, $5}' "$W/kernel.txt")"
+    [ -n "${kmbs:-}" ] || continue
+    printf '%-15s %7s | %9s %9s | %7.2f | %s %s\n' "$what" "$t" "$mbs" "$kmbs" "$(echo "$mbs / $kmbs" | bc -l)" "$ratio" "$kratio" >> "$report"
+done < "$W/ours.txt"
+cat "$report"

@@ -1,0 +1,96 @@
+//! bench/pipeline.sh's Rust side: our LZO1X encoder and decoder, lz4_flex
+//! and our CRC-32 over a file cut into 128 KiB chunks, as the
+//! hibernation stream is cut, on 1..N threads. One line per codec and
+//! thread count, the same as the kernel harness's:
+//!   ours <what> <threads> <MB/s> <output/input>
+//! Run on the host: `cargo run --release --example pipeline --target
+//! x86_64-unknown-linux-gnu -- FILE [MAX_THREADS] [REPS]`.
+use std::time::Instant;
+
+use resume_init::{crc32, lzo, lzo_compress};
+
+const CHUNK: usize = 131072;
+
+fn run(threads: usize, chunks: usize, job: &(dyn Fn(usize) + Sync)) -> f64 {
+    let t = Instant::now();
+    std::thread::scope(|s| {
+        for k in 0..threads {
+            s.spawn(move || {
+                let mut c = k;
+                while c < chunks {
+                    job(c);
+                    c += threads;
+                }
+            });
+        }
+    });
+    t.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let data = std::fs::read(&args[1]).expect("a sample file");
+    let max_threads: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(1);
+    let reps: usize = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(3);
+    let chunks: Vec<&[u8]> = data.chunks(CHUNK).collect();
+    let n = chunks.len();
+    let table = crc32::Table::new();
+    let lzo: Vec<std::sync::Mutex<Vec<u8>>> = (0..n).map(|_| Default::default()).collect();
+    let lz4: Vec<std::sync::Mutex<Vec<u8>>> = (0..n).map(|_| Default::default()).collect();
+    let mb = |secs: f64| (reps * data.len()) as f64 / secs / 1e6;
+    let ratio = |v: &[std::sync::Mutex<Vec<u8>>]| v.iter().map(|c| c.lock().unwrap().len()).sum::<usize>() as f64 / data.len() as f64;
+    // Compression fills the buffers the decoders then read (one thread count).
+    let s = run(1, n, &|c| {
+        let mut t = lzo_compress::Table::new();
+        let mut out = vec![0u8; lzo_compress::worst_case(CHUNK)];
+        for _ in 0..reps {
+            let k = lzo_compress::compress_into(chunks[c], &mut out, &mut t).unwrap();
+            *lzo[c].lock().unwrap() = out[..k].to_vec();
+        }
+    });
+    println!("ours lzo-compress 1 {:.0} {:.3}", mb(s), ratio(&lzo));
+    let mut threads = 1;
+    while threads <= max_threads {
+        let s = run(threads, n, &|c| {
+            let src = lzo[c].lock().unwrap().clone();
+            let mut out = vec![0u8; CHUNK];
+            for _ in 0..reps {
+                lzo::decompress_into(&src, &mut out).unwrap();
+            }
+        });
+        println!("ours lzo-decompress {threads} {:.0} 1.000", mb(s));
+        threads *= 2;
+    }
+    let s = run(1, n, &|c| {
+        let mut out = vec![0u8; lz4_flex::block::get_maximum_output_size(CHUNK)];
+        for _ in 0..reps {
+            let k = lz4_flex::block::compress_into(chunks[c], &mut out).unwrap();
+            *lz4[c].lock().unwrap() = out[..k].to_vec();
+        }
+    });
+    println!("ours lz4-compress 1 {:.0} {:.3}", mb(s), ratio(&lz4));
+    let mut threads = 1;
+    while threads <= max_threads {
+        let s = run(threads, n, &|c| {
+            let src = lz4[c].lock().unwrap().clone();
+            let mut out = vec![0u8; CHUNK];
+            for _ in 0..reps {
+                lz4_flex::block::decompress_into(&src, &mut out).unwrap();
+            }
+        });
+        println!("ours lz4-decompress {threads} {:.0} 1.000", mb(s));
+        threads *= 2;
+    }
+    let mut threads = 1;
+    while threads <= max_threads {
+        let s = run(threads, n, &|c| {
+            let mut x = 0;
+            for _ in 0..reps {
+                x ^= table.update(0, chunks[c]);
+            }
+            std::hint::black_box(x);
+        });
+        println!("ours crc32 {threads} {:.0} 1.000", mb(s));
+        threads *= 2;
+    }
+}
