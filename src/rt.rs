@@ -137,6 +137,11 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
     if let Some(l) = info.location() {
         crate::log::error_args(format_args!("  at {}:{}", l.file(), l.line()));
     }
+    // A command (inspect, hibernate) exits: closing /dev/snapshot thaws a
+    // frozen system. Only PID 1 may not exit.
+    if rustix::process::getpid() != rustix::process::Pid::INIT {
+        exit(101);
+    }
     crate::hold()
 }
 
