@@ -93,10 +93,10 @@ new_swap "$R/swap.img"
 boot_disks "$R/w-cyc0.log" "$R/root.img" "$R/swap.img" -- root=/dev/vda resume=/dev/vdb noresume writer=lzo cycles=10 hib=tokCY
 expect "$R/w-cyc0.log" "resume-init: image committed on " "the first image"
 for i in $(seq 1 10); do
-    mode=userspace; [ $((i % 2)) = 0 ] && mode=kernel
-    boot_disks "$R/w-cyc$i.log" "$R/root.img" "$R/swap.img" -- root=/dev/vda resume=/dev/vdb noresume resume_init=$mode
+    loader=userspace; [ $((i % 2)) = 0 ] && loader=kernel
+    boot_disks "$R/w-cyc$i.log" "$R/root.img" "$R/swap.img" -- root=/dev/vda resume=/dev/vdb noresume resume_init=$loader
     expect_no_panic "$R/w-cyc$i.log"
-    expect "$R/w-cyc$i.log" "RESUMED token=tokCY .* n=$i([^0-9]|$)" "cycle $i restored ($mode loader)"
+    expect "$R/w-cyc$i.log" "RESUMED token=tokCY .* n=$i([^0-9]|$)" "cycle $i restored ($loader loader)"
     [ "$i" -lt 10 ] && expect "$R/w-cyc$i.log" "resume-init: image committed on " "image $((i + 1)) written"
 done
 expect_eq "$(inspect_status "$R/swap.img")" 1 "no image left after the last cycle"
