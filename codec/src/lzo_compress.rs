@@ -95,34 +95,36 @@ impl Out<'_> {
         Ok(())
     }
 
+    /// Appends up to four instruction bytes at once.
+    #[inline(always)]
+    fn put(&mut self, bytes: &[u8]) -> Result<(), OutputTooSmall> {
+        let dst = self.b.get_mut(self.pos..self.pos + bytes.len()).ok_or(OutputTooSmall)?;
+        dst.copy_from_slice(bytes);
+        self.pos += bytes.len();
+        Ok(())
+    }
+
     /// A match of `len` ≥ 4 bytes `off` bytes back (1..=0xBFFF).
     fn matched(&mut self, off: usize, len: usize) -> Result<(), OutputTooSmall> {
         if len <= M2_MAX_LEN && off <= M2_MAX_OFFSET {
             let o = off - 1;
-            self.push((((len - 1) << 5) | ((o & 7) << 2)) as u8)?;
-            self.push((o >> 3) as u8)?;
+            self.put(&[(((len - 1) << 5) | ((o & 7) << 2)) as u8, (o >> 3) as u8])?;
         } else {
-            let o = if off <= M3_MAX_OFFSET {
-                if len <= M3_MAX_LEN {
-                    self.push(M3_MARKER | (len - 2) as u8)?;
-                } else {
-                    self.push(M3_MARKER)?;
-                    self.extension(len - M3_MAX_LEN)?;
-                }
-                off - 1
+            let (marker, o, short_max) = if off <= M3_MAX_OFFSET {
+                (M3_MARKER, off - 1, M3_MAX_LEN)
             } else {
                 let o = off - 0x4000;
-                let high = ((o & 0x4000) >> 11) as u8;
-                if len <= M4_MAX_LEN {
-                    self.push(M4_MARKER | high | (len - 2) as u8)?;
-                } else {
-                    self.push(M4_MARKER | high)?;
-                    self.extension(len - M4_MAX_LEN)?;
-                }
-                o
+                (M4_MARKER | ((o & 0x4000) >> 11) as u8, o, M4_MAX_LEN)
             };
-            self.push(((o & 63) << 2) as u8)?;
-            self.push((o >> 6) as u8)?;
+            let low = ((o & 63) << 2) as u8;
+            let high = (o >> 6) as u8;
+            if len <= short_max {
+                self.put(&[marker | (len - 2) as u8, low, high])?;
+            } else {
+                self.push(marker)?;
+                self.extension(len - short_max)?;
+                self.put(&[low, high])?;
+            }
         }
         self.low_bits = Some(self.pos - 2);
         Ok(())
@@ -145,19 +147,18 @@ fn hash(v: u32) -> usize {
 /// How many bytes from `a` and `b` (a < b) agree, up to the end of `src`.
 #[inline(always)]
 fn common(src: &[u8], a: usize, b: usize) -> usize {
+    let (Some(x), Some(y)) = (src.get(a..), src.get(b..)) else { return 0 };
     let mut n = 0;
-    while b + n + 8 <= src.len() {
-        let x = u64::from_le_bytes(src[a + n..a + n + 8].try_into().unwrap_or([0; 8]));
-        let y = u64::from_le_bytes(src[b + n..b + n + 8].try_into().unwrap_or([1; 8]));
-        if x != y {
-            return n + ((x ^ y).trailing_zeros() / 8) as usize;
+    // Eight bytes at a time; `chunks_exact` lets the loads go unchecked.
+    for (p, q) in x.chunks_exact(8).zip(y.chunks_exact(8)) {
+        let (Ok(p), Ok(q)) = (<[u8; 8]>::try_from(p), <[u8; 8]>::try_from(q)) else { break };
+        let d = u64::from_le_bytes(p) ^ u64::from_le_bytes(q);
+        if d != 0 {
+            return n + (d.trailing_zeros() / 8) as usize;
         }
         n += 8;
     }
-    while b + n < src.len() && src[a + n] == src[b + n] {
-        n += 1;
-    }
-    n
+    n + x[n..].iter().zip(&y[n..]).take_while(|(p, q)| p == q).count()
 }
 
 /// Compresses `src` into `dst` as one LZO1X stream (end marker included);
