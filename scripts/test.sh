@@ -65,7 +65,7 @@ WRITER_LONG=1 . "$top/tests/hibernate.sh"
 if [ -n "$k612" ]; then
     use_kernel "$k612"
     echo "== QEMU hibernate→resume tests (kernel $KVER, $mode)"
-    . "$top/tests/resume.sh"
+    RESUME_LONG=0 . "$top/tests/resume.sh"
     echo "== QEMU tests of the writer (kernel $KVER)"
     WRITER_LONG=0 . "$top/tests/hibernate.sh"
 else
