@@ -41,7 +41,10 @@ ubin=$top/target/unstripped/$BIN_REL
 undef=$(nm -u "$ubin" 2>&1)
 [ -z "$undef" ] || check_fail "undefined symbols: $undef"
 nm "$ubin" | grep -Eq '__rust_alloc|__rdl_alloc|malloc|__libc_start_main' && check_fail "allocator or libc symbols: $(nm "$ubin" | grep -E '__rust_alloc|__rdl_alloc|malloc|__libc_start_main' | head -3)"
-"$bin" selftest | grep -q "selftest: memcpy/memmove/memset ok" || check_fail "the binary's own memcpy/memmove/memset fail their self-test"
+# Captured first: grep -q would close the pipe after the first line.
+self=$("$bin" selftest) || check_fail "resume-init selftest exited with status $?: $self"
+grep -q "selftest: memcpy/memmove/memset ok" <<< "$self" || check_fail "the binary's own memcpy/memmove/memset fail their self-test"
+grep -q "selftest: worker threads ok" <<< "$self" || check_fail "the worker-thread pool fails its self-test"
 case_end
 echo "        binary: $size bytes"
 
