@@ -31,6 +31,22 @@ fn sys(op: &'static str) -> impl Fn(Errno) -> Sys<'static> {
     move |errno| Sys { op, what: SNAPSHOT, errno }
 }
 
+/// An `_IO('3', n)` ioctl on `/dev/snapshot` that takes no argument.
+/// Callers pass only such opcodes (all named above).
+#[inline(always)]
+fn no_arg<const OP: Opcode>(fd: &OwnedFd, name: &'static str) -> Result<(), Sys<'static>> {
+    // SAFETY: OP is an _IO('3', n) of suspend_ioctls.h without argument.
+    unsafe { ioctl(fd, NoArg::<OP>::new()) }.map_err(sys(name))
+}
+
+/// An `_IO('3', n)` ioctl on `/dev/snapshot` that takes its argument by
+/// value (PLATFORM_SUPPORT, PREF_IMAGE_SIZE).
+#[inline(always)]
+fn by_value<const OP: Opcode>(fd: &OwnedFd, v: usize, name: &'static str) -> Result<(), Sys<'static>> {
+    // SAFETY: OP is an _IO('3', n) whose argument is a plain value.
+    unsafe { ioctl(fd, IntegerSetter::<OP>::new_usize(v)) }.map_err(sys(name))
+}
+
 impl Snapshot {
     /// `open("/dev/snapshot", O_WRONLY)`: restore mode. The node is made
     /// from sysfs if devtmpfs has none.
@@ -71,23 +87,18 @@ impl Snapshot {
 
     /// `SNAPSHOT_FREEZE`: sync, freeze every other process.
     pub fn freeze(&self) -> Result<(), Sys<'static>> {
-        // SAFETY: SNAPSHOT_FREEZE is _IO('3', 1) and takes no argument.
-        unsafe { ioctl(&self.fd, NoArg::<SNAPSHOT_FREEZE>::new()) }.map_err(sys("ioctl SNAPSHOT_FREEZE"))
+        no_arg::<SNAPSHOT_FREEZE>(&self.fd, "ioctl SNAPSHOT_FREEZE")
     }
 
     /// `SNAPSHOT_UNFREEZE`: thaw after a failed restore.
     pub fn unfreeze(&self) -> Result<(), Sys<'static>> {
-        // SAFETY: SNAPSHOT_UNFREEZE is _IO('3', 2) and takes no argument.
-        unsafe { ioctl(&self.fd, NoArg::<SNAPSHOT_UNFREEZE>::new()) }.map_err(sys("ioctl SNAPSHOT_UNFREEZE"))
+        no_arg::<SNAPSHOT_UNFREEZE>(&self.fd, "ioctl SNAPSHOT_UNFREEZE")
     }
 
     /// `SNAPSHOT_PLATFORM_SUPPORT`: run the platform (ACPI) restore hooks,
     /// as the kernel does for images with `SF_PLATFORM_MODE`.
     pub fn platform_support(&self, on: bool) -> Result<(), Sys<'static>> {
-        // SAFETY: SNAPSHOT_PLATFORM_SUPPORT is _IO('3', 15) and takes its
-        // argument by value; 0 and 1 are valid.
-        unsafe { ioctl(&self.fd, IntegerSetter::<SNAPSHOT_PLATFORM_SUPPORT>::new_usize(usize::from(on))) }
-            .map_err(sys("ioctl SNAPSHOT_PLATFORM_SUPPORT"))
+        by_value::<SNAPSHOT_PLATFORM_SUPPORT>(&self.fd, usize::from(on), "ioctl SNAPSHOT_PLATFORM_SUPPORT")
     }
 
     /// `SNAPSHOT_ATOMIC_RESTORE`: jumps into the restored kernel. Returns
@@ -162,30 +173,24 @@ impl SnapshotReader {
 
     /// `SNAPSHOT_FREEZE`: sync, freeze every other process.
     pub fn freeze(&self) -> Result<(), Sys<'static>> {
-        // SAFETY: _IO('3', 1), no argument.
-        unsafe { ioctl(&self.fd, NoArg::<SNAPSHOT_FREEZE>::new()) }.map_err(sys("ioctl SNAPSHOT_FREEZE"))
+        no_arg::<SNAPSHOT_FREEZE>(&self.fd, "ioctl SNAPSHOT_FREEZE")
     }
 
     /// `SNAPSHOT_UNFREEZE`: thaw (a no-op while an image is ready: `free` first).
     pub fn unfreeze(&self) -> Result<(), Sys<'static>> {
-        // SAFETY: _IO('3', 2), no argument.
-        unsafe { ioctl(&self.fd, NoArg::<SNAPSHOT_UNFREEZE>::new()) }.map_err(sys("ioctl SNAPSHOT_UNFREEZE"))
+        no_arg::<SNAPSHOT_UNFREEZE>(&self.fd, "ioctl SNAPSHOT_UNFREEZE")
     }
 
     /// `SNAPSHOT_PLATFORM_SUPPORT`: take the snapshot and power off through
     /// the platform (ACPI S4) hooks.
     pub fn platform_support(&self, on: bool) -> Result<(), Sys<'static>> {
-        // SAFETY: _IO('3', 15), argument by value.
-        unsafe { ioctl(&self.fd, IntegerSetter::<SNAPSHOT_PLATFORM_SUPPORT>::new_usize(usize::from(on))) }
-            .map_err(sys("ioctl SNAPSHOT_PLATFORM_SUPPORT"))
+        by_value::<SNAPSHOT_PLATFORM_SUPPORT>(&self.fd, usize::from(on), "ioctl SNAPSHOT_PLATFORM_SUPPORT")
     }
 
     /// `SNAPSHOT_PREF_IMAGE_SIZE`: how small the kernel should try to make
     /// the image, in bytes (it sets `/sys/power/image_size`).
     pub fn pref_image_size(&self, bytes: usize) -> Result<(), Sys<'static>> {
-        // SAFETY: _IO('3', 18), argument by value.
-        unsafe { ioctl(&self.fd, IntegerSetter::<SNAPSHOT_PREF_IMAGE_SIZE>::new_usize(bytes)) }
-            .map_err(sys("ioctl SNAPSHOT_PREF_IMAGE_SIZE"))
+        by_value::<SNAPSHOT_PREF_IMAGE_SIZE>(&self.fd, bytes, "ioctl SNAPSHOT_PREF_IMAGE_SIZE")
     }
 
     /// `SNAPSHOT_CREATE_IMAGE`: the atomic snapshot. Returns twice: once
@@ -238,14 +243,12 @@ impl SnapshotReader {
 
     /// `SNAPSHOT_FREE_SWAP_PAGES`: gives back every slot allocated.
     pub fn free_swap_pages(&self) -> Result<(), Sys<'static>> {
-        // SAFETY: _IO('3', 9), no argument.
-        unsafe { ioctl(&self.fd, NoArg::<SNAPSHOT_FREE_SWAP_PAGES>::new()) }.map_err(sys("ioctl SNAPSHOT_FREE_SWAP_PAGES"))
+        no_arg::<SNAPSHOT_FREE_SWAP_PAGES>(&self.fd, "ioctl SNAPSHOT_FREE_SWAP_PAGES")
     }
 
     /// `SNAPSHOT_FREE`: drops the snapshot (user tasks stay frozen).
     pub fn free(&self) -> Result<(), Sys<'static>> {
-        // SAFETY: _IO('3', 5), no argument.
-        unsafe { ioctl(&self.fd, NoArg::<SNAPSHOT_FREE>::new()) }.map_err(sys("ioctl SNAPSHOT_FREE"))
+        no_arg::<SNAPSHOT_FREE>(&self.fd, "ioctl SNAPSHOT_FREE")
     }
 
     /// `SNAPSHOT_POWER_OFF`: ACPI S4 (only with platform support on).
@@ -259,8 +262,7 @@ impl SnapshotReader {
     /// `SNAPSHOT_S2RAM`: suspend to RAM; returns at the wake-up (`Ok`) or
     /// when suspending failed.
     pub fn s2ram(&self) -> Result<(), Sys<'static>> {
-        // SAFETY: _IO('3', 11), no argument.
-        unsafe { ioctl(&self.fd, NoArg::<SNAPSHOT_S2RAM>::new()) }.map_err(sys("ioctl SNAPSHOT_S2RAM"))
+        no_arg::<SNAPSHOT_S2RAM>(&self.fd, "ioctl SNAPSHOT_S2RAM")
     }
 }
 
