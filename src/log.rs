@@ -4,7 +4,9 @@
 //! `loglevel=`); warnings and errors that level would hide are written to
 //! the console directly, so they are always seen, and exactly once.
 //! Debug lines are written only with `debug` on the command line.
-//! In the command-line modes (`inspect`) lines go to standard error only.
+//! In the command-line modes lines go to standard error (`inspect`), or
+//! to kmsg and standard error, then kmsg only while the system is frozen
+//! (`hibernate`, see [`Echo`]).
 
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering::Relaxed};
