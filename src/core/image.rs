@@ -5,11 +5,12 @@
 //! error, not a hang), chunk lengths within the kernel's worst case, and
 //! the CRC32 of compressed images compared at the end.
 //!
-//! Memory is fixed and the caller's: one map page and one data page for
-//! uncompressed images; for compressed ones, a chunk buffer of
-//! [`CMP_SIZE`] and an output buffer of [`UNC_SIZE`].
+//! Memory is fixed and the caller's ([`Scratch`]): one map page and one
+//! data page for uncompressed images; for compressed ones, a batch of up
+//! to [`MAX_BATCH`] chunk buffers ([`CMP_SIZE`] in, [`UNC_SIZE`] out),
+//! decompressed and checksummed at once by the caller's threads.
 
-use crate::crc32::{self, Crc32};
+use crate::crc32;
 use crate::par::{ForEach, Serial};
 use crate::errno::Errno;
 use crate::swsusp::{Compression, Header, Info, PAGE, Page, parse_info};
@@ -310,28 +311,6 @@ pub struct Loaded {
     pub disk_pages: u64,
     /// Where the time went.
     pub phases: Phases,
-}
-
-/// The kernel's `crc32_le` with seed 0 and no final inversion: the
-/// hibernation image's CRC32 (over the uncompressed stream after page 0).
-pub struct KernelCrc(Crc32);
-
-impl KernelCrc {
-    pub fn new() -> Self {
-        KernelCrc(Crc32::new(0))
-    }
-    pub fn update(&mut self, b: &[u8]) {
-        self.0.update(b)
-    }
-    pub fn value(&self) -> u32 {
-        self.0.value()
-    }
-}
-
-impl Default for KernelCrc {
-    fn default() -> Self {
-        Self::new()
-    }
 }
 
 /// Most swap-map entries an image of `pages` stream pages can have.
