@@ -21,6 +21,7 @@
 
 use core::fmt::Write;
 
+use resume_init::devspec::DevSpec;
 use resume_init::probe::{self, Kind};
 use resume_init::swsusp::{self, Compression, PAGE, Page};
 use resume_init::text::{parse_maj_min, parse_u32, parse_u64};
@@ -30,7 +31,7 @@ use rustix::fs::{FileType, Mode, OFlags};
 use rustix::io::Errno;
 
 use crate::error::{E, core_errno};
-use crate::fsutil::{self, PathBuf, now_ms, path, read_str};
+use crate::fsutil::{self, PathBuf, now_ms, read_str};
 use crate::ioctl::{SnapshotReader, Snapshotted};
 use crate::log::{Echo, error, info, out, set_echo, warning};
 use crate::rt::Args;
@@ -230,14 +231,6 @@ fn choose(opts: &Options) -> Result<Area, i32> {
     }
 }
 
-/// The `/dev` node of a block device, from its sysfs `uevent`.
-fn dev_node(major: u32, minor: u32) -> Result<PathBuf, Errno> {
-    let mut buf = [0u8; 512];
-    let text = read_str(path(format_args!("/sys/dev/block/{major}:{minor}/uevent"))?.as_str(), &mut buf)?;
-    let name = text.lines().find_map(|l| l.strip_prefix("DEVNAME=")).ok_or(Errno::NOENT)?;
-    path(format_args!("/dev/{name}"))
-}
-
 /// A page buffer aligned for `O_DIRECT`.
 #[repr(C, align(4096))]
 struct Aligned<const N: usize>([u8; N]);
@@ -342,14 +335,7 @@ fn hw_signature() -> u32 {
         .ok()
         .and_then(|b| core::str::from_utf8(whole_lines(b)).ok())
         .is_some_and(|s| s.lines().any(|l| l.starts_with("flags") && l.split_ascii_whitespace().any(|w| w == "hypervisor")));
-    if !virt {
-        return 0;
-    }
-    let mut b = [0u8; 12];
-    match fsutil::read_file("/sys/firmware/acpi/tables/FACS", &mut b) {
-        Ok(s) if s.len() >= 12 => u32::from_le_bytes([s[8], s[9], s[10], s[11]]),
-        _ => 0,
-    }
+    if virt { crate::resume::facs_signature() } else { 0 }
 }
 
 /// The bytes up to the last newline (a short read may cut a line).
@@ -412,14 +398,12 @@ fn hibernate(
     header: &mut Aligned<PAGE>,
 ) -> i32 {
     let Area { ref name, major, minor, offset } = *area;
-    let node = match dev_node(major, minor) {
-        Ok(n) => n,
-        Err(e) => {
-            error!("cannot find the device node of {name} ({major}:{minor}): {}", E(e));
-            return FAILED;
-        }
+    let Some(dev) = crate::device::find(&DevSpec::Number { major, minor }) else {
+        error!("cannot find the block device of {name} ({major}:{minor}) in /sys/class/block");
+        return FAILED;
     };
-    let fd = match rustix::fs::open(node.as_str(), OFlags::RDWR | OFlags::DIRECT | OFlags::CLOEXEC, Mode::empty()) {
+    let node = dev.node();
+    let fd = match dev.open(OFlags::RDWR | OFlags::DIRECT) {
         Ok(fd) => fd,
         Err(e) => {
             error!("cannot open {node} for writing: {}", E(e));

@@ -140,7 +140,7 @@ fn discard(d: &mut ImageDevice, page: &mut Page, dev: &Device, why: &str) -> boo
 }
 
 /// The FACS hardware signature the kernel compares `hw_sig` with.
-fn facs_signature() -> u32 {
+pub fn facs_signature() -> u32 {
     let mut b = [0u8; 12];
     match fsutil::read_file(FACS, &mut b) {
         Ok(s) if s.len() >= 12 => u32::from_le_bytes([s[8], s[9], s[10], s[11]]),
