@@ -6,7 +6,7 @@ use resume_init::errno::Errno as CoreErrno;
 use resume_init::image::PageSource;
 use resume_init::swsusp::{PAGE, Page};
 use rustix::fd::{AsFd, OwnedFd};
-use rustix::fs::{Advice, SeekFrom};
+use rustix::fs::{Advice, Mode, OFlags, SeekFrom};
 use rustix::io::Errno;
 
 use crate::error::core_errno;
@@ -14,6 +14,8 @@ use crate::error::core_errno;
 /// An open resume device (or image file, for `inspect`).
 pub struct ImageDevice {
     fd: OwnedFd,
+    /// The same device opened with `O_DIRECT`, for page-aligned runs.
+    direct: Option<OwnedFd>,
     /// Page of the swap header (`resume_offset`).
     pub header_page: u64,
     /// Size of the device in whole pages.
@@ -24,7 +26,18 @@ impl ImageDevice {
     /// Wraps an open device; its size comes from seeking to its end.
     pub fn new(fd: OwnedFd, header_page: u64) -> Result<ImageDevice, Errno> {
         let end = rustix::fs::seek(&fd, SeekFrom::End(0))?;
-        Ok(ImageDevice { fd, header_page, pages: end / PAGE as u64 })
+        Ok(ImageDevice { fd, direct: None, header_page, pages: end / PAGE as u64 })
+    }
+
+    /// Reads page-aligned runs from here on with `O_DIRECT`: the device
+    /// DMAs them into the caller's buffer, with no copy out of the page
+    /// cache (which costs more than the decompression under emulation).
+    /// Without it (a file on tmpfs, say) reads stay buffered.
+    pub fn read_directly(&mut self) -> bool {
+        use rustix::fd::AsRawFd;
+        let Ok(path) = crate::fsutil::path(format_args!("/proc/self/fd/{}", self.fd.as_raw_fd())) else { return false };
+        self.direct = rustix::fs::open(path.as_str(), OFlags::RDONLY | OFlags::DIRECT | OFlags::CLOEXEC, Mode::empty()).ok();
+        self.direct.is_some()
     }
 
     /// Reads the header page; `EINVAL` if `resume_offset` is past the end.
@@ -65,6 +78,17 @@ impl PageSource for ImageDevice {
 
     fn read_pages(&mut self, first: u64, buf: &mut [u8]) -> Result<(), CoreErrno> {
         let off = first.checked_mul(PAGE as u64).ok_or(CoreErrno::INVAL)?;
+        if let Some(direct) = &self.direct {
+            if buf.as_ptr().align_offset(PAGE) == 0 {
+                match crate::fsutil::pread_full(direct, buf, off) {
+                    Ok(n) if n == buf.len() => return Ok(()),
+                    Ok(_) => return Err(CoreErrno::NXIO),
+                    // A block size above a page: buffered from here on.
+                    Err(Errno::INVAL) => self.direct = None,
+                    Err(e) => return Err(core_errno(e)),
+                }
+            }
+        }
         match crate::fsutil::pread_full(&self.fd, buf, off) {
             Ok(n) if n == buf.len() => Ok(()),
             Ok(_) => Err(CoreErrno::NXIO), // past the end
@@ -75,6 +99,9 @@ impl PageSource for ImageDevice {
     /// Starts reads of the runs of consecutive pages a map page names, so
     /// the disk works while pages are copied and decompressed.
     fn will_need(&mut self, entries: &[u64]) {
+        if self.direct.is_some() {
+            return; // read directly, never through the cache
+        }
         let mut i = 0;
         while i < entries.len() {
             let start = entries[i];

@@ -6,7 +6,7 @@
 //! `SNAPSHOT_ATOMIC_RESTORE` (returns only on failure), `SNAPSHOT_UNFREEZE`.
 //! Numbers from `include/uapi/linux/suspend_ioctls.h` (magic '3').
 
-use resume_init::swsusp::Page;
+use resume_init::swsusp::{PAGE, Page};
 use rustix::fd::OwnedFd;
 use rustix::fs::{FileType, Mode, OFlags};
 use rustix::io::Errno;
@@ -80,6 +80,30 @@ impl Snapshot {
                 Ok(n) => rest = &rest[n..],
                 Err(Errno::INTR) => {}
                 Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Image pages, up to a chunk's 32 in one `writev(2)`: the kernel
+    /// takes the iovecs one by one (a page each) and stops at the first
+    /// refusal, so a failure is still pinned to its page (returned as the
+    /// number of pages before it).
+    pub fn write_pages(&self, pages: &[u8]) -> Result<(), (usize, Errno)> {
+        const MAX: usize = 32;
+        let mut done = 0; // bytes
+        while done < pages.len() {
+            let mut iov = [rustix::io::IoSlice::new(&[]); MAX];
+            let mut n = 0;
+            for (slot, p) in iov.iter_mut().zip(pages[done..].chunks(PAGE)) {
+                *slot = rustix::io::IoSlice::new(p);
+                n += 1;
+            }
+            match rustix::io::writev(&self.fd, &iov[..n]) {
+                Ok(0) => return Err((done / PAGE, Errno::NOSPC)),
+                Ok(k) => done += k,
+                Err(Errno::INTR) => {}
+                Err(e) => return Err((done / PAGE, e)),
             }
         }
         Ok(())

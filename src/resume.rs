@@ -155,6 +155,18 @@ impl PageSink for SnapshotSink<'_> {
     fn write_page(&mut self, _index: u64, page: &Page) -> Result<(), CoreErrno> {
         self.0.write_page(page).map_err(core_errno)
     }
+
+    /// A chunk's pages in one `writev`; page 1 alone, as the kernel checks
+    /// the header when it is asked to take it (its refusal names page 1).
+    fn write_pages(&mut self, index: u64, pages: &[u8]) -> Result<(), (u64, CoreErrno)> {
+        let (first, rest) = if index == 1 { pages.split_at(PAGE.min(pages.len())) } else { (&[][..], pages) };
+        let mut at = index;
+        for part in [first, rest] {
+            self.0.write_pages(part).map_err(|(k, e)| (at + k as u64, core_errno(e)))?;
+            at += (part.len() / PAGE) as u64;
+        }
+        Ok(())
+    }
 }
 
 /// Resumes from the image on `dev`, or returns to boot fresh. Returns
@@ -260,7 +272,9 @@ fn load(node: &str, d: &mut ImageDevice, h: &swsusp::Header, snap: &Snapshot) ->
     let pages = d.pages;
     // Decompression and CRC on every CPU (at most 4); the workers are
     // joined before anything is frozen.
-    let threads = if h.compression() == swsusp::Compression::None { 1 } else { crate::thread::online_cpus() };
+    let compressed = h.compression() != swsusp::Compression::None;
+    let threads = if compressed { crate::thread::online_cpus() } else { 1 };
+    let direct = compressed && d.read_directly();
     let mut used = 1;
     let result = crate::thread::Pool::with(threads.min(image::MAX_BATCH), |pool| {
         used = pool.threads();
@@ -292,8 +306,9 @@ fn load(node: &str, d: &mut ImageDevice, h: &swsusp::Header, snap: &Snapshot) ->
     }
     let p = loaded.phases;
     info!(
-        "load time: reading {} ms, decompressing and CRC {} ms ({used} threads), writing to {} {} ms",
+        "load time: reading {} ms{}, decompressing and CRC {} ms ({used} threads), writing to {} {} ms",
         p.read / 1_000_000,
+        if direct { " (O_DIRECT)" } else { "" },
         p.decode / 1_000_000,
         crate::ioctl::SNAPSHOT,
         p.write / 1_000_000

@@ -6,9 +6,11 @@
 //! the CRC32 of compressed images compared at the end.
 //!
 //! Memory is fixed and the caller's ([`Scratch`]): one map page and one
-//! data page for uncompressed images; for compressed ones, a batch of up
-//! to [`MAX_BATCH`] chunk buffers ([`CMP_SIZE`] in, [`UNC_SIZE`] out),
-//! decompressed and checksummed at once by the caller's threads.
+//! data page for uncompressed images; for compressed ones, a read window
+//! of [`WINDOW_PAGES`] stream pages (filled a run of device pages at a
+//! time) and a batch of up to [`MAX_BATCH`] output buffers of
+//! [`UNC_SIZE`], decompressed and checksummed at once by the caller's
+//! threads.
 
 use crate::crc32;
 use crate::par::{ForEach, Serial};
@@ -73,6 +75,16 @@ pub struct Phases {
 pub trait PageSink {
     /// Takes stream page `index` (0 is the `swsusp_info` page); an errno on failure.
     fn write_page(&mut self, index: u64, page: &Page) -> Result<(), Errno>;
+    /// Takes the `pages.len() / 4096` stream pages from `index` on; on
+    /// failure, the index of the page refused and why.
+    fn write_pages(&mut self, index: u64, pages: &[u8]) -> Result<(), (u64, Errno)> {
+        for (i, p) in pages.chunks_exact(PAGE).enumerate() {
+            let at = index + i as u64;
+            let p: &Page = p.try_into().map_err(|_| (at, Errno::INVAL))?;
+            self.write_page(at, p).map_err(|e| (at, e))?;
+        }
+        Ok(())
+    }
 }
 
 /// Why an image cannot be loaded. Every variant is a reason to boot fresh.
@@ -246,13 +258,25 @@ impl MetaCheck {
     }
 }
 
-/// Compressed chunks read and decompressed at once, at most.
+/// Compressed chunks decompressed at once, at most.
 pub const MAX_BATCH: usize = 4;
 
-/// One compressed chunk: read into `cmp` by the loader, decompressed into
-/// `unc` and checksummed by whichever thread gets it.
+/// Stream pages a compressed image is read into at a time (2 MiB): the
+/// map entries in order, each run of consecutive device pages in one
+/// read, so a device opened with `O_DIRECT` fills it by DMA in a few
+/// large requests. Chunks are decompressed where they lie in it.
+pub const WINDOW_PAGES: usize = 512;
+const _: () = assert!(WINDOW_PAGES >= CMP_PAGES, "a chunk must fit the window");
+
+/// The read window, page-aligned for `O_DIRECT`.
+#[repr(C, align(4096))]
+pub struct Window(pub [u8; WINDOW_PAGES * PAGE]);
+
+/// One compressed chunk: found in the window by the loader, decompressed
+/// into `unc` and checksummed by whichever thread gets it.
 pub struct LoadChunk {
-    cmp: [u8; CMP_SIZE],
+    /// Where its compressed bytes start in the window, and how many.
+    off: usize,
     len: usize,
     unc: [u8; UNC_SIZE],
     /// Bytes decompressed, or `None` if the chunk did not decompress.
@@ -262,12 +286,15 @@ pub struct LoadChunk {
 
 impl LoadChunk {
     const fn new() -> LoadChunk {
-        LoadChunk { cmp: [0; CMP_SIZE], len: 0, unc: [0; UNC_SIZE], out: None, crc: 0 }
+        LoadChunk { off: 0, len: 0, unc: [0; UNC_SIZE], out: None, crc: 0 }
     }
 
     /// Decompresses and checksums the chunk (run by any thread).
-    pub fn decompress(&mut self, comp: Compression, table: &crc32::Table) {
-        let input = &self.cmp[CMP_HEADER..CMP_HEADER + self.len];
+    pub fn decompress(&mut self, comp: Compression, window: &[u8], table: &crc32::Table) {
+        let Some(input) = window.get(self.off..self.off + self.len) else {
+            self.out = None;
+            return;
+        };
         self.out = match comp {
             Compression::Lz4 => lz4_flex::block::decompress_into(input, &mut self.unc).ok(),
             _ => crate::lzo::decompress_into(input, &mut self.unc).ok(),
@@ -278,11 +305,12 @@ impl LoadChunk {
     }
 }
 
-/// The memory a load works in, fixed and owned by the caller (on its
-/// stack): one map page and one data page, which are all an uncompressed
-/// image uses, and for LZO and LZ4 a batch of chunks (about 1.1 MiB) and
-/// the CRC table.
+/// The memory a load works in, fixed and owned by the caller: one map
+/// page and one data page, which are all an uncompressed image uses, and
+/// for LZO and LZ4 the read window, a batch of output buffers and the CRC
+/// table (about 2.6 MiB in all).
 pub struct Scratch {
+    window: Window,
     map: Page,
     data: Page,
     crc: crc32::Table,
@@ -291,7 +319,13 @@ pub struct Scratch {
 
 impl Scratch {
     pub fn new() -> Self {
-        Scratch { map: [0; PAGE], data: [0; PAGE], crc: crc32::Table::new(), chunks: [const { LoadChunk::new() }; MAX_BATCH] }
+        Scratch {
+            window: Window([0; WINDOW_PAGES * PAGE]),
+            map: [0; PAGE],
+            data: [0; PAGE],
+            crc: crc32::Table::new(),
+            chunks: [const { LoadChunk::new() }; MAX_BATCH],
+        }
     }
 }
 
@@ -374,56 +408,87 @@ impl Load<'_, '_> {
         Ok(())
     }
 
-    /// Reads one compressed chunk into `cmp`: its first page names its
-    /// length, the rest follows with each run of consecutive device pages
-    /// in one read (the kernel allocates them mostly in order). Returns
-    /// the compressed bytes' length.
-    fn read_chunk(&mut self, cmp: &mut [u8; CMP_SIZE]) -> Result<usize, Error> {
-        let page = self.next_entry()?;
-        let (head, _) = cmp.split_first_chunk_mut::<PAGE>().ok_or(Error::BadInfo("internal: chunk buffer"))?;
-        read(self.src, page, head)?;
-        let len = u64::from_le_bytes(cmp[..CMP_HEADER].try_into().unwrap_or([0; 8]));
-        if len == 0 || len > MAX_CMP_LEN as u64 {
-            return Err(Error::ChunkLength(len));
-        }
-        let len = len as usize;
-        let npages = (CMP_HEADER + len).div_ceil(PAGE);
-        let mut pages = [0u64; CMP_PAGES];
-        for slot in pages.iter_mut().take(npages).skip(1) {
-            *slot = self.next_entry()?;
-        }
-        let mut k = 1;
-        while k < npages {
-            let mut run = 1;
-            while k + run < npages && pages[k + run] == pages[k] + run as u64 {
-                run += 1;
+    /// Moves the window's unread pages to its start and fills the rest
+    /// from the map, each run of consecutive device pages in one read.
+    fn fill(&mut self, win: &mut [u8], w: &mut Fill) -> Result<(), Error> {
+        win.copy_within(w.pos * PAGE..w.have * PAGE, 0);
+        w.have -= w.pos;
+        w.pos = 0;
+        let cap = win.len() / PAGE;
+        let (mut run_at, mut run_first, mut run_len) = (w.have, 0u64, 0usize);
+        while w.have < cap && !w.ended {
+            let Some(page) = self.walker.next(self.src)? else {
+                w.ended = true;
+                break;
+            };
+            if run_len > 0 && Some(page) == run_first.checked_add(run_len as u64) {
+                run_len += 1;
+            } else {
+                self.read_run(win, run_at, run_first, run_len)?;
+                (run_at, run_first, run_len) = (w.have, page, 1);
             }
-            self.src
-                .read_pages(pages[k], &mut cmp[k * PAGE..(k + run) * PAGE])
-                .map_err(|errno| Error::Read { page: pages[k], errno })?;
-            k += run;
+            w.have += 1;
         }
-        Ok(len)
+        self.read_run(win, run_at, run_first, run_len)
     }
 
-    /// LZO or LZ4, a batch of chunks at a time: read in order, then
+    fn read_run(&mut self, win: &mut [u8], at: usize, first: u64, len: usize) -> Result<(), Error> {
+        if len == 0 {
+            return Ok(());
+        }
+        self.src.read_pages(first, &mut win[at * PAGE..(at + len) * PAGE]).map_err(|errno| Error::Read { page: first, errno })
+    }
+
+    /// LZO or LZ4: chunks found in the read window, a batch at a time
     /// decompressed and checksummed at once by `par`, then checked and
     /// handed on page by page in order. Returns the CRC of the stream
     /// (the chunks' CRCs combined).
-    fn compressed(&mut self, comp: Compression, chunks: &mut [LoadChunk], table: &crc32::Table, par: &dyn ForEach<LoadChunk>) -> Result<u32, Error> {
+    fn compressed(&mut self, comp: Compression, win: &mut Window, chunks: &mut [LoadChunk], table: &crc32::Table, par: &dyn ForEach<LoadChunk>) -> Result<u32, Error> {
+        let win = &mut win.0[..];
         let mut crc = 0;
         let full = crc32::Shift::new(UNC_SIZE as u64);
         let batch = par.threads().clamp(1, chunks.len());
+        let mut w = Fill { have: 0, pos: 0, ended: false };
         while self.done < self.total {
             // A chunk holds at most 32 pages: at least this many are left,
-            // so reading them never runs past the end of the map.
+            // so no chunk is looked for past the end of the stream.
             let left = (self.total - self.done).div_ceil(UNC_PAGES as u64);
-            let n = batch.min(usize::try_from(left).unwrap_or(batch));
-            for c in chunks.iter_mut().take(n) {
-                c.len = self.read_chunk(&mut c.cmp)?;
+            let want = batch.min(usize::try_from(left).unwrap_or(batch));
+            let mut n = 0;
+            while n < want {
+                if w.pos == w.have {
+                    if n > 0 {
+                        break;
+                    }
+                    self.fill(win, &mut w)?;
+                    if w.pos == w.have {
+                        return Err(Error::Truncated { have: self.done, want: self.total });
+                    }
+                }
+                let at = w.pos * PAGE;
+                let len = u64::from_le_bytes(win[at..at + CMP_HEADER].try_into().unwrap_or([0; 8]));
+                if len == 0 || len > MAX_CMP_LEN as u64 {
+                    return Err(Error::ChunkLength(len));
+                }
+                let npages = (CMP_HEADER + len as usize).div_ceil(PAGE);
+                if w.pos + npages > w.have {
+                    // Decode what is found before the window moves.
+                    if n > 0 {
+                        break;
+                    }
+                    self.fill(win, &mut w)?;
+                    if w.pos + npages > w.have {
+                        return Err(Error::Truncated { have: self.done, want: self.total });
+                    }
+                }
+                chunks[n].off = w.pos * PAGE + CMP_HEADER;
+                chunks[n].len = len as usize;
+                w.pos += npages;
+                n += 1;
             }
             self.lap(|p| &mut p.read);
-            par.for_each(&mut chunks[..n], &|c: &mut LoadChunk| c.decompress(comp, table));
+            let window: &[u8] = win;
+            par.for_each(&mut chunks[..n], &|c: &mut LoadChunk| c.decompress(comp, window, table));
             self.lap(|p| &mut p.decode);
             for c in chunks.iter().take(n) {
                 let out = c.out.ok_or(Error::Decompress(comp))?;
@@ -431,10 +496,13 @@ impl Load<'_, '_> {
                     return Err(Error::ChunkSize(out));
                 }
                 crc = if out == UNC_SIZE { full.combine(crc, c.crc) } else { crc32::combine(crc, c.crc, out as u64) };
-                for p in c.unc[..out].chunks_exact(PAGE) {
+                // Every page of the chunk checked, then all handed on at once.
+                for (i, p) in c.unc[..out].chunks_exact(PAGE).enumerate() {
                     let p: &Page = p.try_into().map_err(|_| Error::BadInfo("internal: page size"))?;
-                    self.emit(p)?;
+                    self.meta.page(self.done + i as u64, p)?;
                 }
+                self.sink.write_pages(self.done, &c.unc[..out]).map_err(|(index, errno)| Error::Write { index, errno })?;
+                self.done += (out / PAGE) as u64;
                 if self.done >= self.total {
                     break;
                 }
@@ -444,6 +512,14 @@ impl Load<'_, '_> {
         }
         Ok(crc)
     }
+}
+
+/// The read window's state: pages `pos..have` hold stream pages not yet
+/// taken; `ended` once the map has no more entries.
+struct Fill {
+    have: usize,
+    pos: usize,
+    ended: bool,
 }
 
 /// Loads the image `h` describes from `src` into `sink`; `progress` is
@@ -475,7 +551,7 @@ pub fn load_with(
     progress: &mut dyn FnMut(u64, u64),
     clock: &dyn Clock,
 ) -> Result<Loaded, Error> {
-    let Scratch { map, data, crc: table, chunks } = scratch;
+    let Scratch { window, map, data, crc: table, chunks } = scratch;
     let comp = h.compression();
     if h.image == 0 {
         return Err(Error::BadInfo("the header names no swap map (its first map page is 0)"));
@@ -496,7 +572,7 @@ pub fn load_with(
         l.plain(data)?;
         None
     } else {
-        let computed = l.compressed(comp, chunks, table, par)?;
+        let computed = l.compressed(comp, window, chunks, table, par)?;
         if h.has_crc() && computed != h.crc32 {
             return Err(Error::Crc { stored: h.crc32, computed });
         }
