@@ -15,7 +15,7 @@
 use core::arch::asm;
 use core::cell::UnsafeCell;
 use core::ffi::c_void;
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering::*};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering::*};
 
 use rustix::mm::{MapFlags, MprotectFlags, ProtFlags};
 use rustix::thread::futex;
@@ -39,7 +39,7 @@ pub fn online_cpus() -> usize {
     rustix::thread::sched_getaffinity(None).map_or(1, |s| s.count() as usize).max(1)
 }
 
-/// A job, its lifetime erased while a [`Pool::run`] call keeps it alive.
+/// A job, its lifetime erased while a [`Pool::run_beside`] call keeps it alive.
 type Job = *const (dyn Fn(usize) + Sync);
 
 /// What the workers share with the caller.
@@ -52,10 +52,10 @@ struct Shared {
     job: UnsafeCell<Option<Job>>,
 }
 
-// SAFETY: `job` is written only by the caller of `run`, before it bumps
+// SAFETY: `job` is written only by the caller of `run_beside`, before it bumps
 // `generation` (release) and while no worker runs a job; workers read it
 // only after seeing the new generation (acquire) and stop using it before
-// they decrement `pending`, which `run` waits for.
+// they decrement `pending`, which `run_beside` waits for.
 unsafe impl Sync for Shared {}
 
 /// One worker's start block: what its entry needs, and the word the kernel
@@ -67,7 +67,7 @@ struct Worker {
     stack: *mut c_void,
 }
 
-/// A fork-join pool: [`run`](Pool::run) calls a job on every thread at
+/// A fork-join pool: [`run_beside`](Pool::run_beside) calls a job on every thread at
 /// once, the caller being thread 0.
 pub struct Pool<'a> {
     shared: &'a Shared,
@@ -113,9 +113,10 @@ impl Pool<'_> {
         self.threads
     }
 
-    /// Calls `job(i)` for every thread index `i` at once (0 on the caller)
+    /// Calls `job(i)` for every thread index `i` at once (0 on the caller,
+    /// which first runs `beside` while the workers are already at theirs)
     /// and returns when all calls have returned.
-    pub fn run(&self, job: &(dyn Fn(usize) + Sync)) {
+    pub fn run_beside(&self, job: &(dyn Fn(usize) + Sync), beside: &mut dyn FnMut()) {
         let s = self.shared;
         if self.threads > 1 {
             // SAFETY: the lifetime is erased only until the workers are
@@ -127,6 +128,7 @@ impl Pool<'_> {
             s.generation.fetch_add(1, Release);
             let _ = futex::wake(&s.generation, futex::Flags::PRIVATE, u32::MAX);
         }
+        beside();
         job(0);
         loop {
             let left = s.pending.load(Acquire);
@@ -137,24 +139,32 @@ impl Pool<'_> {
         }
     }
 
-    /// Calls `f` on every element of `items`, spread over the threads
-    /// (element `k` on thread `k % threads`); returns when all are done.
+    /// Calls `f` on every element of `items`, each thread taking the next
+    /// one not yet taken; returns when all are done.
     pub fn for_each_mut<T: Send>(&self, items: &mut [T], f: &(dyn Fn(&mut T) + Sync)) {
-        let n = self.threads;
+        self.for_each_beside_mut(items, f, &mut || {})
+    }
+
+    /// [`for_each_mut`](Self::for_each_mut), the caller running `beside`
+    /// first and then taking elements too.
+    pub fn for_each_beside_mut<T: Send>(&self, items: &mut [T], f: &(dyn Fn(&mut T) + Sync), beside: &mut dyn FnMut()) {
         let base = Items(items.as_mut_ptr());
         let len = items.len();
-        let job = move |t: usize| {
+        let next = AtomicUsize::new(0);
+        let job = |_: usize| {
             let b = &base;
-            let mut k = t;
-            while k < len {
-                // SAFETY: k < len, and each k is visited by exactly one
-                // thread (k ≡ t mod n), so the `&mut` are disjoint; `items`
-                // is borrowed mutably for the whole call.
+            loop {
+                let k = next.fetch_add(1, Relaxed);
+                if k >= len {
+                    break;
+                }
+                // SAFETY: k < len, and the counter hands each k to exactly
+                // one thread, so the `&mut` are disjoint; `items` is
+                // borrowed mutably for the whole call.
                 f(unsafe { &mut *b.0.add(k) });
-                k += n;
             }
         };
-        self.run(&job);
+        self.run_beside(&job, beside);
     }
 }
 
@@ -164,6 +174,9 @@ impl<T: Send> resume_init::par::ForEach<T> for Pool<'_> {
     }
     fn for_each(&self, items: &mut [T], f: &(dyn Fn(&mut T) + Sync)) {
         self.for_each_mut(items, f)
+    }
+    fn for_each_beside(&self, items: &mut [T], f: &(dyn Fn(&mut T) + Sync), beside: &mut dyn FnMut()) {
+        self.for_each_beside_mut(items, f, beside)
     }
 }
 
@@ -190,7 +203,7 @@ fn work(w: &Worker) {
         }
         // SAFETY: set before the generation was bumped (see `Shared`).
         if let Some(job) = unsafe { *s.job.get() } {
-            // SAFETY: `run` keeps the job alive until `pending` is 0.
+            // SAFETY: `run_beside` keeps the job alive until `pending` is 0.
             unsafe { (*job)(w.index) };
         }
         if s.pending.fetch_sub(1, AcqRel) == 1 {

@@ -308,13 +308,14 @@ impl LoadChunk {
 /// The memory a load works in, fixed and owned by the caller: one map
 /// page and one data page, which are all an uncompressed image uses, and
 /// for LZO and LZ4 the read window, a batch of output buffers and the CRC
-/// table (about 2.6 MiB in all).
+/// table (about 3.1 MiB in all).
 pub struct Scratch {
     window: Window,
     map: Page,
     data: Page,
     crc: crc32::Table,
-    chunks: [LoadChunk; MAX_BATCH],
+    /// Two batches: one decompressing while the other is handed on.
+    chunks: [LoadChunk; 2 * MAX_BATCH],
 }
 
 impl Scratch {
@@ -324,7 +325,7 @@ impl Scratch {
             map: [0; PAGE],
             data: [0; PAGE],
             crc: crc32::Table::new(),
-            chunks: [const { LoadChunk::new() }; MAX_BATCH],
+            chunks: [const { LoadChunk::new() }; 2 * MAX_BATCH],
         }
     }
 }
@@ -439,77 +440,119 @@ impl Load<'_, '_> {
         self.src.read_pages(first, &mut win[at * PAGE..(at + len) * PAGE]).map_err(|errno| Error::Read { page: first, errno })
     }
 
+    /// Finds up to `want` chunks in the window, filling it as needed, and
+    /// notes where each lies. Returns how many were found: fewer when the
+    /// next chunk would need the window moved under those already found.
+    fn find_chunks(&mut self, win: &mut [u8], w: &mut Fill, chunks: &mut [LoadChunk], want: usize) -> Result<usize, Error> {
+        let mut n = 0;
+        while n < want {
+            if w.pos == w.have {
+                if n > 0 {
+                    break;
+                }
+                self.fill(win, w)?;
+                if w.pos == w.have {
+                    return Err(Error::Truncated { have: self.done, want: self.total });
+                }
+            }
+            let at = w.pos * PAGE;
+            let len = u64::from_le_bytes(win[at..at + CMP_HEADER].try_into().unwrap_or([0; 8]));
+            if len == 0 || len > MAX_CMP_LEN as u64 {
+                return Err(Error::ChunkLength(len));
+            }
+            let npages = (CMP_HEADER + len as usize).div_ceil(PAGE);
+            if w.pos + npages > w.have {
+                if n > 0 {
+                    break;
+                }
+                self.fill(win, w)?;
+                if w.pos + npages > w.have {
+                    return Err(Error::Truncated { have: self.done, want: self.total });
+                }
+            }
+            chunks[n].off = w.pos * PAGE + CMP_HEADER;
+            chunks[n].len = len as usize;
+            w.pos += npages;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Checks decompressed chunks, `queued` pages coming before them:
+    /// each decompressed, to whole pages, none past the end. Returns their pages.
+    fn check_batch(&self, comp: Compression, chunks: &[LoadChunk], queued: u64) -> Result<u64, Error> {
+        let mut pages = 0;
+        for c in chunks {
+            let out = c.out.ok_or(Error::Decompress(comp))?;
+            if out == 0 || out % PAGE != 0 || self.done + queued + pages + (out / PAGE) as u64 > self.total {
+                return Err(Error::ChunkSize(out));
+            }
+            pages += (out / PAGE) as u64;
+        }
+        Ok(pages)
+    }
+
+    /// Hands checked chunks on in order: every page of a chunk checked
+    /// against the page list, then the chunk in one call. Adds their CRCs.
+    fn write_batch(&mut self, chunks: &[LoadChunk], crc: &mut u32, full: &crc32::Shift) -> Result<(), Error> {
+        for c in chunks {
+            let out = c.out.unwrap_or(0);
+            *crc = if out == UNC_SIZE { full.combine(*crc, c.crc) } else { crc32::combine(*crc, c.crc, out as u64) };
+            for (i, p) in c.unc[..out].chunks_exact(PAGE).enumerate() {
+                let p: &Page = p.try_into().map_err(|_| Error::BadInfo("internal: page size"))?;
+                self.meta.page(self.done + i as u64, p)?;
+            }
+            self.sink.write_pages(self.done, &c.unc[..out]).map_err(|(index, errno)| Error::Write { index, errno })?;
+            self.done += (out / PAGE) as u64;
+        }
+        if !chunks.is_empty() {
+            (self.progress)(self.done, self.total);
+        }
+        Ok(())
+    }
+
     /// LZO or LZ4: chunks found in the read window, a batch at a time
-    /// decompressed and checksummed at once by `par`, then checked and
-    /// handed on page by page in order. Returns the CRC of the stream
-    /// (the chunks' CRCs combined).
+    /// decompressed and checksummed by `par` while this thread hands the
+    /// batch before on (then helps), so writing overlaps decompression on
+    /// more than one CPU. `chunks` holds the two batches. Returns the CRC
+    /// of the stream (the chunks' CRCs combined).
     fn compressed(&mut self, comp: Compression, win: &mut Window, chunks: &mut [LoadChunk], table: &crc32::Table, par: &dyn ForEach<LoadChunk>) -> Result<u32, Error> {
         let win = &mut win.0[..];
         let mut crc = 0;
         let full = crc32::Shift::new(UNC_SIZE as u64);
-        let batch = par.threads().clamp(1, chunks.len());
+        let (mut cur, mut prev) = chunks.split_at_mut(chunks.len() / 2);
+        let batch = if par.threads() > 1 { cur.len() } else { 1 };
         let mut w = Fill { have: 0, pos: 0, ended: false };
-        while self.done < self.total {
+        // Chunks of `prev` decompressed and checked, and their pages.
+        let (mut queued, mut queued_pages) = (0, 0);
+        loop {
+            let todo = self.total - self.done - queued_pages;
+            if todo == 0 {
+                break;
+            }
             // A chunk holds at most 32 pages: at least this many are left,
             // so no chunk is looked for past the end of the stream.
-            let left = (self.total - self.done).div_ceil(UNC_PAGES as u64);
-            let want = batch.min(usize::try_from(left).unwrap_or(batch));
-            let mut n = 0;
-            while n < want {
-                if w.pos == w.have {
-                    if n > 0 {
-                        break;
-                    }
-                    self.fill(win, &mut w)?;
-                    if w.pos == w.have {
-                        return Err(Error::Truncated { have: self.done, want: self.total });
-                    }
-                }
-                let at = w.pos * PAGE;
-                let len = u64::from_le_bytes(win[at..at + CMP_HEADER].try_into().unwrap_or([0; 8]));
-                if len == 0 || len > MAX_CMP_LEN as u64 {
-                    return Err(Error::ChunkLength(len));
-                }
-                let npages = (CMP_HEADER + len as usize).div_ceil(PAGE);
-                if w.pos + npages > w.have {
-                    // Decode what is found before the window moves.
-                    if n > 0 {
-                        break;
-                    }
-                    self.fill(win, &mut w)?;
-                    if w.pos + npages > w.have {
-                        return Err(Error::Truncated { have: self.done, want: self.total });
-                    }
-                }
-                chunks[n].off = w.pos * PAGE + CMP_HEADER;
-                chunks[n].len = len as usize;
-                w.pos += npages;
-                n += 1;
-            }
+            let want = batch.min(usize::try_from(todo.div_ceil(UNC_PAGES as u64)).unwrap_or(batch));
+            let n = self.find_chunks(win, &mut w, cur, want)?;
             self.lap(|p| &mut p.read);
             let window: &[u8] = win;
-            par.for_each(&mut chunks[..n], &|c: &mut LoadChunk| c.decompress(comp, window, table));
-            self.lap(|p| &mut p.decode);
-            for c in chunks.iter().take(n) {
-                let out = c.out.ok_or(Error::Decompress(comp))?;
-                if out == 0 || out % PAGE != 0 || self.done + (out / PAGE) as u64 > self.total {
-                    return Err(Error::ChunkSize(out));
-                }
-                crc = if out == UNC_SIZE { full.combine(crc, c.crc) } else { crc32::combine(crc, c.crc, out as u64) };
-                // Every page of the chunk checked, then all handed on at once.
-                for (i, p) in c.unc[..out].chunks_exact(PAGE).enumerate() {
-                    let p: &Page = p.try_into().map_err(|_| Error::BadInfo("internal: page size"))?;
-                    self.meta.page(self.done + i as u64, p)?;
-                }
-                self.sink.write_pages(self.done, &c.unc[..out]).map_err(|(index, errno)| Error::Write { index, errno })?;
-                self.done += (out / PAGE) as u64;
-                if self.done >= self.total {
-                    break;
-                }
-            }
-            self.lap(|p| &mut p.write);
-            (self.progress)(self.done, self.total);
+            let (start, mut writing, mut wrote) = (self.clock.now_ns(), 0, Ok(()));
+            par.for_each_beside(&mut cur[..n], &|c: &mut LoadChunk| c.decompress(comp, window, table), &mut || {
+                let t = self.clock.now_ns();
+                wrote = self.write_batch(&prev[..queued], &mut crc, &full);
+                writing = self.clock.now_ns().saturating_sub(t);
+            });
+            wrote?;
+            let elapsed = self.clock.now_ns().saturating_sub(start);
+            self.phases.write += writing;
+            self.phases.decode += elapsed.saturating_sub(writing);
+            self.mark = self.clock.now_ns();
+            queued_pages = self.check_batch(comp, &cur[..n], 0)?;
+            queued = n;
+            core::mem::swap(&mut cur, &mut prev);
         }
+        self.write_batch(&prev[..queued], &mut crc, &full)?;
+        self.lap(|p| &mut p.write);
         Ok(crc)
     }
 }

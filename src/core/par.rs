@@ -8,6 +8,13 @@ pub trait ForEach<T> {
     fn threads(&self) -> usize;
     /// Calls `f` on every element, possibly at once; returns when all are done.
     fn for_each(&self, items: &mut [T], f: &(dyn Fn(&mut T) + Sync));
+    /// [`for_each`](Self::for_each), with the calling thread running
+    /// `beside` first (while the other threads start on the elements),
+    /// then helping with what is left.
+    fn for_each_beside(&self, items: &mut [T], f: &(dyn Fn(&mut T) + Sync), beside: &mut dyn FnMut()) {
+        beside();
+        self.for_each(items, f)
+    }
 }
 
 /// Every element in turn, on the calling thread.
