@@ -11,8 +11,9 @@
 //! Memory is fixed and the caller's ([`Scratch`]), like the loader's.
 //! Compressed images are written in batches of up to [`MAX_BATCH`]
 //! chunks: read in order, compressed and checksummed at once by the
-//! caller's [`ForEach`] (worker threads, or [`Serial`]), then written in
-//! order; the chunks' CRCs are combined into the stream's.
+//! caller's [`ForEach`] (worker threads, or [`Serial`]) while the calling
+//! thread writes the batch before (in order) and reads the next; the
+//! chunks' CRCs are combined into the stream's.
 
 use crate::errno::Errno;
 use crate::crc32;
@@ -136,17 +137,18 @@ impl Chunk {
 }
 
 /// The writer's memory: the map page being filled, a stream page, the
-/// CRC table, and a batch of chunks (about 1.1 MiB in all).
+/// CRC table, and two batches of chunks (about 2.2 MiB in all).
 pub struct Scratch {
     map: Page,
     page: Page,
     crc: crc32::Table,
-    chunks: [Chunk; MAX_BATCH],
+    /// Two batches: one compressing while the other is written and refilled.
+    chunks: [Chunk; 2 * MAX_BATCH],
 }
 
 impl Scratch {
     pub fn new() -> Scratch {
-        Scratch { map: [0; PAGE], page: [0; PAGE], crc: crc32::Table::new(), chunks: [const { Chunk::new() }; MAX_BATCH] }
+        Scratch { map: [0; PAGE], page: [0; PAGE], crc: crc32::Table::new(), chunks: [const { Chunk::new() }; 2 * MAX_BATCH] }
     }
 }
 
@@ -209,6 +211,60 @@ impl Map<'_> {
     }
 }
 
+/// Where the stream stands: the index of the next page to read, and
+/// whether the kernel has handed out the last one.
+struct Stream {
+    next: u64,
+    total: u64,
+    ended: bool,
+}
+
+impl Stream {
+    /// Fills `chunks` in stream order until the stream ends; returns how
+    /// many hold pages.
+    fn read_batch(&mut self, src: &mut dyn StreamSource, chunks: &mut [Chunk]) -> Result<usize, Error> {
+        let mut filled = 0;
+        for c in chunks.iter_mut() {
+            c.pages = 0;
+            while c.pages < UNC_PAGES && !self.ended {
+                let buf: &mut Page = (&mut c.unc[c.pages * PAGE..(c.pages + 1) * PAGE]).try_into().map_err(|_| Error::Compress)?;
+                if !src.next_page(buf).map_err(|errno| Error::Read { index: self.next, errno })? {
+                    self.ended = true;
+                    break;
+                }
+                c.pages += 1;
+                self.next += 1;
+            }
+            if c.pages == 0 {
+                break;
+            }
+            filled += 1;
+        }
+        if self.next > self.total {
+            return Err(Error::Length { have: self.next, want: self.total });
+        }
+        Ok(filled)
+    }
+}
+
+/// Writes compressed chunks in order and lists them in the map; adds
+/// their CRCs to `crc` and their pages to `done`.
+fn write_batch(m: &mut Map, dst: &mut dyn SlotSink, chunks: &[Chunk], done: &mut u64, crc: &mut u32, full: &crc32::Shift) -> Result<(), Error> {
+    for c in chunks {
+        if c.out_pages == 0 {
+            return Err(Error::Compress);
+        }
+        let len = c.pages * PAGE;
+        *crc = if len == UNC_SIZE { full.combine(*crc, c.crc) } else { crc32::combine(*crc, c.crc, len as u64) };
+        for p in c.cmp[..c.out_pages * PAGE].chunks_exact(PAGE) {
+            let p: &Page = p.try_into().map_err(|_| Error::Compress)?;
+            m.put(dst, p, *done)?;
+        }
+        *done += c.pages as u64;
+    }
+    Ok(())
+}
+
 /// Compresses one chunk of whole pages into `cmp` as `[u64 len][data]`
 /// padded with zeros to whole pages; returns the pages it takes.
 pub fn compress_chunk(comp: Compression, unc: &[u8], cmp: &mut [u8; OUT_SIZE], lzo: &mut lzo_compress::Table) -> Result<usize, Error> {
@@ -241,10 +297,10 @@ pub fn write_image(
 ) -> Result<Written, Error> {
     let mut ph = Phases::default();
     let mut t = clock.now_ns();
-    let mut lap = |slot: fn(&mut Phases) -> &mut u64, ph: &mut Phases| {
+    let lap = |slot: fn(&mut Phases) -> &mut u64, ph: &mut Phases, t: &mut u64| {
         let now = clock.now_ns();
-        *slot(ph) += now.saturating_sub(t);
-        t = now;
+        *slot(ph) += now.saturating_sub(*t);
+        *t = now;
     };
     let Scratch { map, page, crc: table, chunks } = scratch;
     map.fill(0);
@@ -261,73 +317,55 @@ pub fn write_image(
     let mut done = 1u64;
     let mut crc = 0u32;
     let full = crc32::Shift::new(UNC_SIZE as u64);
-    let batch = par.threads().clamp(1, MAX_BATCH);
-    let mut ended = false;
-    while !ended {
-        if comp == Compression::None {
-            if !read(src, page, done)? {
-                break;
-            }
-            lap(|p| &mut p.read, &mut ph);
+    if comp == Compression::None {
+        while read(src, page, done)? {
+            lap(|p| &mut p.read, &mut ph, &mut t);
             if done >= total {
                 return Err(Error::Length { have: done + 1, want: total });
             }
             m.put(dst, page, done)?;
-            lap(|p| &mut p.write, &mut ph);
+            lap(|p| &mut p.write, &mut ph, &mut t);
             done += 1;
             progress(done, total);
-            continue;
         }
-        // Read a batch of chunks, in stream order.
-        let mut filled = 0;
-        let mut next = done;
-        for c in chunks.iter_mut().take(batch) {
-            c.pages = 0;
-            while c.pages < UNC_PAGES {
-                let buf: &mut Page = (&mut c.unc[c.pages * PAGE..(c.pages + 1) * PAGE]).try_into().map_err(|_| Error::Compress)?;
-                if !read(src, buf, next)? {
-                    ended = true;
-                    break;
+    } else {
+        // Two batches: one compressing on the workers while this thread
+        // writes the one before and then reads the next into its place.
+        let (mut cur, mut prev) = chunks.split_at_mut(MAX_BATCH);
+        let batch = if par.threads() > 1 { MAX_BATCH } else { 1 };
+        let mut s = Stream { next: done, total, ended: false };
+        let mut filled = s.read_batch(src, &mut cur[..batch])?;
+        let mut queued = 0;
+        lap(|p| &mut p.read, &mut ph, &mut t);
+        while filled > 0 || queued > 0 {
+            let (mut reading, mut writing, mut res) = (0, 0, Ok(0));
+            par.for_each_beside(&mut cur[..filled], &|c: &mut Chunk| c.compress(comp, table), &mut || {
+                let t0 = clock.now_ns();
+                res = write_batch(&mut m, dst, &prev[..queued], &mut done, &mut crc, &full).map(|()| 0);
+                let t1 = clock.now_ns();
+                if res.is_ok() {
+                    progress(done, total);
+                    res = s.read_batch(src, &mut prev[..batch]);
                 }
-                c.pages += 1;
-                next += 1;
-            }
-            if c.pages == 0 {
-                break;
-            }
-            filled += 1;
-            if ended {
-                break;
-            }
+                (writing, reading) = (t1.saturating_sub(t0), clock.now_ns().saturating_sub(t1));
+            });
+            let next = res?;
+            let now = clock.now_ns();
+            ph.decode += now.saturating_sub(t).saturating_sub(reading + writing);
+            ph.read += reading;
+            ph.write += writing;
+            t = now;
+            queued = filled;
+            filled = next;
+            core::mem::swap(&mut cur, &mut prev);
         }
-        lap(|p| &mut p.read, &mut ph);
-        if next > total {
-            return Err(Error::Length { have: next, want: total });
-        }
-        // Compress and checksum them at once, then write them in order.
-        par.for_each(&mut chunks[..filled], &|c: &mut Chunk| c.compress(comp, table));
-        lap(|p| &mut p.decode, &mut ph);
-        for c in chunks.iter().take(filled) {
-            if c.out_pages == 0 {
-                return Err(Error::Compress);
-            }
-            let len = c.pages * PAGE;
-            crc = if len == UNC_SIZE { full.combine(crc, c.crc) } else { crc32::combine(crc, c.crc, len as u64) };
-            for p in c.cmp[..c.out_pages * PAGE].chunks_exact(PAGE) {
-                let p: &Page = p.try_into().map_err(|_| Error::Compress)?;
-                m.put(dst, p, done)?;
-            }
-            done += c.pages as u64;
-        }
-        lap(|p| &mut p.write, &mut ph);
-        progress(done, total);
     }
     if done != total {
         return Err(Error::Length { have: done, want: total });
     }
     m.finish(dst)?;
     dst.flush().map_err(|errno| Error::Write { slot: m.slot, errno })?;
-    lap(|p| &mut p.write, &mut ph);
+    lap(|p| &mut p.write, &mut ph, &mut t);
     let crc = (comp != Compression::None).then_some(crc);
     Ok(Written { pages: total, first_map: m.first, crc, disk_pages: m.used, phases: ph })
 }
