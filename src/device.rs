@@ -89,9 +89,9 @@ fn read_entry(name: &str) -> Option<Entry> {
         let p = path(format_args!("{SYS_BLOCK}/{name}")).ok()?;
         if let Ok((target, _)) = rustix::fs::readlinkat_raw(rustix::fs::CWD, p.as_str(), &mut link) {
             let target = core::str::from_utf8(target).ok()?;
-            let mut parts = target.rsplit('/');
-            parts.next();
-            parent = name_from(parts.next()?)?;
+            // …/DISK/PART: drop the last component, keep the one before.
+            let dir = target.get(..target.as_bytes().iter().rposition(|&b| b == b'/')?)?;
+            parent = name_from(dir.get(dir.as_bytes().iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1)..)?)?;
         }
     }
     Some(Entry { dev: Device { name: name_from(name)?, major, minor }, partn, parent, size_sectors })

@@ -79,13 +79,11 @@ pub struct Monotonic;
 
 impl resume_init::image::Clock for Monotonic {
     fn now_ns(&self) -> u64 {
-        let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
-        (t.tv_sec as u64) * 1_000_000_000 + t.tv_nsec as u64
+        crate::sys::monotonic_ns()
     }
 }
 
 /// Monotonic time in milliseconds.
 pub fn now_ms() -> u64 {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
-    (t.tv_sec as u64) * 1000 + (t.tv_nsec as u64) / 1_000_000
+    crate::sys::monotonic_ns() / 1_000_000
 }

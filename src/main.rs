@@ -141,7 +141,7 @@ fn boot(args: rt::Args, cmdline: &mut [u8; CMDLINE_CAP]) -> Fatal<'_> {
     let cfg = Config::parse(line);
     PANIC_TIMEOUT.store(cfg.panic, Relaxed);
     log::init_levels(cfg.debug);
-    debug!("command line: {}", line.trim_end());
+    debug!("command line: {}", line.trim_ascii_end());
     for p in &cfg.problems {
         warning!("ignoring {}=\"{}\": {}", p.param, p.value, p.why);
     }

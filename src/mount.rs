@@ -123,7 +123,7 @@ pub fn root(dev: &Device, fstype: Option<&str>, data: Option<&str>, read_only: b
         if line.starts_with("nodev") {
             continue;
         }
-        let t = line.trim();
+        let t = line.trim_ascii();
         if t.is_empty() {
             continue;
         }

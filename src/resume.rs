@@ -342,7 +342,7 @@ fn log_peak_memory() {
     let mut buf = [0u8; 2048];
     if let Ok(s) = fsutil::read_str("/proc/self/status", &mut buf) {
         if let Some(v) = s.lines().find_map(|l| l.strip_prefix("VmHWM:")) {
-            info!("peak memory (VmHWM) {}", v.trim());
+            info!("peak memory (VmHWM) {}", v.trim_ascii());
         }
     }
 }

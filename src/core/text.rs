@@ -38,7 +38,7 @@ fn parse_radix(s: &str, radix: u32) -> Option<u64> {
 
 /// Parses a sysfs `dev` value, `MAJ:MIN`, with optional trailing newline.
 pub fn parse_maj_min(s: &str) -> Option<(u32, u32)> {
-    let (maj, min) = s.trim_end().split_once(':')?;
+    let (maj, min) = s.trim_ascii_end().split_once(':')?;
     Some((parse_u32(maj)?, parse_u32(min)?))
 }
 
