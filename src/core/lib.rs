@@ -14,6 +14,8 @@ pub mod errno;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzz_targets;
 pub mod image;
+pub mod json;
+pub mod luks;
 pub mod par;
 pub mod parttable;
 pub mod probe;

@@ -1,0 +1,463 @@
+//! LUKS2, read-only: the binary header and its SHA-256 checksum (both
+//! copies, the higher sequence number wins), the JSON metadata, and the
+//! unlock steps of cryptsetup's `luks2_keyslot_get_key`: the keyslot's KDF
+//! (Argon2id, Argon2i or PBKDF2-SHA256) over the passphrase, the
+//! anti-forensic merge of the decrypted key material, and the digest
+//! check of the volume key. Decrypting the key material is the caller's
+//! (the init asks the kernel's dm-crypt, as cryptsetup does without a
+//! user-space cipher); so is the mapping, whose table [`crypt_params`]
+//! writes. Nothing here ever writes to the device.
+//!
+//! References: `luks-lvm.md` §1, cryptsetup `lib/luks2/luks2.h`,
+//! `luks2_disk_metadata.c`, `luks2_keyslot_luks2.c`, `lib/luks1/af.c`.
+
+use core::fmt::Write;
+
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use base64ct::{Base64, Encoding};
+use sha2::{Digest as _, Sha256};
+
+use crate::json::{self, Token};
+
+/// The primary header's magic; the secondary copy's is [`MAGIC_2`].
+pub const MAGIC: &[u8; 6] = b"LUKS\xba\xbe";
+pub const MAGIC_2: &[u8; 6] = b"SKUL\xba\xbe";
+const VERSION: usize = 6;
+const HDR_SIZE: usize = 8;
+const SEQID: usize = 16;
+const CSUM_ALG: usize = 72;
+const UUID: usize = 168;
+const HDR_OFFSET: usize = 256;
+const CSUM: usize = 448;
+/// The binary header; the JSON text follows it.
+pub const BIN_SIZE: usize = 4096;
+/// Where a secondary header may start (`LUKS2_HDR2_OFFSETS`).
+pub const SECONDARY_AT: [u64; 9] = [0x4000, 0x8000, 0x10000, 0x20000, 0x40000, 0x80000, 0x100000, 0x200000, 0x400000];
+/// The largest header (binary and JSON) read: cryptsetup's default is
+/// 16 KiB, and few use more than 64.
+pub const MAX_HDR: usize = 256 * 1024;
+/// Tokens of the JSON metadata, at most (a keyslot takes about 30).
+pub const MAX_TOKENS: usize = 2048;
+/// Keyslots a LUKS2 header can have.
+pub const MAX_KEYSLOTS: usize = 32;
+/// The longest volume key (512 bits: AES-256 in XTS).
+pub const MAX_KEY: usize = 64;
+/// The largest key material area read (64-byte keys × 4000 stripes
+/// need 250 KiB).
+pub const MAX_AF: usize = 512 * 1024;
+
+/// Why a device cannot be unlocked; none of them is a wrong passphrase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Error {
+    /// Neither header copy has a valid magic, size and checksum.
+    NoHeader,
+    /// The header is valid but needs what this reader does not do.
+    Unsupported(&'static str),
+    /// The JSON metadata is not what LUKS2 writes.
+    Metadata(&'static str),
+    Json(json::Error),
+    /// No keyslot can be used with what this reader supports.
+    NoKeyslot,
+    /// The KDF's parameters were refused, or its memory is too small.
+    Kdf,
+}
+
+impl core::fmt::Display for Error {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Error::NoHeader => f.write_str("no valid LUKS2 header (magic, size or SHA-256 checksum wrong in both copies)"),
+            Error::Unsupported(what) => write!(f, "unsupported LUKS2 feature: {what}"),
+            Error::Metadata(what) => write!(f, "damaged LUKS2 metadata: {what}"),
+            Error::Json(e) => write!(f, "damaged LUKS2 metadata: {e}"),
+            Error::NoKeyslot => f.write_str("no usable keyslot (argon2id, argon2i or pbkdf2 with sha256)"),
+            Error::Kdf => f.write_str("the keyslot's KDF parameters are out of range"),
+        }
+    }
+}
+
+fn be64(b: &[u8], at: usize) -> u64 {
+    b.get(at..at + 8).and_then(|s| s.try_into().ok()).map_or(0, u64::from_be_bytes)
+}
+
+/// What the binary header says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BinHeader {
+    /// Binary header and JSON area together, in bytes.
+    pub hdr_size: usize,
+    pub seqid: u64,
+    /// The UUID as written (`xxxxxxxx-xxxx-…`).
+    pub uuid: heapless::String<40>,
+}
+
+/// The LUKS version a device's first bytes announce (1 or 2), if any.
+pub fn version(first: &[u8]) -> Option<u16> {
+    if first.get(..6)? != MAGIC {
+        return None;
+    }
+    Some(u16::from_be_bytes([*first.get(VERSION)?, *first.get(VERSION + 1)?]))
+}
+
+/// Checks one header copy read at byte `at`: magic, version 2, a size
+/// cryptsetup allows, its own offset, and the SHA-256 over the whole
+/// header with the checksum field zeroed. `buf` holds at least its
+/// `hdr_size` bytes (the first [`BIN_SIZE`] are enough to learn it).
+pub fn check_copy(buf: &[u8], at: u64) -> Option<BinHeader> {
+    let magic = if at == 0 { MAGIC } else { MAGIC_2 };
+    if buf.get(..6)? != magic || buf.get(VERSION..VERSION + 2)? != [0, 2] {
+        return None;
+    }
+    let size = be64(buf, HDR_SIZE);
+    if !(0x4000..=0x40_0000).contains(&size) || !size.is_power_of_two() || be64(buf, HDR_OFFSET) != at {
+        return None;
+    }
+    let size = size as usize;
+    if crate::text::fixed_str(buf.get(CSUM_ALG..CSUM_ALG + 32)?) != Some("sha256") {
+        return None;
+    }
+    let all = buf.get(..size)?;
+    let mut h = Sha256::new();
+    h.update(&all[..CSUM]);
+    h.update([0u8; 64]);
+    h.update(&all[CSUM + 64..]);
+    if h.finalize().as_slice() != &all[CSUM..CSUM + 32] {
+        return None;
+    }
+    let uuid = crate::text::fixed_str(&all[UUID..UUID + 40])?;
+    Some(BinHeader { hdr_size: size, seqid: be64(all, SEQID), uuid: heapless::String::try_from(uuid).ok()? })
+}
+
+/// The JSON text of a checked header (up to its first NUL).
+pub fn json_text<'a>(buf: &'a [u8], h: &BinHeader) -> Result<&'a str, Error> {
+    let area = buf.get(BIN_SIZE..h.hdr_size).ok_or(Error::NoHeader)?;
+    let end = area.iter().position(|&c| c == 0).unwrap_or(area.len());
+    core::str::from_utf8(&area[..end]).map_err(|_| Error::Metadata("the JSON area is not UTF-8"))
+}
+
+/// A base64 value of up to 64 bytes (salts and digests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bytes {
+    b: [u8; 64],
+    len: usize,
+}
+
+impl Bytes {
+    fn decode(v: Option<json::Value>) -> Option<Bytes> {
+        let mut b = [0u8; 64];
+        let len = Base64::decode(v?.str()?, &mut b).ok()?.len();
+        Some(Bytes { b, len })
+    }
+
+    pub fn as_slice(&self) -> &[u8] {
+        &self.b[..self.len]
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kdf {
+    Pbkdf2 { iterations: u32, salt: Bytes },
+    Argon2 { id: bool, time: u32, memory_kib: u32, lanes: u32, salt: Bytes },
+}
+
+/// A cipher specification as dm-crypt takes it (`aes-xts-plain64`).
+pub type Cipher = heapless::String<48>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keyslot {
+    pub id: u8,
+    /// 2 = preferred, 1 = normal (0, "ignore", is left out).
+    pub priority: u8,
+    /// Bytes of volume key it holds.
+    pub key_size: usize,
+    pub stripes: usize,
+    /// Where its key material lies on the device, in bytes.
+    pub area_offset: u64,
+    pub area_size: u64,
+    pub area_cipher: Cipher,
+    /// Bytes of key the KDF derives for the area's cipher.
+    pub area_key_size: usize,
+    pub kdf: Kdf,
+}
+
+impl Keyslot {
+    /// Bytes of key material to read and decrypt: key × stripes, in
+    /// whole 512-byte sectors (`AF_split_sectors`).
+    pub fn material_len(&self) -> usize {
+        (self.key_size * self.stripes).div_ceil(512) * 512
+    }
+
+    /// KiB the KDF needs (0 for PBKDF2).
+    pub fn kdf_memory_kib(&self) -> u32 {
+        match self.kdf {
+            Kdf::Argon2 { memory_kib, .. } => memory_kib,
+            Kdf::Pbkdf2 { .. } => 0,
+        }
+    }
+}
+
+/// The data segment: what the mapping shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    /// Bytes from the device start.
+    pub offset: u64,
+    /// Bytes, or `None` for "dynamic" (to the end of the device).
+    pub size: Option<u64>,
+    pub iv_tweak: u64,
+    pub cipher: Cipher,
+    pub sector_size: u32,
+}
+
+/// The metadata an unlock needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Meta {
+    /// Usable keyslots, preferred first.
+    pub keyslots: heapless::Vec<Keyslot, MAX_KEYSLOTS>,
+    pub segment: Segment,
+    /// `config.flags` has `allow-discards`.
+    pub allow_discards: bool,
+    digest_slots: u64,
+    digest_iterations: u32,
+    digest_salt: Bytes,
+    digest: Bytes,
+}
+
+fn num(v: Option<json::Value>) -> Option<u64> {
+    v?.u64()
+}
+
+fn cipher(v: Option<json::Value>) -> Option<Cipher> {
+    let s = v?.str()?;
+    // dm-crypt's table is space-separated: a cipher may not contain one.
+    if s.is_empty() || !s.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'(' | b')' | b':')) {
+        return None;
+    }
+    Cipher::try_from(s).ok()
+}
+
+fn keyslot(id: &str, v: json::Value) -> Option<Keyslot> {
+    let id: u8 = id.parse().ok().filter(|&n| (n as usize) < MAX_KEYSLOTS)?;
+    if v.get("type")?.str()? != "luks2" {
+        return None;
+    }
+    let priority = match v.get("priority") {
+        None => 1,
+        Some(p) => p.u64()? as u8,
+    };
+    let af = v.get("af")?;
+    let area = v.get("area")?;
+    if af.get("type")?.str()? != "luks1" || af.get("hash")?.str()? != "sha256" || area.get("type")?.str()? != "raw" {
+        return None;
+    }
+    let kdf = v.get("kdf")?;
+    let salt = Bytes::decode(kdf.get("salt"))?;
+    let kdf = match kdf.get("type")?.str()? {
+        "pbkdf2" if kdf.get("hash")?.str()? == "sha256" => Kdf::Pbkdf2 { iterations: u32::try_from(num(kdf.get("iterations"))?).ok()?, salt },
+        t @ ("argon2id" | "argon2i") => Kdf::Argon2 {
+            id: t == "argon2id",
+            time: u32::try_from(num(kdf.get("time"))?).ok()?,
+            memory_kib: u32::try_from(num(kdf.get("memory"))?).ok()?,
+            lanes: u32::try_from(num(kdf.get("cpus"))?).ok()?,
+            salt,
+        },
+        _ => return None,
+    };
+    let key_size = num(v.get("key_size"))? as usize;
+    let stripes = num(af.get("stripes"))? as usize;
+    let slot = Keyslot {
+        id,
+        priority,
+        key_size,
+        stripes,
+        area_offset: num(area.get("offset"))?,
+        area_size: num(area.get("size"))?,
+        area_cipher: cipher(area.get("encryption"))?,
+        area_key_size: num(area.get("key_size"))? as usize,
+        kdf,
+    };
+    let fits = (1..=MAX_KEY).contains(&key_size)
+        && (1..=MAX_KEY).contains(&slot.area_key_size)
+        && stripes >= 1
+        && slot.material_len() <= MAX_AF
+        && slot.material_len() as u64 <= slot.area_size
+        && slot.area_offset % 512 == 0;
+    fits.then_some(slot)
+}
+
+/// Reads the metadata of a checked header's JSON; `toks` is the token
+/// space (see [`MAX_TOKENS`]).
+pub fn parse_meta(text: &str, toks: &mut [Token]) -> Result<Meta, Error> {
+    let doc = json::parse(text, toks).map_err(Error::Json)?;
+    let root = doc.root();
+    let config = root.get("config").ok_or(Error::Metadata("no config"))?;
+    if let Some(req) = config.get("requirements").and_then(|r| r.get("mandatory")) {
+        if req.items().next().is_some() {
+            return Err(Error::Unsupported("mandatory requirements (reencryption, OPAL or hardware tags)"));
+        }
+    }
+    let allow_discards = config.get("flags").is_some_and(|f| f.items().any(|v| v.str() == Some("allow-discards")));
+
+    let segments = root.get("segments").ok_or(Error::Metadata("no segments"))?;
+    let mut segs = segments.members();
+    let (seg_id, seg) = segs.next().ok_or(Error::Metadata("no segment"))?;
+    if segs.next().is_some() {
+        return Err(Error::Unsupported("more than one segment (reencryption in progress)"));
+    }
+    if seg.get("type").and_then(|t| t.str()) != Some("crypt") {
+        return Err(Error::Unsupported("a segment that is not of type crypt"));
+    }
+    if seg.get("integrity").is_some() {
+        return Err(Error::Unsupported("authenticated encryption (integrity)"));
+    }
+    let size = seg.get("size").ok_or(Error::Metadata("segment without size"))?;
+    let segment = Segment {
+        offset: num(seg.get("offset")).ok_or(Error::Metadata("segment offset"))?,
+        size: if size.str() == Some("dynamic") { None } else { Some(size.u64().ok_or(Error::Metadata("segment size"))?) },
+        iv_tweak: num(seg.get("iv_tweak")).ok_or(Error::Metadata("segment iv_tweak"))?,
+        cipher: cipher(seg.get("encryption")).ok_or(Error::Metadata("segment encryption"))?,
+        sector_size: num(seg.get("sector_size"))
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| n.is_power_of_two() && (512..=4096).contains(n))
+            .ok_or(Error::Metadata("segment sector_size"))?,
+    };
+    if segment.offset % 512 != 0 || segment.size.is_some_and(|s| s % 512 != 0) {
+        return Err(Error::Metadata("segment not in whole sectors"));
+    }
+
+    // The digest that covers this segment; it names the keyslots it opens.
+    let digests = root.get("digests").ok_or(Error::Metadata("no digests"))?;
+    let names = |v: json::Value, key: &str, want: Option<&str>| {
+        v.get(key).is_some_and(|l| l.items().any(|i| want.is_none_or(|w| i.str() == Some(w))))
+    };
+    let (_, d) = digests.members().find(|(_, d)| names(*d, "segments", Some(seg_id))).ok_or(Error::Metadata("no digest for the segment"))?;
+    if d.get("type").and_then(|t| t.str()) != Some("pbkdf2") || d.get("hash").and_then(|t| t.str()) != Some("sha256") {
+        return Err(Error::Unsupported("a digest other than pbkdf2 with sha256"));
+    }
+    let mut digest_slots = 0u64;
+    for s in d.get("keyslots").into_iter().flat_map(|l| l.items()) {
+        let n: u8 = s.str().and_then(|s| s.parse().ok()).filter(|&n| (n as usize) < MAX_KEYSLOTS).ok_or(Error::Metadata("digest keyslot list"))?;
+        digest_slots |= 1 << n;
+    }
+    let digest = Bytes::decode(d.get("digest")).filter(|b| b.len >= 20).ok_or(Error::Metadata("digest value"))?;
+    let digest_salt = Bytes::decode(d.get("salt")).ok_or(Error::Metadata("digest salt"))?;
+    let digest_iterations = num(d.get("iterations")).and_then(|n| u32::try_from(n).ok()).filter(|&n| n > 0).ok_or(Error::Metadata("digest iterations"))?;
+
+    let mut keyslots: heapless::Vec<Keyslot, MAX_KEYSLOTS> = heapless::Vec::new();
+    let all = root.get("keyslots").ok_or(Error::Metadata("no keyslots"))?;
+    for prio in [2, 1] {
+        for (id, v) in all.members() {
+            if let Some(k) = keyslot(id, v) {
+                if k.priority == prio && digest_slots & (1 << k.id) != 0 {
+                    let _ = keyslots.push(k);
+                }
+            }
+        }
+    }
+    if keyslots.is_empty() {
+        return Err(Error::NoKeyslot);
+    }
+    Ok(Meta { keyslots, segment, allow_discards, digest_slots, digest_iterations, digest_salt, digest })
+}
+
+/// Derives the key of a keyslot's area from the passphrase into `out`
+/// (`area_key_size` bytes). Argon2 works in `memory`, which must hold
+/// the keyslot's `memory` KiB (one [`Block`] per KiB).
+pub fn derive(slot: &Keyslot, pass: &[u8], memory: &mut [Block], out: &mut [u8]) -> Result<(), Error> {
+    let out = out.get_mut(..slot.area_key_size).ok_or(Error::Kdf)?;
+    match slot.kdf {
+        Kdf::Pbkdf2 { iterations, salt } => {
+            if iterations == 0 {
+                return Err(Error::Kdf);
+            }
+            pbkdf2::pbkdf2_hmac::<Sha256>(pass, salt.as_slice(), iterations, out);
+            Ok(())
+        }
+        Kdf::Argon2 { id, time, memory_kib, lanes, salt } => {
+            let params = Params::new(memory_kib, time, lanes, Some(out.len())).map_err(|_| Error::Kdf)?;
+            let blocks = memory.get_mut(..params.block_count()).ok_or(Error::Kdf)?;
+            let alg = if id { Algorithm::Argon2id } else { Algorithm::Argon2i };
+            Argon2::new(alg, Version::V0x13, params).hash_password_into_with_memory(pass, salt.as_slice(), out, blocks).map_err(|_| Error::Kdf)
+        }
+    }
+}
+
+/// SHA-256 "diffusion" of `AF_merge`: each 32-byte piece `j` of `buf`
+/// becomes H(be32(j) ‖ piece), the last one cut to its length.
+fn diffuse(buf: &mut [u8]) {
+    for (j, piece) in buf.chunks_mut(32).enumerate() {
+        let mut h = Sha256::new();
+        h.update((j as u32).to_be_bytes());
+        h.update(&*piece);
+        let d = h.finalize();
+        let n = piece.len();
+        piece.copy_from_slice(&d[..n]);
+    }
+}
+
+/// The anti-forensic merge (`AF_merge`): the candidate volume key from
+/// the decrypted key material (`stripes` blocks of `key.len()` bytes).
+pub fn af_merge(material: &[u8], stripes: usize, key: &mut [u8]) {
+    let n = key.len();
+    key.fill(0);
+    for (i, block) in material.chunks_exact(n).take(stripes).enumerate() {
+        key.iter_mut().zip(block).for_each(|(k, b)| *k ^= b);
+        if i + 1 < stripes {
+            diffuse(key);
+        }
+    }
+}
+
+impl Meta {
+    /// Whether `key` is the volume key: PBKDF2 of it matches the digest.
+    pub fn is_volume_key(&self, key: &[u8]) -> bool {
+        let mut out = [0u8; 64];
+        let out = &mut out[..self.digest.len];
+        pbkdf2::pbkdf2_hmac::<Sha256>(key, self.digest_salt.as_slice(), self.digest_iterations, out);
+        // The same time whatever matches: no early exit.
+        let diff = out.iter().zip(self.digest.as_slice()).fold(0u8, |d, (a, b)| d | (a ^ b));
+        out.fill(0);
+        diff == 0
+    }
+}
+
+/// A device-mapper table line's parameters.
+pub type Params512 = heapless::String<512>;
+
+/// The `crypt` target's parameters for the data segment:
+/// `<cipher> <hex key> <iv offset> <MAJ:MIN> <offset sectors> [options]`,
+/// with the mapping's length in 512-byte sectors (`dev_bytes` sizes a
+/// "dynamic" segment). `None` if the device is smaller than the segment.
+pub fn crypt_params(seg: &Segment, key: &[u8], dev: (u32, u32), dev_bytes: u64, discard: bool) -> Option<(u64, Params512)> {
+    let len = match seg.size {
+        Some(s) => s,
+        None => dev_bytes.checked_sub(seg.offset)?,
+    } / 512;
+    if len == 0 || seg.offset.checked_add(len * 512)? > dev_bytes {
+        return None;
+    }
+    let mut p = Params512::new();
+    write!(p, "{} ", seg.cipher).ok()?;
+    for b in key {
+        write!(p, "{b:02x}").ok()?;
+    }
+    write!(p, " {} {}:{} {}", seg.iv_tweak, dev.0, dev.1, seg.offset / 512).ok()?;
+    let count = usize::from(discard) + usize::from(seg.sector_size != 512);
+    if count > 0 {
+        write!(p, " {count}").ok()?;
+        if discard {
+            p.push_str(" allow_discards").ok()?;
+        }
+        if seg.sector_size != 512 {
+            write!(p, " sector_size:{}", seg.sector_size).ok()?;
+        }
+    }
+    Some((len, p))
+}
+
+/// The `crypt` parameters that show a keyslot's area, decrypted with
+/// `key` (the KDF's output), from sector 0 of the area.
+pub fn area_params(slot: &Keyslot, key: &[u8], dev: (u32, u32)) -> Option<(u64, Params512)> {
+    let seg = Segment { offset: slot.area_offset, size: Some(slot.material_len() as u64), iv_tweak: 0, cipher: slot.area_cipher.clone(), sector_size: 512 };
+    crypt_params(&seg, key, dev, u64::MAX, false)
+}
+
+#[cfg(test)]
+mod tests;
