@@ -1,11 +1,12 @@
 #!/bin/bash
 # Builds an initramfs with resume-init as /init.
 #
-#   scripts/mkinitramfs.sh [-k KERNEL_VERSION] [-m MODULE]... [-o OUTPUT] [-b BINARY]
+#   scripts/mkinitramfs.sh [-k KERNEL_VERSION] [-m MODULE]... [-f SRC:DEST]... [-o OUTPUT] [-b BINARY]
 #
 # The image is a gzip'd newc cpio holding /init, /dev/console, the
-# directories the init mounts on, the files under initramfs/, and the
-# kernel modules for disks and ext4 (plus every -m MODULE) with their
+# directories the init mounts on, the files under initramfs/, every
+# -f file (a LUKS keyfile, say, at DEST), and the kernel modules for
+# disks, ext4 and dm-crypt (plus every -m MODULE) with their
 # dependencies from modules.dep and pre-softdeps from modules.softdep,
 # listed in load order in /etc/resume-init/modules. Compressed modules
 # (.ko.xz, .ko.zst, .ko.gz) are decompressed here, so the init needs no
@@ -17,14 +18,18 @@ kver=""
 out="$top/build/initramfs.cpio.gz"
 bin=""
 extra=()
-# Disk drivers (virtio, SCSI/SATA, NVMe) and the ext4 root filesystem.
-default_modules=(virtio_pci virtio_blk virtio_scsi sd_mod ahci nvme ext4)
+# Disk drivers (virtio, SCSI/SATA, NVMe), the ext4 root filesystem, and
+# device-mapper with dm-crypt and XTS (LUKS's default cipher mode; the
+# kernel cannot load it on demand without a modprobe helper).
+default_modules=(virtio_pci virtio_blk virtio_scsi sd_mod ahci nvme ext4 dm_mod dm_crypt xts)
+files=()
 
-usage() { sed -n '2,12s/^# \{0,1\}//p' "$0"; exit 2; }
-while getopts "k:m:o:b:h" opt; do
+usage() { sed -n '2,13s/^# \{0,1\}//p' "$0"; exit 2; }
+while getopts "k:m:f:o:b:h" opt; do
     case $opt in
         k) kver=$OPTARG ;;
         m) extra+=("$OPTARG") ;;
+        f) files+=("$OPTARG") ;;
         o) out=$OPTARG ;;
         b) bin=$OPTARG ;;
         *) usage ;;
@@ -95,6 +100,12 @@ rm "$stage/order"
 mkdir -p "$stage"/{dev,proc,sys,root,etc/resume-init,lib/modules/"$kver"}
 install -m 0755 "$bin" "$stage/init"
 mknod -m 0600 "$stage/dev/console" c 5 1
+for f in "${files[@]}"; do
+    src=${f%%:*}; dest=${f#*:}
+    [ "$src" != "$f" ] && [ "${dest#/}" != "$dest" ] || { echo "mkinitramfs: -f wants SRC:/ABSOLUTE/DEST, not $f" >&2; exit 1; }
+    [ -f "$src" ] || { echo "mkinitramfs: -f $src: no such file" >&2; exit 1; }
+    install -D -m 0400 "$src" "$stage$dest"
+done
 if [ -d "$top/initramfs" ]; then
     cp -a "$top/initramfs/." "$stage/"
     rm -f "$stage/README.md"

@@ -157,6 +157,15 @@ fn disk_number(disk: &str) -> Option<(u32, u32)> {
 /// Looks once for the device `spec` names.
 pub fn find(spec: &DevSpec) -> Option<Device> {
     match spec {
+        DevSpec::Name(n) if n.starts_with("mapper/") => {
+            // /dev/mapper/NAME: udev's link; its device-mapper name is in sysfs.
+            let want = n.strip_prefix("mapper/").unwrap_or(n);
+            scan(|e| {
+                let mut buf = [0u8; 136];
+                let p = path(format_args!("{SYS_BLOCK}/{}/dm/name", e.dev.name)).ok()?;
+                (read_str(p.as_str(), &mut buf).ok()?.trim_ascii_end() == want).then(|| e.dev.clone())
+            })
+        }
         DevSpec::Name(n) => {
             // sysfs writes '/' in names as '!' (cciss/c0d0 → cciss!c0d0).
             let mut s = Name::new();

@@ -340,3 +340,29 @@ pub fn first_physical_byte(fd: &OwnedFd) -> Result<u64, Errno> {
     }
     Ok(m.fe_physical)
 }
+
+/// The device-mapper ioctl buffer: a `struct dm_ioctl` (312 bytes) and
+/// what follows it (target specs and their parameters), 8-byte aligned.
+#[repr(C, align(8))]
+pub struct DmBuf(pub [u8; DM_BUF]);
+pub const DM_BUF: usize = 16 * 1024;
+
+/// A device-mapper ioctl, `_IOWR(0xfd, nr, struct dm_ioctl)`; the kernel
+/// takes the real length from the header's `data_size`.
+pub fn dm_call(fd: &OwnedFd, nr: u8, buf: &mut DmBuf) -> Result<(), Errno> {
+    const fn op(nr: u8) -> Opcode {
+        opcode::read_write::<[u8; 312]>(0xfd, nr)
+    }
+    // SAFETY: each opcode is a dm ioctl (dm-ioctl.h) whose argument is a
+    // `struct dm_ioctl` followed by its data, all inside `buf`, whose
+    // `data_size` (set by the caller) never exceeds `DM_BUF`.
+    unsafe {
+        match nr {
+            3 => ioctl(fd, Updater::<{ op(3) }, DmBuf>::new(buf)),
+            4 => ioctl(fd, Updater::<{ op(4) }, DmBuf>::new(buf)),
+            6 => ioctl(fd, Updater::<{ op(6) }, DmBuf>::new(buf)),
+            9 => ioctl(fd, Updater::<{ op(9) }, DmBuf>::new(buf)),
+            _ => Err(Errno::INVAL),
+        }
+    }
+}

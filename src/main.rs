@@ -22,7 +22,9 @@
 #![deny(unsafe_code)]
 
 mod cli;
+mod crypt;
 mod device;
+mod dm;
 mod error;
 mod fsutil;
 mod hibernate;
@@ -150,6 +152,7 @@ fn boot(args: rt::Args, cmdline: &mut [u8; CMDLINE_CAP]) -> Fatal<'_> {
     }
 
     modules::load_all();
+    crypt::unlock_all(&cfg);
     resume::run(&cfg);
 
     if let Err(f) = mount_root(&cfg) {

@@ -191,6 +191,9 @@ fn userspace_resume(cfg: &Config, text: &str, dev: &Device, offset: u64) -> bool
             Some(resume_init::probe::Kind::Swap { hibernated: false }) => {
                 info!("no hibernation image on {node} at page {offset} (resume={text}); booting fresh")
             }
+            Some(resume_init::probe::Kind::Luks) => warning!(
+                "{node} (resume={text}) is a locked LUKS container, not its swap area; add rd.luks.uuid= with its UUID and point resume= at /dev/mapper/NAME or the UUID inside; booting fresh"
+            ),
             _ => warning!("{node} at page {offset} (resume={text}) is not a swap area; booting fresh"),
         }
         return true;

@@ -13,6 +13,13 @@ pub fn stderr() -> BorrowedFd<'static> {
     unsafe { rustix::stdio::stderr() }
 }
 
+/// Standard input: the console, for a passphrase.
+pub fn stdin() -> BorrowedFd<'static> {
+    // SAFETY: fd 0 is never closed by this program; reads from a closed
+    // fd fail with EBADF, which callers treat as "no console".
+    unsafe { rustix::stdio::stdin() }
+}
+
 /// Standard output, for the command-line modes.
 pub fn stdout() -> BorrowedFd<'static> {
     // SAFETY: fd 1 is never closed by this program; writes to a closed
@@ -64,4 +71,49 @@ pub fn monotonic_ns() -> u64 {
         );
     }
     (ts.tv_sec as u64).wrapping_mul(1_000_000_000).wrapping_add(ts.tv_nsec as u64)
+}
+
+/// An anonymous private mapping, unmapped when dropped: the one-off large
+/// memory of a KDF, never on the heap (there is none) nor the stack.
+pub struct Anon {
+    ptr: *mut core::ffi::c_void,
+    len: usize,
+}
+
+impl Anon {
+    /// Maps `len` zeroed bytes (rounded up to pages).
+    pub fn new(len: usize) -> Result<Anon, rustix::io::Errno> {
+        let len = len.max(1).next_multiple_of(4096);
+        // SAFETY: a fresh private anonymous mapping that nothing else refers to.
+        let ptr = unsafe {
+            rustix::mm::mmap_anonymous(core::ptr::null_mut(), len, rustix::mm::ProtFlags::READ | rustix::mm::ProtFlags::WRITE, rustix::mm::MapFlags::PRIVATE)
+        }?;
+        Ok(Anon { ptr, len })
+    }
+
+    /// The mapping as Argon2 blocks (1 KiB each, 64-byte aligned: the
+    /// mapping is page-aligned, and all-zero bytes are a valid block).
+    pub fn blocks(&mut self) -> &mut [argon2::Block] {
+        let n = self.len / core::mem::size_of::<argon2::Block>();
+        // SAFETY: the mapping is `len` bytes, readable and writable, page-
+        // aligned (enough for `Block`'s 64), owned by `self` for the borrow;
+        // `Block` is plain `u64`s, valid for any bytes.
+        unsafe { core::slice::from_raw_parts_mut(self.ptr.cast::<argon2::Block>(), n) }
+    }
+
+    pub fn bytes(&mut self) -> &mut [u8] {
+        // SAFETY: as in `blocks`, for bytes.
+        unsafe { core::slice::from_raw_parts_mut(self.ptr.cast::<u8>(), self.len) }
+    }
+}
+
+impl Drop for Anon {
+    fn drop(&mut self) {
+        // Keys may have passed through: wipe before giving the pages back.
+        let b = self.bytes();
+        b.fill(0);
+        core::hint::black_box(&b);
+        // SAFETY: the mapping made in `new`, no longer borrowed.
+        let _ = unsafe { rustix::mm::munmap(self.ptr, self.len) };
+    }
 }

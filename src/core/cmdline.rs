@@ -126,6 +126,26 @@ pub struct Problem<'a> {
     pub why: &'static str,
 }
 
+/// A LUKS device to unlock before looking for the resume and root devices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LuksDevice<'a> {
+    /// The LUKS UUID (`rd.luks.uuid=`, `rd.luks.name=UUID=…`).
+    pub uuid: &'a str,
+    /// The mapping's name; `luks-UUID` when not given (systemd's rule).
+    pub name: Option<&'a str>,
+}
+
+/// A keyfile inside the initramfs (`rd.luks.key=[UUID=]PATH`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LuksKey<'a> {
+    /// The device it is for; `None`: every device.
+    pub uuid: Option<&'a str>,
+    pub path: &'a str,
+}
+
+/// Most LUKS devices and keyfiles taken from the command line.
+pub const MAX_LUKS: usize = 8;
+
 /// Most problems recorded; more are counted in [`Config::problems_dropped`].
 pub const MAX_PROBLEMS: usize = 8;
 
@@ -157,6 +177,13 @@ pub struct Config<'a> {
     /// `panic=N`: after a fatal error, reboot after N seconds (N > 0), at
     /// once (N < 0), or never (0, the default), as the kernel does on panic.
     pub panic: i32,
+    /// `rd.luks.uuid=`, `rd.luks.name=`: devices to unlock, in order.
+    pub luks: heapless::Vec<LuksDevice<'a>, MAX_LUKS>,
+    pub luks_keys: heapless::Vec<LuksKey<'a>, MAX_LUKS>,
+    /// `rd.luks.options=discard`: the mappings pass discards down.
+    pub luks_discard: bool,
+    /// `rd.luks=0`: unlock nothing.
+    pub luks_off: bool,
     pub problems: heapless::Vec<Problem<'a>, MAX_PROBLEMS>,
     pub problems_dropped: usize,
 }
@@ -180,6 +207,10 @@ impl Default for Config<'_> {
             resume_mode: ResumeMode::Userspace,
             debug: false,
             panic: 0,
+            luks: heapless::Vec::new(),
+            luks_keys: heapless::Vec::new(),
+            luks_discard: false,
+            luks_off: false,
             problems: heapless::Vec::new(),
             problems_dropped: 0,
         }
@@ -205,6 +236,14 @@ impl<'a> Config<'a> {
     fn problem(&mut self, param: &'a str, value: &'a str, why: &'static str) {
         if self.problems.push(Problem { param, value, why }).is_err() {
             self.problems_dropped += 1;
+        }
+    }
+
+    fn add_luks(&mut self, p: Param<'a>, d: LuksDevice<'a>) {
+        if let Some(old) = self.luks.iter_mut().find(|o| o.uuid.eq_ignore_ascii_case(d.uuid)) {
+            old.name = d.name.or(old.name); // rd.luks.name after rd.luks.uuid names it
+        } else if self.luks.push(d).is_err() {
+            self.problem(p.name, p.value.unwrap_or(""), "one LUKS device too many");
         }
     }
 
@@ -272,6 +311,41 @@ impl<'a> Config<'a> {
                     };
                 }
             }
+            ("rd.luks.uuid" | "luks.uuid", _) => {
+                if let Some(v) = self.text(p) {
+                    // dracut writes rd.luks.uuid=luks-UUID too.
+                    self.add_luks(p, LuksDevice { uuid: v.strip_prefix("luks-").unwrap_or(v), name: None });
+                }
+            }
+            ("rd.luks.name" | "luks.name", _) => match self.text(p).map(|v| v.split_once('=')) {
+                Some(Some((uuid, name))) if !uuid.is_empty() && !name.is_empty() && !name.contains('/') => {
+                    self.add_luks(p, LuksDevice { uuid, name: Some(name) })
+                }
+                Some(_) => self.problem(p.name, p.value.unwrap_or(""), "is not UUID=NAME"),
+                None => {}
+            },
+            ("rd.luks.key" | "luks.key", _) => {
+                if let Some(v) = self.text(p) {
+                    let (uuid, path) = match v.split_once('=') {
+                        Some((u, path)) if !u.contains('/') => (Some(u), path),
+                        _ => (None, v),
+                    };
+                    if path.contains(':') {
+                        self.problem(p.name, v, "names a key device; put the keyfile into the initramfs instead (mkinitramfs.sh -f)");
+                    } else if !path.starts_with('/') {
+                        self.problem(p.name, v, "is not an absolute path inside the initramfs");
+                    } else if self.luks_keys.push(LuksKey { uuid, path }).is_err() {
+                        self.problem(p.name, v, "one keyfile too many");
+                    }
+                }
+            }
+            ("rd.luks.options" | "luks.options", _) => {
+                if let Some(v) = self.text(p) {
+                    let opts = v.split_once('=').map_or(v, |(_, o)| o);
+                    self.luks_discard |= opts.split(',').any(|o| o == "discard" || o == "allow-discards");
+                }
+            }
+            ("rd.luks" | "luks", Some(v)) => self.luks_off = matches!(v, "0" | "no" | "false"),
             ("debug", None) => self.debug = true,
             ("panic", _) => {
                 if let Some(n) = self.number(p, parse_i32) {
@@ -426,5 +500,42 @@ mod tests {
     fn junk_does_not_disturb() {
         let c = Config::parse("\"\" = == === \"=\" \0 \u{e9}t\u{e9}=\u{fc} root=/dev/vda1 x=\"y");
         assert_eq!(c.root, Some("/dev/vda1"));
+    }
+}
+
+#[cfg(test)]
+mod luks_tests {
+    use super::*;
+
+    #[test]
+    fn luks_parameters_as_systemd_dracut_and_booster_spell_them() {
+        let c = Config::parse(
+            "root=/dev/mapper/root rd.luks.uuid=1111-aa rd.luks.uuid=luks-2222-bb rd.luks.name=3333-cc=cryptswap \
+             rd.luks.name=1111-AA=cryptroot rd.luks.key=/etc/keys/swap.key rd.luks.key=3333-cc=/k2 rd.luks.options=discard \
+             resume=/dev/mapper/cryptswap",
+        );
+        assert_eq!(
+            c.luks.as_slice(),
+            [
+                LuksDevice { uuid: "1111-aa", name: Some("cryptroot") },
+                LuksDevice { uuid: "2222-bb", name: None },
+                LuksDevice { uuid: "3333-cc", name: Some("cryptswap") },
+            ]
+        );
+        assert_eq!(c.luks_keys.as_slice(), [LuksKey { uuid: None, path: "/etc/keys/swap.key" }, LuksKey { uuid: Some("3333-cc"), path: "/k2" }]);
+        assert!(c.luks_discard && !c.luks_off);
+        assert!(c.problems.is_empty(), "{:?}", c.problems);
+        assert!(Config::parse("rd.luks=0").luks_off);
+        let bad = Config::parse("rd.luks.name=nouuid rd.luks.key=/k:/dev/sdb1 rd.luks.key=rel/k rd.luks.uuid=");
+        let why: Vec<_> = bad.problems.iter().map(|p| (p.param, p.why)).collect();
+        assert_eq!(
+            why,
+            [
+                ("rd.luks.name", "is not UUID=NAME"),
+                ("rd.luks.key", "names a key device; put the keyfile into the initramfs instead (mkinitramfs.sh -f)"),
+                ("rd.luks.key", "is not an absolute path inside the initramfs"),
+                ("rd.luks.uuid", "needs a value"),
+            ]
+        );
     }
 }

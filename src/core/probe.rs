@@ -25,6 +25,9 @@ const SWAP_LABEL_LEN: usize = 16;
 /// Offset of the 10-byte signature at the end of a 4 KiB header page.
 pub const SWAP_SIG: usize = PROBE_SIZE - 10;
 
+/// The LUKS header's UUID text (`xxxxxxxx-xxxx-…`, NUL-padded).
+const LUKS_UUID: usize = 168;
+
 /// The swap signatures of mkswap (v1, v0).
 pub const SWAPSPACE2: &[u8; 10] = b"SWAPSPACE2";
 pub const SWAP_SPACE: &[u8; 10] = b"SWAP-SPACE";
@@ -39,6 +42,8 @@ pub enum Kind {
     /// A swap area; `hibernated` when the kernel has marked it with an
     /// image (`S1SUSPEND`) or another suspend tool's signature.
     Swap { hibernated: bool },
+    /// A LUKS container (version 1 or 2); its UUID is the container's.
+    Luks,
 }
 
 /// The identity of a filesystem or swap area.
@@ -78,6 +83,11 @@ fn is_hibernation_sig(sig: &[u8]) -> bool {
 
 /// Identifies the first [`PROBE_SIZE`] bytes of a device.
 pub fn identify(b: &[u8]) -> Option<Ident<'_>> {
+    if crate::luks::version(b).is_some() {
+        // LUKS1 and LUKS2 keep the UUID as text at the same offset.
+        let uuid = fixed_str(b.get(LUKS_UUID..LUKS_UUID + 40)?).and_then(crate::text::parse_uuid);
+        return Some(Ident { kind: Kind::Luks, uuid, label: "" });
+    }
     if le16(b, EXT_MAGIC_AT) == Some(EXT_MAGIC) {
         return Some(Ident {
             kind: Kind::Ext,

@@ -198,3 +198,20 @@ fn kdf_vectors() {
     slot.kdf = Kdf::Argon2 { id: true, time: 3, memory_kib: 32, lanes: 4, salt };
     assert_eq!(derive(&slot, b"x", &mut mem[..8], &mut out), Err(Error::Kdf));
 }
+
+#[test]
+fn base64_agrees_with_base64ct() {
+    use base64ct::{Base64, Encoding};
+    let mut toks = [Token::EMPTY; 4];
+    for n in 0..=64usize {
+        let data: Vec<u8> = (0..n).map(|i| (i * 97 + n) as u8).collect();
+        let text = format!("[\"{}\"]", Base64::encode_string(&data));
+        let doc = json::parse(&text, &mut toks).unwrap();
+        let got = Bytes::decode(doc.root().items().next()).unwrap_or_else(|| panic!("{text}"));
+        assert_eq!(got.as_slice(), &data[..], "{text}");
+    }
+    for bad in ["[\"abc\"]", "[\"ab!d\"]", "[\"=abc\"]", "[1]"] {
+        let doc = json::parse(bad, &mut toks).unwrap();
+        assert_eq!(Bytes::decode(doc.root().items().next()), None, "{bad}");
+    }
+}

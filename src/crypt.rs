@@ -1,0 +1,320 @@
+//! Unlocking the LUKS2 devices the command line names (`rd.luks.uuid=`,
+//! `rd.luks.name=`), before the resume and root devices are looked for,
+//! so `resume=` and `root=` can name what is inside. The way of
+//! cryptsetup, without it: the header read and checked by
+//! `resume_init::luks`; a key from a keyfile in the initramfs, the
+//! passphrase that opened the device before, or the console (no time
+//! limit: an image may be waiting behind it); each keyslot's material
+//! decrypted by the kernel through a temporary read-only dm-crypt
+//! mapping; the data mapping made with the volume key. Nothing is ever
+//! written to the LUKS device itself.
+
+use core::fmt::Write;
+
+use resume_init::cmdline::{Config, LuksDevice};
+use resume_init::devspec::DevSpec;
+use resume_init::json::Token;
+use resume_init::luks::{self, BIN_SIZE, Kdf, Keyslot, MAX_HDR, MAX_KEY, Meta};
+use rustix::fs::OFlags;
+use rustix::io::Errno;
+
+use crate::device::{self, Deadline, Device};
+use crate::dm::{Control, Target};
+use crate::error::E;
+use crate::log::{error, info, warning};
+use crate::sys::Anon;
+
+/// How long to wait for a LUKS device to appear.
+const WAIT_MS: u64 = 10_000;
+/// The temporary mapping that shows a keyslot's decrypted material.
+const KEYSLOT_MAPPING: &str = "resume-init-keyslot";
+/// Longest passphrase or keyfile used (cryptsetup's default keyfile
+/// limit is 8 MiB; real ones are far shorter).
+const MAX_SECRET: usize = 512;
+/// Argon2 may use this share of `MemAvailable`, at most.
+const KDF_MEMORY_SHARE: u64 = 3; // one third
+
+type Secret = heapless::Vec<u8, MAX_SECRET>;
+type MapName = heapless::String<64>;
+
+/// A secret wiped when dropped.
+struct Key(Secret);
+
+impl Drop for Key {
+    fn drop(&mut self) {
+        self.0.iter_mut().for_each(|b| *b = 0);
+        core::hint::black_box(&self.0);
+    }
+}
+
+/// Unlocks every configured device; failures are reported and skipped
+/// (whatever needed the device then says it is missing).
+pub fn unlock_all(cfg: &Config) {
+    if cfg.luks.is_empty() {
+        return;
+    }
+    if cfg.luks_off {
+        info!("rd.luks=0: not unlocking the {} LUKS device(s) named", cfg.luks.len());
+        return;
+    }
+    let ctl = match Control::open() {
+        Ok(c) => c,
+        Err(e) => {
+            error!("cannot unlock LUKS devices: {e}; the initramfs needs dm_mod and dm_crypt (mkinitramfs.sh adds them)");
+            return;
+        }
+    };
+    let mut cached = Key(Secret::new());
+    for d in &cfg.luks {
+        unlock(cfg, &ctl, d, &mut cached);
+    }
+}
+
+fn unlock(cfg: &Config, ctl: &Control, d: &LuksDevice, cached: &mut Key) {
+    let Some(uuid) = resume_init::text::parse_uuid(d.uuid) else {
+        error!("rd.luks: {} is not a UUID; skipped", d.uuid);
+        return;
+    };
+    let mut name = MapName::new();
+    let _ = match d.name {
+        Some(n) => name.push_str(n).map_err(|_| ()),
+        None => write!(name, "luks-{}", d.uuid).map_err(|_| ()),
+    };
+    let Some(dev) = device::wait_for("LUKS", d.uuid, &DevSpec::Uuid(uuid), Deadline::Ms(WAIT_MS)) else {
+        error!("LUKS device UUID={} did not appear within {} s; /dev/mapper/{name} will be missing", d.uuid, WAIT_MS / 1000);
+        return;
+    };
+    let node = dev.node();
+    let meta = match read_meta(&dev) {
+        Ok(m) => m,
+        Err(why) => {
+            error!("cannot unlock {node} (UUID={}): {why}; /dev/mapper/{name} will be missing", d.uuid);
+            return;
+        }
+    };
+    let Ok(fd) = dev.open(OFlags::RDONLY) else { return };
+    let dev_bytes = rustix::fs::seek(&fd, rustix::fs::SeekFrom::End(0)).unwrap_or(0);
+    drop(fd);
+
+    // Keyfiles first, then the passphrase that opened the last device,
+    // then the console until one fits.
+    let mut vk = [0u8; MAX_KEY];
+    let mut opened = None;
+    for k in cfg.luks_keys.iter().filter(|k| k.uuid.is_none_or(|u| u.eq_ignore_ascii_case(d.uuid))) {
+        match read_keyfile(k.path) {
+            Ok(key) => match try_key(ctl, &dev, &meta, &key.0, &mut vk) {
+                Some(slot) => {
+                    opened = Some((slot, "keyfile"));
+                    break;
+                }
+                None => warning!("keyfile {} does not open {node} (UUID={})", k.path, d.uuid),
+            },
+            Err(e) => warning!("cannot read keyfile {}: {}", k.path, E(e)),
+        }
+    }
+    if opened.is_none() && !cached.0.is_empty() {
+        opened = try_key(ctl, &dev, &meta, &cached.0, &mut vk).map(|s| (s, "the passphrase given before"));
+    }
+    while opened.is_none() {
+        let mut prompt = heapless::String::<160>::new();
+        let _ = write!(prompt, "Passphrase for {node} ({name}): ");
+        let Some(pass) = ask(&prompt) else {
+            error!("cannot unlock {node} (UUID={}): no key fits and there is no console to ask on; /dev/mapper/{name} will be missing", d.uuid);
+            return;
+        };
+        match try_key(ctl, &dev, &meta, &pass.0, &mut vk) {
+            Some(s) => {
+                cached.0.clear();
+                let _ = cached.0.extend_from_slice(&pass.0);
+                opened = Some((s, "passphrase"));
+            }
+            None => warning!("wrong passphrase for {node}; try again"),
+        }
+    }
+    let Some((slot, how)) = opened else { return };
+    let key = &vk[..meta.keyslots.iter().find(|k| k.id == slot).map_or(0, |k| k.key_size)];
+    let discard = cfg.luks_discard || meta.allow_discards;
+    let made = luks::crypt_params(&meta.segment, key, (dev.major, dev.minor), dev_bytes, discard).ok_or(()).and_then(|(len, params)| {
+        let mut uuid_text = heapless::String::<129>::new();
+        let _ = write!(uuid_text, "CRYPT-LUKS2-");
+        for c in d.uuid.chars().filter(|c| *c != '-') {
+            let _ = uuid_text.push(c.to_ascii_lowercase());
+        }
+        let _ = write!(uuid_text, "-{name}");
+        ctl.create(&name, &uuid_text, &Target { len, kind: "crypt", params: &params }, false).map_err(|e| {
+            error!("cannot map {node} as {name}: {e}");
+        })
+    });
+    vk.fill(0);
+    core::hint::black_box(&vk);
+    match made {
+        Ok(m) => info!("unlocked {node} (LUKS2 UUID={}) with keyslot {slot} ({how}) as /dev/mapper/{name} ({})", d.uuid, m.node()),
+        Err(()) => error!("cannot map {node}: its data segment does not fit the device; /dev/mapper/{name} will be missing"),
+    }
+}
+
+/// Reads and checks both header copies (the valid one with the higher
+/// sequence number wins, as in cryptsetup) and parses the metadata.
+fn read_meta(dev: &Device) -> Result<Meta, &'static str> {
+    let fd = dev.open(OFlags::RDONLY).map_err(|_| "cannot open it")?;
+    let mut buf = Anon::new(MAX_HDR).map_err(|_| "no memory for its header")?;
+    let buf = buf.bytes();
+    let read_copy = |buf: &mut [u8], at: u64| -> Option<luks::BinHeader> {
+        let head = buf.get_mut(..BIN_SIZE)?;
+        crate::fsutil::pread_full(&fd, head, at).ok().filter(|&n| n == BIN_SIZE)?;
+        let size = usize::try_from(u64::from_be_bytes(buf.get(8..16)?.try_into().ok()?)).ok()?;
+        let all = buf.get_mut(..size)?; // larger than MAX_HDR: not read
+        crate::fsutil::pread_full(&fd, all, at).ok().filter(|&n| n == size)?;
+        luks::check_copy(all, at)
+    };
+    let first = [0u64];
+    let mut best: Option<(u64, luks::BinHeader)> = None;
+    for at in first.iter().chain(luks::SECONDARY_AT.iter()) {
+        if let Some(h) = read_copy(buf, *at) {
+            if best.as_ref().is_none_or(|(_, b)| h.seqid > b.seqid) {
+                best = Some((*at, h));
+            }
+            if *at != 0 {
+                break; // the secondary copy found
+            }
+        }
+    }
+    let (at, h) = best.ok_or(luks::version(buf).map_or("no LUKS header", |v| if v == 1 { "LUKS1 is not supported yet" } else { "no valid LUKS2 header (damaged?)" }))?;
+    read_copy(buf, at).ok_or("its header changed while being read")?;
+    let text = luks::json_text(buf, &h).map_err(|_| "damaged LUKS2 metadata")?;
+    let mut toks = [Token::EMPTY; luks::MAX_TOKENS];
+    luks::parse_meta(text, &mut toks).map_err(|e| match e {
+        luks::Error::Unsupported(w) => w,
+        luks::Error::NoKeyslot => "no usable keyslot (argon2id, argon2i or pbkdf2 with sha256)",
+        _ => "damaged LUKS2 metadata (JSON)",
+    })
+}
+
+fn read_keyfile(path: &str) -> Result<Key, Errno> {
+    let mut k = Key(Secret::new());
+    let mut buf = [0u8; MAX_SECRET];
+    let b = crate::fsutil::read_file(path, &mut buf)?;
+    let _ = k.0.extend_from_slice(b);
+    buf.fill(0);
+    core::hint::black_box(&buf);
+    Ok(k)
+}
+
+/// Tries `pass` on every keyslot; on success the volume key is in `vk`
+/// and the keyslot's number is returned.
+fn try_key(ctl: &Control, dev: &Device, meta: &Meta, pass: &[u8], vk: &mut [u8; MAX_KEY]) -> Option<u8> {
+    for slot in &meta.keyslots {
+        match open_slot(ctl, dev, meta, slot, pass, vk) {
+            Ok(true) => return Some(slot.id),
+            Ok(false) => {}
+            Err(why) => warning!("keyslot {} of {}: {why}", slot.id, dev.node()),
+        }
+    }
+    None
+}
+
+fn open_slot(ctl: &Control, dev: &Device, meta: &Meta, slot: &Keyslot, pass: &[u8], vk: &mut [u8; MAX_KEY]) -> Result<bool, heapless::String<160>> {
+    let mut why = heapless::String::<160>::new();
+    let kib = slot.kdf_memory_kib();
+    if kib > 0 {
+        let avail = mem_available_kib();
+        if u64::from(kib) > avail / KDF_MEMORY_SHARE {
+            let _ = write!(why, "Argon2 needs {} MiB, more than a third of the {} MiB available; skipped", kib / 1024, avail / 1024);
+            return Err(why);
+        }
+    }
+    let mut mem = Anon::new(kib as usize * 1024).map_err(|e| {
+        let _ = write!(why, "cannot map {} MiB for Argon2: {}", kib / 1024, E(e));
+        why.clone()
+    })?;
+    let mut dk = [0u8; MAX_KEY];
+    let t0 = crate::fsutil::now_ms();
+    if luks::derive(slot, pass, mem.blocks(), &mut dk).is_err() {
+        let _ = write!(why, "its KDF parameters are out of range");
+        return Err(why);
+    }
+    drop(mem);
+    let kdf = match slot.kdf {
+        Kdf::Argon2 { id: true, .. } => "argon2id",
+        Kdf::Argon2 { .. } => "argon2i",
+        Kdf::Pbkdf2 { .. } => "pbkdf2",
+    };
+    crate::log::debug!("keyslot {}: {kdf} took {} ms", slot.id, crate::fsutil::now_ms() - t0);
+    let r = read_material(ctl, dev, slot, &dk[..slot.area_key_size]);
+    dk.fill(0);
+    core::hint::black_box(&dk);
+    let mut material = r.map_err(|e| {
+        let _ = write!(why, "{e}");
+        why.clone()
+    })?;
+    let key = &mut vk[..slot.key_size];
+    luks::af_merge(&material.bytes()[..slot.material_len()], slot.stripes, key);
+    drop(material);
+    Ok(meta.is_volume_key(key))
+}
+
+/// The keyslot's key material, decrypted by dm-crypt through a temporary
+/// read-only mapping of its area (cryptsetup's way without a user-space
+/// cipher); the mapping is removed before this returns.
+fn read_material(ctl: &Control, dev: &Device, slot: &Keyslot, key: &[u8]) -> Result<Anon, heapless::String<160>> {
+    let mut why = heapless::String::<160>::new();
+    let (len, params) = luks::area_params(slot, key, (dev.major, dev.minor)).ok_or_else(|| {
+        let _ = write!(why, "its key area does not fit a table");
+        why.clone()
+    })?;
+    let m = ctl.create(KEYSLOT_MAPPING, "", &Target { len, kind: "crypt", params: &params }, true).map_err(|e| {
+        let _ = write!(why, "{e} (cipher {}; is its kernel module in the initramfs?)", slot.area_cipher);
+        why.clone()
+    })?;
+    let mut out = Anon::new(slot.material_len());
+    let read = match (&mut out, m.open(OFlags::RDONLY)) {
+        (Ok(buf), Ok(fd)) => crate::fsutil::pread_full(&fd, &mut buf.bytes()[..slot.material_len()], 0).ok() == Some(slot.material_len()),
+        _ => false,
+    };
+    if let Err(e) = ctl.remove(KEYSLOT_MAPPING) {
+        warning!("cannot remove the temporary mapping {KEYSLOT_MAPPING}: {e}");
+    }
+    match out {
+        Ok(buf) if read => Ok(buf),
+        _ => {
+            let _ = write!(why, "cannot read its key material through {}", m.node());
+            Err(why)
+        }
+    }
+}
+
+fn mem_available_kib() -> u64 {
+    let mut buf = [0u8; 2048];
+    let Ok(text) = crate::fsutil::read_str("/proc/meminfo", &mut buf) else { return 0 };
+    text.lines()
+        .find_map(|l| l.strip_prefix("MemAvailable:"))
+        .and_then(|v| resume_init::text::parse_u64(v.trim_ascii().trim_end_matches(" kB")))
+        .unwrap_or(0)
+}
+
+/// Asks for a passphrase on the console with echo off; `None` if there
+/// is no terminal to ask on. Waits as long as it takes.
+fn ask(prompt: &str) -> Option<Key> {
+    use rustix::termios::{LocalModes, OptionalActions, tcgetattr, tcsetattr};
+    let fd = crate::sys::stdin();
+    let saved = tcgetattr(fd).ok()?;
+    let mut quiet = saved.clone();
+    quiet.local_modes.remove(LocalModes::ECHO);
+    quiet.local_modes.insert(LocalModes::ECHONL | LocalModes::ICANON);
+    let _ = tcsetattr(fd, OptionalActions::Now, &quiet);
+    let _ = rustix::io::write(crate::sys::stderr(), prompt.as_bytes());
+    let mut k = Key(Secret::new());
+    let mut byte = [0u8; 1];
+    let ok = loop {
+        match rustix::io::read(fd, &mut byte) {
+            Ok(1) if byte[0] == b'\n' => break true,
+            Ok(1) => {
+                let _ = k.0.push(byte[0]);
+            }
+            Err(Errno::INTR) => {}
+            _ => break false,
+        }
+    };
+    let _ = tcsetattr(fd, OptionalActions::Now, &saved);
+    ok.then_some(k)
+}

@@ -1,0 +1,162 @@
+//! Device-mapper without libdevmapper: the ioctls of `dmsetup create`
+//! (`DM_DEV_CREATE`, `DM_TABLE_LOAD`, `DM_DEV_SUSPEND` to resume) and
+//! `dmsetup remove` on `/dev/mapper/control`, one target per device.
+//! Layouts from `include/uapi/linux/dm-ioctl.h` (`luks-lvm.md` §2).
+
+use core::fmt::Write;
+
+use resume_init::devspec::decode_dev;
+use rustix::fd::OwnedFd;
+use rustix::fs::{FileType, Mode, OFlags};
+use rustix::io::Errno;
+
+use crate::device::Device;
+use crate::ioctl::{DM_BUF, DmBuf, dm_call};
+
+const CONTROL: &str = "/dev/mapper/control";
+const CONTROL_SYSFS_DEV: &str = "/sys/class/misc/device-mapper/dev";
+
+/// `struct dm_ioctl` fields.
+const HEADER: usize = 312;
+const DATA_SIZE: usize = 12;
+const DATA_START: usize = 16;
+const TARGET_COUNT: usize = 20;
+const FLAGS: usize = 28;
+const DEV: usize = 40;
+const NAME: usize = 48;
+const NAME_LEN: usize = 128;
+const UUID: usize = 176;
+const UUID_LEN: usize = 129;
+/// `struct dm_target_spec`: sector_start, length, status, next, target_type[16].
+const SPEC: usize = 40;
+
+const DM_DEV_CREATE: u8 = 3;
+const DM_DEV_REMOVE: u8 = 4;
+const DM_DEV_SUSPEND: u8 = 6;
+const DM_TABLE_LOAD: u8 = 9;
+const DM_READONLY_FLAG: u32 = 1 << 0;
+/// The kernel wipes its copies of the buffer (it holds a key).
+const DM_SECURE_DATA_FLAG: u32 = 1 << 15;
+
+/// One target line: start and length in 512-byte sectors, type, parameters.
+pub struct Target<'a> {
+    pub len: u64,
+    pub kind: &'a str,
+    pub params: &'a str,
+}
+
+/// What failed, for the one-line message.
+#[derive(Debug, Clone, Copy)]
+pub struct DmError {
+    pub op: &'static str,
+    pub errno: Errno,
+}
+
+impl core::fmt::Display for DmError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "device-mapper {} failed: {}", self.op, crate::error::E(self.errno))
+    }
+}
+
+fn fail(op: &'static str) -> impl Fn(Errno) -> DmError {
+    move |errno| DmError { op, errno }
+}
+
+pub struct Control {
+    fd: OwnedFd,
+}
+
+impl Control {
+    /// Opens `/dev/mapper/control` (made from sysfs if devtmpfs has not);
+    /// `dm_mod` must be loaded.
+    pub fn open() -> Result<Control, DmError> {
+        let flags = OFlags::RDWR | OFlags::CLOEXEC;
+        let fd = match rustix::fs::open(CONTROL, flags, Mode::empty()) {
+            Err(Errno::NOENT) => {
+                let mut buf = [0u8; 32];
+                let (maj, min) = crate::fsutil::read_str(CONTROL_SYSFS_DEV, &mut buf)
+                    .ok()
+                    .and_then(resume_init::text::parse_maj_min)
+                    .ok_or(DmError { op: "open /dev/mapper/control (is dm_mod loaded?)", errno: Errno::NOENT })?;
+                let _ = crate::fsutil::mkdir("/dev/mapper");
+                let _ = rustix::fs::mknodat(rustix::fs::CWD, CONTROL, FileType::CharacterDevice, Mode::from_raw_mode(0o600), rustix::fs::makedev(maj, min));
+                rustix::fs::open(CONTROL, flags, Mode::empty())
+            }
+            r => r,
+        }
+        .map_err(fail("open /dev/mapper/control"))?;
+        Ok(Control { fd })
+    }
+
+    fn header(buf: &mut DmBuf, name: &str, size: usize, flags: u32) -> Result<(), Errno> {
+        let b = &mut buf.0;
+        b[..HEADER].fill(0);
+        b[0..4].copy_from_slice(&4u32.to_ne_bytes());
+        b[DATA_SIZE..DATA_SIZE + 4].copy_from_slice(&(size as u32).to_ne_bytes());
+        b[DATA_START..DATA_START + 4].copy_from_slice(&(HEADER as u32).to_ne_bytes());
+        b[FLAGS..FLAGS + 4].copy_from_slice(&flags.to_ne_bytes());
+        if name.is_empty() || name.len() >= NAME_LEN {
+            return Err(Errno::NAMETOOLONG);
+        }
+        b[NAME..NAME + name.len()].copy_from_slice(name.as_bytes());
+        Ok(())
+    }
+
+    /// Creates `name` with one target and makes it live; returns its
+    /// block device (`dm-N`). On failure nothing is left behind.
+    pub fn create(&self, name: &str, uuid: &str, t: &Target, read_only: bool) -> Result<Device, DmError> {
+        let mut buf = DmBuf([0; DM_BUF]);
+        let r = self.create_in(&mut buf, name, uuid, t, read_only);
+        buf.0.fill(0); // the table held the key
+        core::hint::black_box(&buf);
+        r
+    }
+
+    fn create_in(&self, buf: &mut DmBuf, name: &str, uuid: &str, t: &Target, read_only: bool) -> Result<Device, DmError> {
+        Self::header(buf, name, HEADER, 0).map_err(fail("create (name)"))?;
+        if uuid.len() >= UUID_LEN {
+            return Err(DmError { op: "create (uuid)", errno: Errno::NAMETOOLONG });
+        }
+        buf.0[UUID..UUID + uuid.len()].copy_from_slice(uuid.as_bytes());
+        dm_call(&self.fd, DM_DEV_CREATE, buf).map_err(fail("DM_DEV_CREATE"))?;
+        let dev = u64::from_ne_bytes(buf.0[DEV..DEV + 8].try_into().unwrap_or([0; 8]));
+        let (major, minor) = decode_dev(dev as u32);
+        let r = self.load_and_resume(buf, name, t, read_only);
+        if let Err(e) = r {
+            let _ = self.remove(name);
+            return Err(e);
+        }
+        let mut n = crate::device::Name::new();
+        let _ = write!(n, "dm-{minor}");
+        Ok(Device { name: n, major, minor })
+    }
+
+    fn load_and_resume(&self, buf: &mut DmBuf, name: &str, t: &Target, read_only: bool) -> Result<(), DmError> {
+        let params_len = (t.params.len() + 1).next_multiple_of(8);
+        let size = HEADER + SPEC + params_len;
+        if size > DM_BUF || t.kind.len() >= 16 {
+            return Err(DmError { op: "DM_TABLE_LOAD (table too long)", errno: Errno::NAMETOOLONG });
+        }
+        let flags = DM_SECURE_DATA_FLAG | if read_only { DM_READONLY_FLAG } else { 0 };
+        Self::header(buf, name, size, flags).map_err(fail("DM_TABLE_LOAD"))?;
+        let b = &mut buf.0;
+        b[TARGET_COUNT..TARGET_COUNT + 4].copy_from_slice(&1u32.to_ne_bytes());
+        let s = HEADER;
+        b[s..size].fill(0);
+        b[s + 8..s + 16].copy_from_slice(&t.len.to_ne_bytes());
+        b[s + 20..s + 24].copy_from_slice(&((SPEC + params_len) as u32).to_ne_bytes());
+        b[s + 24..s + 24 + t.kind.len()].copy_from_slice(t.kind.as_bytes());
+        b[s + SPEC..s + SPEC + t.params.len()].copy_from_slice(t.params.as_bytes());
+        dm_call(&self.fd, DM_TABLE_LOAD, buf).map_err(fail("DM_TABLE_LOAD"))?;
+        // DM_DEV_SUSPEND without DM_SUSPEND_FLAG resumes: the table goes live.
+        Self::header(buf, name, HEADER, 0).map_err(fail("resume"))?;
+        dm_call(&self.fd, DM_DEV_SUSPEND, buf).map_err(fail("DM_DEV_SUSPEND (resume)"))
+    }
+
+    /// Removes the mapping `name`.
+    pub fn remove(&self, name: &str) -> Result<(), DmError> {
+        let mut buf = DmBuf([0; DM_BUF]);
+        Self::header(&mut buf, name, HEADER, 0).map_err(fail("DM_DEV_REMOVE"))?;
+        dm_call(&self.fd, DM_DEV_REMOVE, &mut buf).map_err(fail("DM_DEV_REMOVE"))
+    }
+}
