@@ -4,7 +4,8 @@
 # shows a given pattern, or at a timeout.
 #
 #   qemu/run.sh [-k KERNEL] [-i INITRD] [-d DISK]... [-m MiB] [-c CPUS]
-#               [-a "KERNEL PARAMS"] [-t SECONDS] [-l LOG] [-u REGEX] [-q]
+#               [-a "KERNEL PARAMS"] [-t SECONDS] [-l LOG] [-u REGEX]
+#               [-p "REGEX::TEXT"]... [-q]
 #
 #   -k  kernel image (default: newest /boot/vmlinuz-*)
 #   -i  initramfs (default: build/initramfs.cpio.gz)
@@ -14,6 +15,8 @@
 #   -a  kernel parameters added after "console=ttyS0 panic=-1"
 #   -t  timeout in seconds (default 180)       -l  serial log file
 #   -u  stop as soon as a console line matches this extended regex
+#   -p  type TEXT and Enter on the console once REGEX has appeared (as
+#       often as earlier -p of the same REGEX, plus one): a passphrase
 #   -q  do not copy the console to standard output
 #
 # QEMU runs under TCG (software emulation) by default; RESUME_INIT_KVM=1
@@ -32,8 +35,9 @@ timeout=180
 log=""
 until_re=""
 quiet=0
+answers=()
 
-while getopts "k:i:d:m:c:a:t:l:u:qh" opt; do
+while getopts "k:i:d:m:c:a:t:l:u:p:qh" opt; do
     case $opt in
         k) kernel=$OPTARG ;;
         i) initrd=$OPTARG ;;
@@ -44,8 +48,9 @@ while getopts "k:i:d:m:c:a:t:l:u:qh" opt; do
         t) timeout=$OPTARG ;;
         l) log=$OPTARG ;;
         u) until_re=$OPTARG ;;
+        p) answers+=("$OPTARG") ;;
         q) quiet=1 ;;
-        *) sed -n '2,22s/^# \{0,1\}//p' "$0"; exit 2 ;;
+        *) sed -n '2,24s/^# \{0,1\}//p' "$0"; exit 2 ;;
     esac
 done
 [ -n "$kernel" ] && [ -f "$kernel" ] || { echo "run.sh: no kernel (give -k)" >&2; exit 2; }
@@ -72,8 +77,21 @@ for d in "${disks[@]}"; do
     drives+=(-drive "file=$file,format=raw,if=none,id=disk$n,cache=unsafe" -device "$dev")
 done
 
+# With answers to type, the console is a pair of FIFOs (QEMU's pipe
+# chardev): its output copied to the log, its input held open here
+# (read-write, so nobody blocks on open).
+serial=(-serial "file:$log")
+catpid=""
+if [ ${#answers[@]} -gt 0 ]; then
+    fifo=$(mktemp -u)
+    mkfifo "$fifo.in" "$fifo.out"
+    exec 3<>"$fifo.in"
+    cat "$fifo.out" >> "$log" &
+    catpid=$!
+    serial=(-chardev "pipe,id=con,path=$fifo" -serial chardev:con)
+fi
 qemu-system-x86_64 "${accel[@]}" -m "$mem" -smp "$cpus" -no-reboot \
-    -display none -monitor none -serial "file:$log" \
+    -display none -monitor none "${serial[@]}" \
     -kernel "$kernel" -initrd "$initrd" \
     -append "console=ttyS0 panic=-1 $append" \
     "${drives[@]}" 2> >(grep -v "terminating on signal" >&2) &
@@ -87,7 +105,18 @@ fi
 
 status=""
 deadline=$((SECONDS + timeout))
+typed=0
 while kill -0 $qpid 2>/dev/null; do
+    if [ $typed -lt ${#answers[@]} ]; then
+        a=${answers[$typed]}
+        re=${a%%::*}
+        want=1
+        for ((i = 0; i < typed; i++)); do [ "${answers[$i]%%::*}" = "$re" ] && want=$((want + 1)); done
+        if [ "$(grep -Ec -- "$re" "$log")" -ge $want ]; then
+            printf '%s\n' "${a#*::}" >&3
+            typed=$((typed + 1))
+        fi
+    fi
     if [ -n "$until_re" ] && grep -Eq -- "$until_re" "$log"; then
         status=0
         break
@@ -106,5 +135,10 @@ else
     wait $qpid && status=0 || status=$?
 fi
 if [ -n "$tailpid" ]; then sleep 0.3; kill $tailpid 2>/dev/null || true; wait $tailpid 2>/dev/null || true; fi
+if [ -n "$catpid" ]; then
+    kill $catpid 2>/dev/null || true
+    exec 3>&-
+    rm -f "$fifo.in" "$fifo.out"
+fi
 [ $own_log = 1 ] && rm -f "$log"
 exit $status

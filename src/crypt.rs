@@ -147,6 +147,12 @@ fn unlock(cfg: &Config, ctl: &Control, d: &LuksDevice, cached: &mut Key) {
     });
     vk.fill(0);
     core::hint::black_box(&vk);
+    if let Ok(m) = &made {
+        // udev's link, made here so the real root finds it before udev runs.
+        if let Ok(link) = crate::fsutil::path(format_args!("/dev/mapper/{name}")) {
+            let _ = rustix::fs::symlink(crate::fsutil::path(format_args!("../{}", m.name)).unwrap_or_default().as_str(), link.as_str());
+        }
+    }
     match made {
         Ok(m) => info!("unlocked {node} (LUKS2 UUID={}) with keyslot {slot} ({how}) as /dev/mapper/{name} ({})", d.uuid, m.node()),
         Err(()) => error!("cannot map {node}: its data segment does not fit the device; /dev/mapper/{name} will be missing"),
@@ -167,6 +173,7 @@ fn read_meta(dev: &Device) -> Result<Meta, &'static str> {
         crate::fsutil::pread_full(&fd, all, at).ok().filter(|&n| n == size)?;
         luks::check_copy(all, at)
     };
+    let version = read_copy(buf, 0).map(|_| 2).or_else(|| luks::version(buf));
     let first = [0u64];
     let mut best: Option<(u64, luks::BinHeader)> = None;
     for at in first.iter().chain(luks::SECONDARY_AT.iter()) {
@@ -179,7 +186,11 @@ fn read_meta(dev: &Device) -> Result<Meta, &'static str> {
             }
         }
     }
-    let (at, h) = best.ok_or(luks::version(buf).map_or("no LUKS header", |v| if v == 1 { "LUKS1 is not supported yet" } else { "no valid LUKS2 header (damaged?)" }))?;
+    let (at, h) = best.ok_or(match version {
+        None => "no LUKS header",
+        Some(1) => "LUKS1 is not supported yet",
+        Some(_) => "no valid LUKS2 header (damaged?)",
+    })?;
     read_copy(buf, at).ok_or("its header changed while being read")?;
     let text = luks::json_text(buf, &h).map_err(|_| "damaged LUKS2 metadata")?;
     let mut toks = [Token::EMPTY; luks::MAX_TOKENS];

@@ -91,14 +91,13 @@ impl Anon {
         Ok(Anon { ptr, len })
     }
 
-    /// The mapping as Argon2 blocks (1 KiB each, 64-byte aligned: the
-    /// mapping is page-aligned, and all-zero bytes are a valid block).
-    pub fn blocks(&mut self) -> &mut [argon2::Block] {
-        let n = self.len / core::mem::size_of::<argon2::Block>();
+    /// The mapping as Argon2 blocks (1 KiB of `u64`s each).
+    pub fn blocks(&mut self) -> &mut [[u64; 128]] {
+        let n = self.len / core::mem::size_of::<[u64; 128]>();
         // SAFETY: the mapping is `len` bytes, readable and writable, page-
-        // aligned (enough for `Block`'s 64), owned by `self` for the borrow;
-        // `Block` is plain `u64`s, valid for any bytes.
-        unsafe { core::slice::from_raw_parts_mut(self.ptr.cast::<argon2::Block>(), n) }
+        // aligned (enough for `u64`), owned by `self` for the borrow; any
+        // bytes are valid `u64`s.
+        unsafe { core::slice::from_raw_parts_mut(self.ptr.cast::<[u64; 128]>(), n) }
     }
 
     pub fn bytes(&mut self) -> &mut [u8] {

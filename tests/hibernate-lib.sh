@@ -13,7 +13,8 @@ MEM=${MEM:-512}
 
 # The root's init: with hib=TOKEN on the command line it hibernates, and
 # prints RESUMED when the hibernated system comes back; without, it says
-# FRESH-BOOT. swap= names the swap area to turn on. writer=lzo|lz4|none
+# FRESH-BOOT. swap= names the swap area to turn on (mkswap=1 makes it
+# first). writer=lzo|lz4|none
 # hibernates with `resume-init hibernate --compress …` (after=, wdev=
 # choose --after and --device; wake=S sets an RTC alarm S seconds ahead)
 # instead of the kernel's own writer; with
@@ -21,6 +22,7 @@ MEM=${MEM:-512}
 RESUME_INIT_SCRIPT='#!/bin/sh
 mount -t tmpfs tmpfs /tmp
 if [ -n "$hib" ]; then
+  if [ -n "$mkswap" ]; then mkswap "$swap" > /dev/null || echo "MKSWAP-FAILED"; fi
   swapon "${swap:-/dev/vdb}" || echo "SWAPON-FAILED"
   if [ -n "$comp" ]; then echo "$comp" > /sys/module/hibernate/parameters/compressor || echo "COMPRESSOR-FAILED"; fi
   echo "$hib" > /tmp/token

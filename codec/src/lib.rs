@@ -1,11 +1,13 @@
 //! The hot loops of resume-init, in a crate of their own so that the
 //! release profile can build them for speed (`opt-level = 3`) while the
 //! rest of the binary is built for size: LZO1X decoding (`lzo`) and
-//! encoding (`lzo_compress`), and CRC-32 (`crc32`). `#![no_std]`, no
+//! encoding (`lzo_compress`), CRC-32 (`crc32`), and Argon2's compression
+//! (`argon2`, for LUKS2 keyslots). `#![no_std]`, no
 //! `unsafe`, no allocation; the core re-exports them under its own name.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
+pub mod argon2;
 pub mod crc32;
 pub mod lzo;
 pub mod lzo_compress;

@@ -7,6 +7,7 @@
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
+pub mod argon2;
 pub mod cmdline;
 pub use codec::{crc32, lzo, lzo_compress};
 pub mod devspec;

@@ -1,7 +1,7 @@
 //! LUKS2, read-only: the binary header and its SHA-256 checksum (both
 //! copies, the higher sequence number wins), the JSON metadata, and the
 //! unlock steps of cryptsetup's `luks2_keyslot_get_key`: the keyslot's KDF
-//! (Argon2id, Argon2i or PBKDF2-SHA256) over the passphrase, the
+//! (Argon2id, Argon2i (own, `crate::argon2`) or PBKDF2-SHA256) over the passphrase, the
 //! anti-forensic merge of the decrypted key material, and the digest
 //! check of the volume key. Decrypting the key material is the caller's
 //! (the init asks the kernel's dm-crypt, as cryptsetup does without a
@@ -13,7 +13,7 @@
 
 use core::fmt::Write;
 
-use argon2::{Algorithm, Argon2, Block, Params, Version};
+use crate::argon2::{self, Block};
 use sha2::{Digest as _, Sha256};
 
 use crate::json::{self, Token};
@@ -382,7 +382,7 @@ pub fn parse_meta(text: &str, toks: &mut [Token]) -> Result<Meta, Error> {
 
 /// Derives the key of a keyslot's area from the passphrase into `out`
 /// (`area_key_size` bytes). Argon2 works in `memory`, which must hold
-/// the keyslot's `memory` KiB (one [`Block`] per KiB).
+/// the keyslot's `memory` KiB (one 1 KiB [`Block`] per KiB).
 pub fn derive(slot: &Keyslot, pass: &[u8], memory: &mut [Block], out: &mut [u8]) -> Result<(), Error> {
     let out = out.get_mut(..slot.area_key_size).ok_or(Error::Kdf)?;
     match slot.kdf {
@@ -393,12 +393,7 @@ pub fn derive(slot: &Keyslot, pass: &[u8], memory: &mut [Block], out: &mut [u8])
             pbkdf2::pbkdf2_hmac::<Sha256>(pass, salt.as_slice(), iterations, out);
             Ok(())
         }
-        Kdf::Argon2 { id, time, memory_kib, lanes, salt } => {
-            let params = Params::new(memory_kib, time, lanes, Some(out.len())).map_err(|_| Error::Kdf)?;
-            let blocks = memory.get_mut(..params.block_count()).ok_or(Error::Kdf)?;
-            let alg = if id { Algorithm::Argon2id } else { Algorithm::Argon2i };
-            Argon2::new(alg, Version::V0x13, params).hash_password_into_with_memory(pass, salt.as_slice(), out, blocks).map_err(|_| Error::Kdf)
-        }
+        Kdf::Argon2 { id, time, memory_kib, lanes, salt } => argon2::hash(id, pass, salt.as_slice(), time, memory_kib, lanes, memory, out).map_err(|_| Error::Kdf),
     }
 }
 

@@ -61,7 +61,7 @@ fn header(img: &[u8]) -> (BinHeader, Meta) {
 /// The whole unlock, the area decrypted in user space.
 fn unlock(img: &[u8], meta: &Meta, pass: &[u8]) -> Option<Vec<u8>> {
     for slot in &meta.keyslots {
-        let mut mem = vec![Block::default(); slot.kdf_memory_kib() as usize];
+        let mut mem = vec![[0u64; 128]; slot.kdf_memory_kib() as usize];
         let mut dk = [0u8; MAX_KEY];
         derive(slot, pass, &mut mem, &mut dk).unwrap();
         let at = slot.area_offset as usize;
@@ -182,7 +182,7 @@ fn kdf_vectors() {
         area_key_size: 32,
         kdf: Kdf::Argon2 { id: true, time: 3, memory_kib: 32, lanes: 4, salt },
     };
-    let mut mem = vec![Block::default(); 32];
+    let mut mem = vec![[0u64; 128]; 32];
     let mut out = [0u8; 64];
     derive(&slot, &[1u8; 32], &mut mem, &mut out).unwrap();
     assert_eq!(out[..32], hex("03aab965c12001c9d7d0d2de33192c0494b684bb148196d73c1df1acaf6d0c2e")[..]);

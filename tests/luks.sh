@@ -1,0 +1,89 @@
+#!/bin/bash
+# QEMU tests of LUKS2: a swap partition encrypted with cryptsetup's own
+# luksFormat (argon2id with a small memory cost, so the suite stays
+# fast) is unlocked by resume-init with a keyfile from the initramfs,
+# then the kernel hibernates into it and resume-init brings the session
+# back through the same unlock; the faults say why and boot fresh.
+#
+#   tests/luks.sh   (sourced by scripts/test.sh, or run alone as root)
+set -uo pipefail
+top=${top:-$(cd "$(dirname "$0")/.." && pwd)}
+# shellcheck source=tests/lib.sh
+. "$top/tests/lib.sh"
+# shellcheck source=tests/hibernate-lib.sh
+. "$top/tests/hibernate-lib.sh"
+
+L=$T/luks
+mkdir -p "$L"
+LUKS_UUID=4c554b53-2d73-7761-702d-746573740001
+printf 'swap key for the tests\n' > "$L/swap.key"
+LUKS_INITRD=$T/initramfs-luks-$KVER.cpio.gz
+"$top/scripts/mkinitramfs.sh" -k "$KVER" -f "$L/swap.key:/etc/keys/swap.key" -o "$LUKS_INITRD" >/dev/null
+
+# new_luks IMAGE [luksFormat options…]: a 96 MiB LUKS2 container.
+new_luks() {
+    local img=$1; shift
+    rm -f "$img"
+    truncate -s 96M "$img"
+    cryptsetup luksFormat -q --type luks2 --uuid "$LUKS_UUID" --pbkdf argon2id --pbkdf-memory 8192 \
+        --pbkdf-force-iterations 4 --pbkdf-parallel 1 --key-file "$L/swap.key" "$@" "$img"
+}
+
+# luks_boot LOG DISK… -- PARAMS: a boot with the keyfile initramfs.
+luks_boot() {
+    local save=$INITRD
+    INITRD=$LUKS_INITRD
+    boot_disks "$@"
+    INITRD=$save
+}
+
+LUKS_ARGS="root=/dev/vda rd.luks.name=$LUKS_UUID=cswap rd.luks.key=/etc/keys/swap.key resume=/dev/mapper/cswap noresume"
+
+case_begin "LUKS2 swap (argon2id, keyfile): unlocked, hibernated into by the kernel, resumed through the same unlock"
+new_luks "$L/swap.img"
+luks_boot "$L/h1.log" "$R/root.img" "$L/swap.img" -- $LUKS_ARGS hib=tokL1 swap=/dev/mapper/cswap mkswap=1
+expect_no_panic "$L/h1.log"
+expect "$L/h1.log" "resume-init: unlocked /dev/vdb \(LUKS2 UUID=$LUKS_UUID\) with keyslot 0 \(keyfile\) as /dev/mapper/cswap \(/dev/dm-0\)" "the unlock"
+expect "$L/h1.log" "HIBERNATING token=tokL1" "boot 1 reaching hibernation"
+expect "$L/h1.log" "PM: hibernation: Wrote [0-9]+ kbytes" "the kernel writing into the mapping"
+expect_not "$L/h1.log" "MKSWAP-FAILED|SWAPON-FAILED" "swap failing on the mapping"
+luks_boot "$L/h2.log" "$R/root.img" "$L/swap.img" -- $LUKS_ARGS
+expect_no_panic "$L/h2.log"
+expect "$L/h2.log" "resume-init: unlocked /dev/vdb .* as /dev/mapper/cswap" "the unlock before the resume"
+expect "$L/h2.log" "resume-init: hibernation image found on /dev/dm-0" "the image inside"
+expect "$L/h2.log" "RESUMED token=tokL1 proc=sh -c while :; do sleep 1; done holder-tokL1  rc=0" "the session back"
+case_end
+
+case_begin "LUKS2: a wrong keyfile falls back to the console; a wrong passphrase is asked again; the right one opens"
+printf 'not the key\n' > "$L/wrong.key"
+printf 'hunter2 horse' > "$L/pass"
+cryptsetup luksAddKey -q --key-file "$L/swap.key" --pbkdf pbkdf2 --pbkdf-force-iterations 1000 "$L/swap.img" "$L/pass"
+WRONG_INITRD=$T/initramfs-luks-wrong-$KVER.cpio.gz
+"$top/scripts/mkinitramfs.sh" -k "$KVER" -f "$L/wrong.key:/etc/keys/swap.key" -o "$WRONG_INITRD" >/dev/null
+save=$INITRD; INITRD=$WRONG_INITRD
+boot "$L/p1.log" -m "$MEM" -d "$R/root.img" -d "$L/swap.img" -a "$LUKS_ARGS" \
+    -p "Passphrase for /dev/vdb \(cswap\)::wrong guess" -p "Passphrase for /dev/vdb \(cswap\)::hunter2 horse"
+INITRD=$save
+expect_no_panic "$L/p1.log"
+expect "$L/p1.log" "resume-init: keyfile /etc/keys/swap.key does not open /dev/vdb \(UUID=$LUKS_UUID\)" "the wrong keyfile named"
+expect "$L/p1.log" "resume-init: wrong passphrase for /dev/vdb; try again" "the wrong passphrase refused"
+expect "$L/p1.log" "resume-init: unlocked /dev/vdb \(LUKS2 UUID=$LUKS_UUID\) with keyslot 1 \(passphrase\) as /dev/mapper/cswap" "the passphrase's keyslot"
+expect "$L/p1.log" "no hibernation image on /dev/dm-0" "the swap inside, image consumed"
+expect "$L/p1.log" "FRESH-BOOT" "the boot going on"
+expect_not "$L/p1.log" "hunter2|wrong guess" "the passphrase echoed"
+case_end
+
+case_begin "LUKS2 faults: a damaged header, resume= at the locked container"
+cp "$L/swap.img" "$L/damaged.img"
+printf '\x00' | dd of="$L/damaged.img" bs=1 seek=4200 conv=notrunc status=none
+printf '\x00' | dd of="$L/damaged.img" bs=1 seek=$((16384 + 4200)) conv=notrunc status=none
+cp "$L/damaged.img" "$L/damaged.orig"
+luks_boot "$L/f2.log" "$R/root.img" "$L/damaged.img" -- $LUKS_ARGS
+expect_no_panic "$L/f2.log"
+expect "$L/f2.log" "resume-init: cannot unlock /dev/vdb \(UUID=$LUKS_UUID\): no valid LUKS2 header \(damaged\?\); /dev/mapper/cswap will be missing" "the damaged header named"
+expect "$L/f2.log" "FRESH-BOOT" "a fresh boot"
+cmp -s "$L/damaged.img" "$L/damaged.orig" || check_fail "the damaged container was written to"
+luks_boot "$L/f3.log" "$R/root.img" "$L/swap.img" -- root=/dev/vda resume=UUID=$LUKS_UUID noresume
+expect "$L/f3.log" "resume-init: /dev/vdb \(resume=UUID=$LUKS_UUID\) is a locked LUKS container" "resume= at the container"
+expect "$L/f3.log" "FRESH-BOOT" "a fresh boot"
+case_end
