@@ -200,6 +200,27 @@ pub fn lzo_roundtrip(data: &[u8]) {
     assert!(out[..m] == *src, "the lzo crate: a different output");
 }
 
+/// The LUKS2 header checks and the JSON metadata parser: the input is a
+/// header copy and, as text, metadata; whatever parses gives tables
+/// that stay within their bounds.
+pub fn luks(data: &[u8]) {
+    use crate::luks;
+    let _ = luks::version(data);
+    if let Some(h) = luks::check_copy(data, 0) {
+        let _ = luks::json_text(data, &h);
+    }
+    let Ok(text) = core::str::from_utf8(data) else { return };
+    let mut toks = [crate::json::Token::EMPTY; 512];
+    let Ok(meta) = luks::parse_meta(text, &mut toks) else { return };
+    let key = [0x5au8; luks::MAX_KEY];
+    for slot in &meta.keyslots {
+        assert!(slot.material_len() <= luks::MAX_AF && slot.key_size <= luks::MAX_KEY);
+        let _ = luks::area_params(slot, &key[..slot.area_key_size], (8, 16));
+    }
+    let _ = luks::crypt_params(&meta.segment, &key, (8, 16), u64::MAX, true);
+    let _ = luks::crypt_params(&meta.segment, &key, (8, 16), 1 << 30, false);
+}
+
 #[cfg(test)]
 mod tests {
     //! Replays `fuzz/regressions/TARGET/*`: inputs that once crashed a
@@ -227,7 +248,8 @@ mod tests {
             + replay("swap_map", super::swap_map)
             + replay("chunks", super::chunks)
             + replay("lzo_diff", super::lzo_diff)
-            + replay("lzo_roundtrip", super::lzo_roundtrip);
+            + replay("lzo_roundtrip", super::lzo_roundtrip)
+            + replay("luks", super::luks);
         println!("{n} regression inputs replayed");
     }
 
@@ -244,5 +266,8 @@ mod tests {
         super::chunks(&[1u8; 5000]);
         super::chunks(&[0u8; 9000]);
         super::lzo_roundtrip(b"resume-init resume-init resume-init and more");
+        for seed in std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/luks")).unwrap().flatten() {
+            super::luks(&std::fs::read(seed.path()).unwrap());
+        }
     }
 }
