@@ -9,6 +9,7 @@
 
 pub mod argon2;
 pub mod crc32;
+pub mod lz4;
 pub mod lzo;
 pub mod lzo_compress;
 

@@ -185,6 +185,26 @@ pub fn lzo_diff(data: &[u8]) {
     }
 }
 
+/// Our LZ4 decoder against `lz4_flex`'s, on arbitrary blocks (the first
+/// byte sizes the output buffer), and on a block `lz4_flex` makes of the
+/// input: the same output or both an error.
+pub fn lz4_diff(data: &[u8]) {
+    let Some((&cap, src)) = data.split_first() else { return };
+    let cap = usize::from(cap) * 64;
+    let mut a = [0u8; 255 * 64];
+    let mut b = [0u8; 255 * 64];
+    match (crate::lz4::decompress_into(src, &mut a[..cap]), lz4_flex::block::decompress_into(src, &mut b[..cap])) {
+        (Ok(n), Ok(m)) => assert!(n == m && a[..n] == b[..m], "decoders disagree on the output"),
+        (Err(_), Err(_)) => {}
+        (x, y) => panic!("decoders disagree: ours {x:?}, lz4_flex {:?}", y.map_err(|_| ())),
+    }
+    let src = &src[..src.len().min(16 * 1024)];
+    let mut c = [0u8; 17 * 1024];
+    let Ok(n) = lz4_flex::block::compress_into(src, &mut c) else { return };
+    let m = crate::lz4::decompress_into(&c[..n], &mut a[..src.len()]).expect("lz4_flex's block decodes");
+    assert!(a[..m] == *src, "our LZ4 decoder: a different output");
+}
+
 /// Our LZO1X encoder: its output decodes, with our decoder and the `lzo`
 /// crate's, to the input (up to one 128 KiB chunk).
 pub fn lzo_roundtrip(data: &[u8]) {
@@ -249,7 +269,8 @@ mod tests {
             + replay("chunks", super::chunks)
             + replay("lzo_diff", super::lzo_diff)
             + replay("lzo_roundtrip", super::lzo_roundtrip)
-            + replay("luks", super::luks);
+            + replay("luks", super::luks)
+            + replay("lz4_diff", super::lz4_diff);
         println!("{n} regression inputs replayed");
     }
 
@@ -266,6 +287,7 @@ mod tests {
         super::chunks(&[1u8; 5000]);
         super::chunks(&[0u8; 9000]);
         super::lzo_roundtrip(b"resume-init resume-init resume-init and more");
+        super::lz4_diff(b"\x40resume-init resume-init resume-init and more");
         for seed in std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/luks")).unwrap().flatten() {
             super::luks(&std::fs::read(seed.path()).unwrap());
         }

@@ -296,7 +296,7 @@ impl LoadChunk {
             return;
         };
         self.out = match comp {
-            Compression::Lz4 => lz4_flex::block::decompress_into(input, &mut self.unc).ok(),
+            Compression::Lz4 => crate::lz4::decompress_into(input, &mut self.unc).ok(),
             _ => crate::lzo::decompress_into(input, &mut self.unc).ok(),
         };
         if let Some(n) = self.out {

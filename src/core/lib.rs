@@ -9,7 +9,7 @@
 
 pub mod argon2;
 pub mod cmdline;
-pub use codec::{crc32, lzo, lzo_compress};
+pub use codec::{crc32, lz4, lzo, lzo_compress};
 pub mod devspec;
 pub mod errno;
 #[cfg(any(test, feature = "fuzzing"))]
