@@ -148,14 +148,35 @@ fn unlock(cfg: &Config, ctl: &Control, d: &LuksDevice, cached: &mut Key) {
     vk.fill(0);
     core::hint::black_box(&vk);
     if let Ok(m) = &made {
-        // udev's link, made here so the real root finds it before udev runs.
-        if let Ok(link) = crate::fsutil::path(format_args!("/dev/mapper/{name}")) {
-            let _ = rustix::fs::symlink(crate::fsutil::path(format_args!("../{}", m.name)).unwrap_or_default().as_str(), link.as_str());
-        }
+        udev_record(m, &name);
     }
     match made {
         Ok(m) => info!("unlocked {node} (LUKS2 UUID={}) with keyslot {slot} ({how}) as /dev/mapper/{name} ({})", d.uuid, m.node()),
         Err(()) => error!("cannot map {node}: its data segment does not fit the device; /dev/mapper/{name} will be missing"),
+    }
+}
+
+/// What udev would have left for a mapping it saw made: the
+/// `/dev/mapper/NAME` link, and a database record under `/run/udev/data`
+/// (moved into the real root with `/run`). Without the record, systemd's
+/// udev rules take a device-mapper device found at coldplug for one not
+/// set up yet and its swap and root units wait forever (lvm2#31,
+/// systemd#33920); booster and ugrd write the same record.
+fn udev_record(m: &Device, name: &str) {
+    use crate::fsutil::path;
+    if let (Ok(link), Ok(target)) = (path(format_args!("/dev/mapper/{name}")), path(format_args!("../{}", m.name))) {
+        let _ = rustix::fs::symlink(target.as_str(), link.as_str());
+    }
+    if !crate::mount::run_tmpfs() {
+        warning!("cannot mount a tmpfs on /run: systemd may not take {} for ready", m.node());
+        return;
+    }
+    let _ = crate::fsutil::mkdir("/run/udev");
+    let _ = crate::fsutil::mkdir("/run/udev/data");
+    if let Ok(p) = path(format_args!("/run/udev/data/b{}:{}", m.major, m.minor)) {
+        if let Err(e) = crate::fsutil::create_file(p.as_str(), "E:DM_UDEV_PRIMARY_SOURCE_FLAG=1\n") {
+            warning!("cannot write {p}: {}", E(e));
+        }
     }
 }
 

@@ -55,7 +55,16 @@ pub fn read_str<'b>(path: &str, buf: &'b mut [u8]) -> Result<&'b str, Errno> {
 
 /// Writes `s` to the file at `path` in one `write` (as sysfs wants it).
 pub fn write_str(path: &str, s: &str) -> Result<(), Errno> {
-    let fd = rustix::fs::open(path, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())?;
+    write_with(path, s, OFlags::empty())
+}
+
+/// Writes `s` to a new or emptied file at `path` (mode 0644).
+pub fn create_file(path: &str, s: &str) -> Result<(), Errno> {
+    write_with(path, s, OFlags::CREATE | OFlags::TRUNC)
+}
+
+fn write_with(path: &str, s: &str, extra: OFlags) -> Result<(), Errno> {
+    let fd = rustix::fs::open(path, OFlags::WRONLY | OFlags::CLOEXEC | extra, Mode::from_raw_mode(0o644))?;
     let n = rustix::io::write(&fd, s.as_bytes())?;
     if n == s.len() { Ok(()) } else { Err(Errno::IO) }
 }

@@ -17,6 +17,19 @@ pub const NEW_ROOT: &str = "/root";
 const CONSOLE: &str = "/dev/console";
 const FILESYSTEMS: &str = "/proc/filesystems";
 
+/// Mounts a tmpfs on `/run` once (for udev records of device-mapper
+/// devices; `switch_root` moves it into the real root). Whether it is there.
+pub fn run_tmpfs() -> bool {
+    use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
+    static MOUNTED: AtomicBool = AtomicBool::new(false);
+    if MOUNTED.load(Relaxed) {
+        return true;
+    }
+    let ok = mkdir("/run").and_then(|()| mount("tmpfs", "/run", "tmpfs", MountFlags::NOSUID | MountFlags::NODEV, Some(c"mode=0755"))).is_ok();
+    MOUNTED.store(ok, Relaxed);
+    ok
+}
+
 /// Mounts devtmpfs, proc and sysfs, and puts the console on fds 0–2.
 /// Failures are reported once logging works; nothing here can stop the boot.
 pub fn early() -> [Option<Sys<'static>>; 3] {

@@ -19,8 +19,9 @@ use crate::log::{debug, info, warning};
 
 const RAMFS_MAGIC: i64 = 0x8584_58f6;
 const TMPFS_MAGIC: i64 = 0x0102_1994;
-/// API filesystems carried over into the new root.
-const MOVED: [&str; 3] = ["/dev", "/proc", "/sys"];
+/// API filesystems carried over into the new root; `/run` only when it
+/// is mounted (udev records of the devices unlocked here).
+const MOVED: [&str; 4] = ["/dev", "/proc", "/sys", "/run"];
 /// Deeper directories in an initramfs are not expected; stop there.
 const MAX_DEPTH: u32 = 24;
 
@@ -62,6 +63,9 @@ pub fn switch_root(new_root: &'static str) -> Result<(), SwitchError> {
     }
 
     for dir in MOVED {
+        if dir == "/run" && !rustix::fs::stat(dir).is_ok_and(|st| st.st_dev != old.st_dev) {
+            continue; // not a mount of its own: nothing to carry over
+        }
         let Ok(target) = path(format_args!("{new_root}{dir}")) else { continue };
         match mount_move(dir, target.as_str()) {
             Ok(()) => debug!("moved {dir} to {target}"),

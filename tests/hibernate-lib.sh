@@ -45,6 +45,7 @@ if [ -n "$hib" ]; then
   done
   poweroff -f
 fi
+[ -e "/run/udev/data/b$(cat /sys/block/dm-0/dev 2>/dev/null)" ] && echo "UDEV-DB-RECORD dm-0 $(ls -l /dev/mapper | grep -c " -> ../dm-0")"
 echo "FRESH-BOOT"
 poweroff -f'
 

@@ -70,6 +70,7 @@ expect "$L/p1.log" "resume-init: wrong passphrase for /dev/vdb; try again" "the 
 expect "$L/p1.log" "resume-init: unlocked /dev/vdb \(LUKS2 UUID=$LUKS_UUID\) with keyslot 1 \(passphrase\) as /dev/mapper/cswap" "the passphrase's keyslot"
 expect "$L/p1.log" "no hibernation image on /dev/dm-0" "the swap inside, image consumed"
 expect "$L/p1.log" "FRESH-BOOT" "the boot going on"
+expect "$L/p1.log" "UDEV-DB-RECORD dm-0 1" "the udev record in the real root's /run and the /dev/mapper link"
 expect_not "$L/p1.log" "hunter2|wrong guess" "the passphrase echoed"
 case_end
 
