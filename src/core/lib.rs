@@ -17,6 +17,7 @@ pub mod fuzz_targets;
 pub mod image;
 pub mod json;
 pub mod luks;
+pub mod lvm;
 pub mod par;
 pub mod parttable;
 pub mod probe;
