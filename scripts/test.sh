@@ -34,15 +34,16 @@ file "$bin" | grep -q "statically linked" || check_fail "file(1) does not call i
 readelf -lW "$bin" | grep -q INTERP && check_fail "it has an ELF interpreter"
 readelf -dW "$bin" 2>/dev/null | grep -q NEEDED && check_fail "it needs shared libraries"
 [ "$size" -lt 163840 ] || check_fail "size $size bytes is not under 160 KiB"
-# Symbols live in an unstripped build of the same code.
-CARGO_PROFILE_RELEASE_STRIP=false cargo build --release --quiet --target-dir "$top/target/unstripped" \
+# Symbols live in an unstripped build of the same code, with the
+# selftest command that the shipped binary leaves out.
+CARGO_PROFILE_RELEASE_STRIP=false cargo build --release --quiet --features selftest --target-dir "$top/target/unstripped" \
     || check_fail "unstripped build failed"
 ubin=$top/target/unstripped/$BIN_REL
 undef=$(nm -u "$ubin" 2>&1)
 [ -z "$undef" ] || check_fail "undefined symbols: $undef"
 nm "$ubin" | grep -Eq '__rust_alloc|__rdl_alloc|malloc|__libc_start_main' && check_fail "allocator or libc symbols: $(nm "$ubin" | grep -E '__rust_alloc|__rdl_alloc|malloc|__libc_start_main' | head -3)"
 # Captured first: grep -q would close the pipe after the first line.
-self=$("$bin" selftest) || check_fail "resume-init selftest exited with status $?: $self"
+self=$("$ubin" selftest) || check_fail "resume-init selftest exited with status $?: $self"
 grep -q "selftest: memcpy/memmove/memset ok" <<< "$self" || check_fail "the binary's own memcpy/memmove/memset fail their self-test"
 grep -q "selftest: worker threads ok" <<< "$self" || check_fail "the worker-thread pool fails its self-test"
 case_end

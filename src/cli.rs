@@ -26,7 +26,6 @@ const USAGE_TEXT: &str = "usage: resume-init inspect [--offset PAGES] PATH\n\
   Checks the hibernation image on a swap device or image file without writing anything.\n\
   Exit status: 0 valid image, 1 no image, 2 invalid image, 3 usage or I/O error.\n\
   resume-init hibernate --help: writes an image and powers off (see below).\n\
-  resume-init selftest checks the binary's own memcpy/memmove/memset.\n\
   As PID 1 (the initramfs /init) it resumes or boots; see the README.";
 
 /// Runs the mode `args` asks for; returns the exit status.
@@ -34,6 +33,7 @@ pub fn run(args: Args) -> i32 {
     let arg = |i| args.arg(i).and_then(|a| core::str::from_utf8(a).ok());
     match arg(1) {
         Some("inspect") => {}
+        #[cfg(feature = "selftest")]
         Some("selftest") => return selftest(),
         Some("hibernate") => return crate::hibernate::run(args),
         Some("-h" | "--help" | "help") => {
@@ -75,6 +75,7 @@ pub fn run(args: Args) -> i32 {
     inspect(path, offset)
 }
 
+#[cfg(feature = "selftest")]
 /// `resume-init selftest`: checks this binary's own `memcpy` and
 /// `memmove`, which the host unit tests cannot reach.
 fn selftest() -> i32 {

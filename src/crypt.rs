@@ -14,7 +14,7 @@ use core::fmt::Write;
 use resume_init::cmdline::{Config, LuksDevice};
 use resume_init::devspec::DevSpec;
 use resume_init::json::Token;
-use resume_init::luks::{self, BIN_SIZE, Kdf, Keyslot, MAX_HDR, MAX_KEY, Meta};
+use resume_init::luks::{self, BIN_SIZE, Keyslot, MAX_HDR, MAX_KEY, Meta};
 use rustix::fs::OFlags;
 use rustix::io::Errno;
 
@@ -141,42 +141,18 @@ fn unlock(cfg: &Config, ctl: &Control, d: &LuksDevice, cached: &mut Key) {
             let _ = uuid_text.push(c.to_ascii_lowercase());
         }
         let _ = write!(uuid_text, "-{name}");
-        ctl.create(&name, &uuid_text, &Target { len, kind: "crypt", params: &params }, false).map_err(|e| {
+        ctl.create(&name, &uuid_text, &[Target { start: 0, len, kind: "crypt", params: &params }], false).map_err(|e| {
             error!("cannot map {node} as {name}: {e}");
         })
     });
     vk.fill(0);
     core::hint::black_box(&vk);
     if let Ok(m) = &made {
-        udev_record(m, &name);
+        crate::dm::udev_record(m, &name, None);
     }
     match made {
         Ok(m) => info!("unlocked {node} (LUKS2 UUID={}) with keyslot {slot} ({how}) as /dev/mapper/{name} ({})", d.uuid, m.node()),
         Err(()) => error!("cannot map {node}: its data segment does not fit the device; /dev/mapper/{name} will be missing"),
-    }
-}
-
-/// What udev would have left for a mapping it saw made: the
-/// `/dev/mapper/NAME` link, and a database record under `/run/udev/data`
-/// (moved into the real root with `/run`). Without the record, systemd's
-/// udev rules take a device-mapper device found at coldplug for one not
-/// set up yet and its swap and root units wait forever (lvm2#31,
-/// systemd#33920); booster and ugrd write the same record.
-fn udev_record(m: &Device, name: &str) {
-    use crate::fsutil::path;
-    if let (Ok(link), Ok(target)) = (path(format_args!("/dev/mapper/{name}")), path(format_args!("../{}", m.name))) {
-        let _ = rustix::fs::symlink(target.as_str(), link.as_str());
-    }
-    if !crate::mount::run_tmpfs() {
-        warning!("cannot mount a tmpfs on /run: systemd may not take {} for ready", m.node());
-        return;
-    }
-    let _ = crate::fsutil::mkdir("/run/udev");
-    let _ = crate::fsutil::mkdir("/run/udev/data");
-    if let Ok(p) = path(format_args!("/run/udev/data/b{}:{}", m.major, m.minor)) {
-        if let Err(e) = crate::fsutil::create_file(p.as_str(), "E:DM_UDEV_PRIMARY_SOURCE_FLAG=1\n") {
-            warning!("cannot write {p}: {}", E(e));
-        }
     }
 }
 
@@ -235,84 +211,64 @@ fn read_keyfile(path: &str) -> Result<Key, Errno> {
 /// Tries `pass` on every keyslot; on success the volume key is in `vk`
 /// and the keyslot's number is returned.
 fn try_key(ctl: &Control, dev: &Device, meta: &Meta, pass: &[u8], vk: &mut [u8; MAX_KEY]) -> Option<u8> {
-    for slot in &meta.keyslots {
-        match open_slot(ctl, dev, meta, slot, pass, vk) {
-            Ok(true) => return Some(slot.id),
-            Ok(false) => {}
-            Err(why) => warning!("keyslot {} of {}: {why}", slot.id, dev.node()),
-        }
-    }
-    None
+    meta.keyslots.iter().find(|slot| open_slot(ctl, dev, meta, slot, pass, vk)).map(|slot| slot.id)
 }
 
-fn open_slot(ctl: &Control, dev: &Device, meta: &Meta, slot: &Keyslot, pass: &[u8], vk: &mut [u8; MAX_KEY]) -> Result<bool, heapless::String<160>> {
-    let mut why = heapless::String::<160>::new();
+/// Whether `pass` opens `slot`; a keyslot that cannot be tried says why.
+fn open_slot(ctl: &Control, dev: &Device, meta: &Meta, slot: &Keyslot, pass: &[u8], vk: &mut [u8; MAX_KEY]) -> bool {
+    let node = dev.node();
     let kib = slot.kdf_memory_kib();
-    if kib > 0 {
-        let avail = mem_available_kib();
-        if u64::from(kib) > avail / KDF_MEMORY_SHARE {
-            let _ = write!(why, "Argon2 needs {} MiB, more than a third of the {} MiB available; skipped", kib / 1024, avail / 1024);
-            return Err(why);
-        }
+    let avail = mem_available_kib();
+    if u64::from(kib) > avail / KDF_MEMORY_SHARE {
+        warning!("keyslot {} of {node}: Argon2 needs {} MiB, more than a third of the {} MiB available; skipped", slot.id, kib / 1024, avail / 1024);
+        return false;
     }
-    let mut mem = Anon::new(kib as usize * 1024).map_err(|e| {
-        let _ = write!(why, "cannot map {} MiB for Argon2: {}", kib / 1024, E(e));
-        why.clone()
-    })?;
     let mut dk = [0u8; MAX_KEY];
     let t0 = crate::fsutil::now_ms();
-    if luks::derive(slot, pass, mem.blocks(), &mut dk).is_err() {
-        let _ = write!(why, "its KDF parameters are out of range");
-        return Err(why);
-    }
-    drop(mem);
-    let kdf = match slot.kdf {
-        Kdf::Argon2 { id: true, .. } => "argon2id",
-        Kdf::Argon2 { .. } => "argon2i",
-        Kdf::Pbkdf2 { .. } => "pbkdf2",
+    let derived = match Anon::new(kib as usize * 1024) {
+        Ok(mut mem) => luks::derive(slot, pass, mem.blocks(), &mut dk).is_ok(),
+        Err(_) => false,
     };
-    crate::log::debug!("keyslot {}: {kdf} took {} ms", slot.id, crate::fsutil::now_ms() - t0);
-    let r = read_material(ctl, dev, slot, &dk[..slot.area_key_size]);
+    if !derived {
+        warning!("keyslot {} of {node}: its KDF failed (parameters out of range, or no memory for them)", slot.id);
+        return false;
+    }
+    crate::log::debug!("keyslot {}: KDF took {} ms", slot.id, crate::fsutil::now_ms() - t0);
+    let material = read_material(ctl, dev, slot, &dk[..slot.area_key_size]);
     dk.fill(0);
     core::hint::black_box(&dk);
-    let mut material = r.map_err(|e| {
-        let _ = write!(why, "{e}");
-        why.clone()
-    })?;
+    let Some(mut material) = material else { return false };
     let key = &mut vk[..slot.key_size];
     luks::af_merge(&material.bytes()[..slot.material_len()], slot.stripes, key);
     drop(material);
-    Ok(meta.is_volume_key(key))
+    meta.is_volume_key(key)
 }
 
 /// The keyslot's key material, decrypted by dm-crypt through a temporary
 /// read-only mapping of its area (cryptsetup's way without a user-space
 /// cipher); the mapping is removed before this returns.
-fn read_material(ctl: &Control, dev: &Device, slot: &Keyslot, key: &[u8]) -> Result<Anon, heapless::String<160>> {
-    let mut why = heapless::String::<160>::new();
-    let (len, params) = luks::area_params(slot, key, (dev.major, dev.minor)).ok_or_else(|| {
-        let _ = write!(why, "its key area does not fit a table");
-        why.clone()
-    })?;
-    let m = ctl.create(KEYSLOT_MAPPING, "", &Target { len, kind: "crypt", params: &params }, true).map_err(|e| {
-        let _ = write!(why, "{e} (cipher {}; is its kernel module in the initramfs?)", slot.area_cipher);
-        why.clone()
-    })?;
-    let mut out = Anon::new(slot.material_len());
+fn read_material(ctl: &Control, dev: &Device, slot: &Keyslot, key: &[u8]) -> Option<Anon> {
+    let (len, params) = luks::area_params(slot, key, (dev.major, dev.minor))?;
+    let m = match ctl.create(KEYSLOT_MAPPING, "", &[Target { start: 0, len, kind: "crypt", params: &params }], true) {
+        Ok(m) => m,
+        Err(e) => {
+            warning!("keyslot {} of {}: {e} (cipher {}; is its kernel module in the initramfs?)", slot.id, dev.node(), slot.area_cipher);
+            return None;
+        }
+    };
+    let n = slot.material_len();
+    let mut out = Anon::new(n).ok();
     let read = match (&mut out, m.open(OFlags::RDONLY)) {
-        (Ok(buf), Ok(fd)) => crate::fsutil::pread_full(&fd, &mut buf.bytes()[..slot.material_len()], 0).ok() == Some(slot.material_len()),
+        (Some(buf), Ok(fd)) => crate::fsutil::pread_full(&fd, &mut buf.bytes()[..n], 0).ok() == Some(n),
         _ => false,
     };
     if let Err(e) = ctl.remove(KEYSLOT_MAPPING) {
         warning!("cannot remove the temporary mapping {KEYSLOT_MAPPING}: {e}");
     }
-    match out {
-        Ok(buf) if read => Ok(buf),
-        _ => {
-            let _ = write!(why, "cannot read its key material through {}", m.node());
-            Err(why)
-        }
+    if !read {
+        warning!("keyslot {} of {}: cannot read its key material through {}", slot.id, dev.node(), m.node());
     }
+    out.filter(|_| read)
 }
 
 fn mem_available_kib() -> u64 {
@@ -327,13 +283,12 @@ fn mem_available_kib() -> u64 {
 /// Asks for a passphrase on the console with echo off; `None` if there
 /// is no terminal to ask on. Waits as long as it takes.
 fn ask(prompt: &str) -> Option<Key> {
-    use rustix::termios::{LocalModes, OptionalActions, tcgetattr, tcsetattr};
+    use linux_raw_sys::general::{ECHO, ECHONL, ICANON};
     let fd = crate::sys::stdin();
-    let saved = tcgetattr(fd).ok()?;
-    let mut quiet = saved.clone();
-    quiet.local_modes.remove(LocalModes::ECHO);
-    quiet.local_modes.insert(LocalModes::ECHONL | LocalModes::ICANON);
-    let _ = tcsetattr(fd, OptionalActions::Now, &quiet);
+    let saved = crate::ioctl::tcgets(fd).ok()?;
+    let mut quiet = saved;
+    quiet.c_lflag = (quiet.c_lflag & !ECHO) | ECHONL | ICANON;
+    let _ = crate::ioctl::tcsets(fd, &quiet);
     let _ = rustix::io::write(crate::sys::stderr(), prompt.as_bytes());
     let mut k = Key(Secret::new());
     let mut byte = [0u8; 1];
@@ -347,6 +302,6 @@ fn ask(prompt: &str) -> Option<Key> {
             _ => break false,
         }
     };
-    let _ = tcsetattr(fd, OptionalActions::Now, &saved);
+    let _ = crate::ioctl::tcsets(fd, &saved);
     ok.then_some(k)
 }

@@ -97,8 +97,19 @@ fn read_entry(name: &str) -> Option<Entry> {
     Some(Entry { dev: Device { name: name_from(name)?, major, minor }, partn, parent, size_sectors })
 }
 
-/// Calls `f` for every block device until it returns `Some`.
-fn scan<T>(mut f: impl FnMut(&Entry) -> Option<T>) -> Option<T> {
+/// Calls `f` with every block device that has content (a size).
+pub fn for_each(mut f: impl FnMut(&Device)) {
+    let _ = scan(&mut |e| {
+        if e.size_sectors > 0 {
+            f(&e.dev);
+        }
+        false
+    });
+}
+
+/// The first block device `f` accepts (one copy of the directory walk
+/// for every kind of search).
+fn scan(f: &mut dyn FnMut(&Entry) -> bool) -> Option<Entry> {
     let dir = rustix::fs::open(SYS_BLOCK, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok()?;
     let mut buf = [MaybeUninit::<u8>::uninit(); 2048];
     let mut it = rustix::fs::RawDir::new(&dir, &mut buf);
@@ -108,8 +119,8 @@ fn scan<T>(mut f: impl FnMut(&Entry) -> Option<T>) -> Option<T> {
             continue;
         }
         if let Some(entry) = read_entry(name) {
-            if let Some(t) = f(&entry) {
-                return Some(t);
+            if f(&entry) {
+                return Some(entry);
             }
         }
     }
@@ -160,11 +171,19 @@ pub fn find(spec: &DevSpec) -> Option<Device> {
         DevSpec::Name(n) if n.starts_with("mapper/") => {
             // /dev/mapper/NAME: udev's link; its device-mapper name is in sysfs.
             let want = n.strip_prefix("mapper/").unwrap_or(n);
-            scan(|e| {
+            scan(&mut |e| {
                 let mut buf = [0u8; 136];
-                let p = path(format_args!("{SYS_BLOCK}/{}/dm/name", e.dev.name)).ok()?;
-                (read_str(p.as_str(), &mut buf).ok()?.trim_ascii_end() == want).then(|| e.dev.clone())
+                let Ok(p) = path(format_args!("{SYS_BLOCK}/{}/dm/name", e.dev.name)) else { return false };
+                read_str(p.as_str(), &mut buf).is_ok_and(|n| n.trim_ascii_end() == want)
             })
+            .map(|e| e.dev)
+        }
+        DevSpec::Name(n) if n.contains('/') && rustix::fs::lstat(path(format_args!("/dev/{n}")).ok()?.as_str()).is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Symlink) => {
+            // /dev/VG/LV: the link made when the LV was activated (to ../dm-N).
+            let mut buf = [MaybeUninit::<u8>::uninit(); 64];
+            let (target, _) = rustix::fs::readlinkat_raw(rustix::fs::CWD, path(format_args!("/dev/{n}")).ok()?.as_str(), &mut buf).ok()?;
+            let target = core::str::from_utf8(target).ok()?;
+            read_entry(target.get(target.as_bytes().iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1)..)?).map(|e| e.dev)
         }
         DevSpec::Name(n) => {
             // sysfs writes '/' in names as '!' (cciss/c0d0 → cciss!c0d0).
@@ -174,16 +193,16 @@ pub fn find(spec: &DevSpec) -> Option<Device> {
             }
             read_entry(&s).map(|e| e.dev)
         }
-        DevSpec::Number { major, minor } => scan(|e| (e.dev.major == *major && e.dev.minor == *minor).then(|| e.dev.clone())),
-        DevSpec::Uuid(_) | DevSpec::Label(_) => scan(|e| content_matches(e, spec).then(|| e.dev.clone())),
-        DevSpec::PartLabel(_) => scan(|e| partition_matches(e, spec).then(|| e.dev.clone())),
+        DevSpec::Number { major, minor } => scan(&mut |e| e.dev.major == *major && e.dev.minor == *minor).map(|e| e.dev),
+        DevSpec::Uuid(_) | DevSpec::Label(_) => scan(&mut |e| content_matches(e, spec)).map(|e| e.dev),
+        DevSpec::PartLabel(_) => scan(&mut |e| partition_matches(e, spec)).map(|e| e.dev),
         DevSpec::PartUuid { offset, .. } => {
-            let (parent, partn, dev) = scan(|e| partition_matches(e, spec).then(|| (e.parent.clone(), e.partn, e.dev.clone())))?;
+            let Entry { parent, partn, dev, .. } = scan(&mut |e| partition_matches(e, spec))?;
             if *offset == 0 {
                 return Some(dev);
             }
             let want = partn?.checked_add_signed(*offset)?;
-            scan(|e| (e.parent == parent && e.partn == Some(want)).then(|| e.dev.clone()))
+            scan(&mut |e| e.parent == parent && e.partn == Some(want)).map(|e| e.dev)
         }
     }
 }

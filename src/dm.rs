@@ -1,6 +1,7 @@
 //! Device-mapper without libdevmapper: the ioctls of `dmsetup create`
 //! (`DM_DEV_CREATE`, `DM_TABLE_LOAD`, `DM_DEV_SUSPEND` to resume) and
-//! `dmsetup remove` on `/dev/mapper/control`, one target per device.
+//! `dmsetup remove` on `/dev/mapper/control`; and what udev would have
+//! left for a device made here.
 //! Layouts from `include/uapi/linux/dm-ioctl.h` (`luks-lvm.md` §2).
 
 use core::fmt::Write;
@@ -40,6 +41,7 @@ const DM_SECURE_DATA_FLAG: u32 = 1 << 15;
 
 /// One target line: start and length in 512-byte sectors, type, parameters.
 pub struct Target<'a> {
+    pub start: u64,
     pub len: u64,
     pub kind: &'a str,
     pub params: &'a str,
@@ -102,9 +104,9 @@ impl Control {
         Ok(())
     }
 
-    /// Creates `name` with one target and makes it live; returns its
+    /// Creates `name` with these targets and makes it live; returns its
     /// block device (`dm-N`). On failure nothing is left behind.
-    pub fn create(&self, name: &str, uuid: &str, t: &Target, read_only: bool) -> Result<Device, DmError> {
+    pub fn create(&self, name: &str, uuid: &str, t: &[Target], read_only: bool) -> Result<Device, DmError> {
         let mut buf = DmBuf([0; DM_BUF]);
         let r = self.create_in(&mut buf, name, uuid, t, read_only);
         buf.0.fill(0); // the table held the key
@@ -112,7 +114,7 @@ impl Control {
         r
     }
 
-    fn create_in(&self, buf: &mut DmBuf, name: &str, uuid: &str, t: &Target, read_only: bool) -> Result<Device, DmError> {
+    fn create_in(&self, buf: &mut DmBuf, name: &str, uuid: &str, t: &[Target], read_only: bool) -> Result<Device, DmError> {
         Self::header(buf, name, HEADER, 0).map_err(fail("create (name)"))?;
         if uuid.len() >= UUID_LEN {
             return Err(DmError { op: "create (uuid)", errno: Errno::NAMETOOLONG });
@@ -131,22 +133,28 @@ impl Control {
         Ok(Device { name: n, major, minor })
     }
 
-    fn load_and_resume(&self, buf: &mut DmBuf, name: &str, t: &Target, read_only: bool) -> Result<(), DmError> {
-        let params_len = (t.params.len() + 1).next_multiple_of(8);
-        let size = HEADER + SPEC + params_len;
-        if size > DM_BUF || t.kind.len() >= 16 {
-            return Err(DmError { op: "DM_TABLE_LOAD (table too long)", errno: Errno::NAMETOOLONG });
-        }
+    fn load_and_resume(&self, buf: &mut DmBuf, name: &str, targets: &[Target], read_only: bool) -> Result<(), DmError> {
+        let too_long = DmError { op: "DM_TABLE_LOAD (table too long)", errno: Errno::NAMETOOLONG };
         let flags = DM_SECURE_DATA_FLAG | if read_only { DM_READONLY_FLAG } else { 0 };
-        Self::header(buf, name, size, flags).map_err(fail("DM_TABLE_LOAD"))?;
-        let b = &mut buf.0;
-        b[TARGET_COUNT..TARGET_COUNT + 4].copy_from_slice(&1u32.to_ne_bytes());
-        let s = HEADER;
-        b[s..size].fill(0);
-        b[s + 8..s + 16].copy_from_slice(&t.len.to_ne_bytes());
-        b[s + 20..s + 24].copy_from_slice(&((SPEC + params_len) as u32).to_ne_bytes());
-        b[s + 24..s + 24 + t.kind.len()].copy_from_slice(t.kind.as_bytes());
-        b[s + SPEC..s + SPEC + t.params.len()].copy_from_slice(t.params.as_bytes());
+        Self::header(buf, name, HEADER, flags).map_err(fail("DM_TABLE_LOAD"))?;
+        let mut at = HEADER;
+        for t in targets {
+            let params_len = (t.params.len() + 1).next_multiple_of(8);
+            let end = at + SPEC + params_len;
+            if end > DM_BUF || t.kind.len() >= 16 {
+                return Err(too_long);
+            }
+            let b = &mut buf.0;
+            b[at..end].fill(0);
+            b[at..at + 8].copy_from_slice(&t.start.to_ne_bytes());
+            b[at + 8..at + 16].copy_from_slice(&t.len.to_ne_bytes());
+            b[at + 20..at + 24].copy_from_slice(&((SPEC + params_len) as u32).to_ne_bytes());
+            b[at + 24..at + 24 + t.kind.len()].copy_from_slice(t.kind.as_bytes());
+            b[at + SPEC..at + SPEC + t.params.len()].copy_from_slice(t.params.as_bytes());
+            at = end;
+        }
+        buf.0[DATA_SIZE..DATA_SIZE + 4].copy_from_slice(&(at as u32).to_ne_bytes());
+        buf.0[TARGET_COUNT..TARGET_COUNT + 4].copy_from_slice(&(targets.len() as u32).to_ne_bytes());
         dm_call(&self.fd, DM_TABLE_LOAD, buf).map_err(fail("DM_TABLE_LOAD"))?;
         // DM_DEV_SUSPEND without DM_SUSPEND_FLAG resumes: the table goes live.
         Self::header(buf, name, HEADER, 0).map_err(fail("resume"))?;
@@ -158,5 +166,36 @@ impl Control {
         let mut buf = DmBuf([0; DM_BUF]);
         Self::header(&mut buf, name, HEADER, 0).map_err(fail("DM_DEV_REMOVE"))?;
         dm_call(&self.fd, DM_DEV_REMOVE, &mut buf).map_err(fail("DM_DEV_REMOVE"))
+    }
+}
+
+/// What udev would have left for a mapping it saw made: the
+/// `/dev/mapper/NAME` link (and `/dev/VG/LV` for `also`), and a database
+/// record under `/run/udev/data` (moved into the real root with `/run`).
+/// Without the record, systemd's udev rules take a device-mapper device
+/// found at coldplug for one not set up yet and its swap and root units
+/// wait forever (lvm2#31, systemd#33920); booster and ugrd write the same.
+pub fn udev_record(m: &Device, name: &str, also: Option<(&str, &str)>) {
+    use crate::fsutil::path;
+    let target = path(format_args!("../{}", m.name));
+    if let (Ok(link), Ok(target)) = (path(format_args!("/dev/mapper/{name}")), &target) {
+        let _ = rustix::fs::symlink(target.as_str(), link.as_str());
+    }
+    if let (Some((vg, lv)), Ok(target)) = (also, &target) {
+        if let (Ok(dir), Ok(link)) = (path(format_args!("/dev/{vg}")), path(format_args!("/dev/{vg}/{lv}"))) {
+            let _ = crate::fsutil::mkdir(dir.as_str());
+            let _ = rustix::fs::symlink(target.as_str(), link.as_str());
+        }
+    }
+    if !crate::mount::run_tmpfs() {
+        crate::log::warning!("cannot mount a tmpfs on /run: systemd may not take {} for ready", m.node());
+        return;
+    }
+    let _ = crate::fsutil::mkdir("/run/udev");
+    let _ = crate::fsutil::mkdir("/run/udev/data");
+    if let Ok(p) = path(format_args!("/run/udev/data/b{}:{}", m.major, m.minor)) {
+        if let Err(e) = crate::fsutil::create_file(p.as_str(), "E:DM_UDEV_PRIMARY_SOURCE_FLAG=1\n") {
+            crate::log::warning!("cannot write {p}: {}", crate::error::E(e));
+        }
     }
 }

@@ -69,22 +69,6 @@ impl Snapshot {
         Ok(Snapshot { fd })
     }
 
-    /// `write(2)` of one image page. The kernel never copies across a page
-    /// boundary and may take less; the rest follows in the same page.
-    /// Never issues a zero-length write (it would consume a page slot).
-    pub fn write_page(&self, page: &Page) -> Result<(), Errno> {
-        let mut rest: &[u8] = page;
-        while !rest.is_empty() {
-            match rustix::io::write(&self.fd, rest) {
-                Ok(0) => return Err(Errno::NOSPC), // the kernel expects no more pages
-                Ok(n) => rest = &rest[n..],
-                Err(Errno::INTR) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
-    }
-
     /// Image pages, up to a chunk's 32 in one `writev(2)`: the kernel
     /// takes the iovecs one by one (a page each) and stops at the first
     /// refusal, so a failure is still pinned to its page (returned as the
@@ -365,4 +349,19 @@ pub fn dm_call(fd: &OwnedFd, nr: u8, buf: &mut DmBuf) -> Result<(), Errno> {
             _ => Err(Errno::INVAL),
         }
     }
+}
+
+/// The console's line settings (`struct termios`, `TCGETS`/`TCSETS`).
+pub type Termios = linux_raw_sys::general::termios;
+
+/// `TCGETS`: the terminal settings of `fd` (`ENOTTY` if it is none).
+pub fn tcgets(fd: rustix::fd::BorrowedFd<'_>) -> Result<Termios, Errno> {
+    // SAFETY: TCGETS fills one `struct termios`.
+    unsafe { ioctl(fd, Getter::<{ linux_raw_sys::ioctl::TCGETS as Opcode }, Termios>::new()) }
+}
+
+/// `TCSETS`: applies `t` at once.
+pub fn tcsets(fd: rustix::fd::BorrowedFd<'_>, t: &Termios) -> Result<(), Errno> {
+    // SAFETY: TCSETS reads one `struct termios`.
+    unsafe { ioctl(fd, Setter::<{ linux_raw_sys::ioctl::TCSETS as Opcode }, Termios>::new(*t)) }
 }

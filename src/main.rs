@@ -32,6 +32,7 @@ mod image_reader;
 #[allow(unsafe_code)]
 mod ioctl;
 mod log;
+mod lvm;
 mod modules;
 mod mount;
 mod resume;
@@ -153,6 +154,7 @@ fn boot(args: rt::Args, cmdline: &mut [u8; CMDLINE_CAP]) -> Fatal<'_> {
 
     modules::load_all();
     crypt::unlock_all(&cfg);
+    lvm::activate_all(&cfg);
     resume::run(&cfg);
 
     if let Err(f) = mount_root(&cfg) {

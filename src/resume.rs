@@ -153,7 +153,7 @@ struct SnapshotSink<'a>(&'a Snapshot);
 
 impl PageSink for SnapshotSink<'_> {
     fn write_page(&mut self, _index: u64, page: &Page) -> Result<(), CoreErrno> {
-        self.0.write_page(page).map_err(core_errno)
+        self.0.write_pages(page).map_err(|(_, e)| core_errno(e))
     }
 
     /// A chunk's pages in one `writev`; page 1 alone, as the kernel checks

@@ -351,6 +351,7 @@ pub unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
 /// several alignments, overlapping both ways, against a byte-by-byte
 /// reference.
 /// Run by `resume-init selftest` in the test suite.
+#[cfg(feature = "selftest")]
 pub fn selftest_mem() -> bool {
     let mut a = [0u8; 1024];
     let mut b = [0u8; 1024];

@@ -288,6 +288,7 @@ fn join(w: &Worker) {
     }
 }
 
+#[cfg(feature = "selftest")]
 /// `resume-init selftest`: a pool of at least two threads sums disjoint
 /// parts of an array 200 times; every result must match a plain sum.
 pub fn selftest() -> bool {

@@ -88,3 +88,31 @@ luks_boot "$L/f3.log" "$R/root.img" "$L/swap.img" -- root=/dev/vda resume=UUID=$
 expect "$L/f3.log" "resume-init: /dev/vdb \(resume=UUID=$LUKS_UUID\) is a locked LUKS container" "resume= at the container"
 expect "$L/f3.log" "FRESH-BOOT" "a fresh boot"
 case_end
+
+case_begin "LVM2: swap on a logical volume, activated without lvm, hibernated into and resumed; rd.lvm=0 leaves it alone"
+rm -f "$L/pv.img"
+truncate -s 160M "$L/pv.img"
+loop=$(losetup -f --show "$L/pv.img")
+# --driverloaded n: no device-mapper on the host side; no autoactivation
+# there either (the host's udev must not take the test VG).
+lvm_q() { "$@" -q --driverloaded n >/dev/null 2>&1 || check_fail "$1 failed on the host"; }
+lvm_q pvcreate --norestorefile -u rinitt-pv00-0000-0000-0000-0000-000001 "$loop"
+lvm_q vgcreate --setautoactivation n -s 4M rinit-vg "$loop"
+lvm_q lvcreate -an -Zn -L 8M -n first rinit-vg
+lvm_q lvcreate -an -Zn -L 96M -n swap rinit-vg
+losetup -d "$loop"
+LVM_ARGS="root=/dev/vda resume=/dev/rinit-vg/swap noresume"
+boot_disks "$L/v1.log" "$R/root.img" "$L/pv.img" -- $LVM_ARGS hib=tokV1 swap=/dev/mapper/rinit--vg-swap mkswap=1
+expect_no_panic "$L/v1.log"
+expect "$L/v1.log" "resume-init: activated LVM volume rinit-vg/swap as /dev/mapper/rinit--vg-swap \(/dev/dm-1\)" "the swap LV activated (dm name with the dash doubled)"
+expect "$L/v1.log" "resume-init: activated LVM volume rinit-vg/first" "the other LV activated"
+expect "$L/v1.log" "PM: hibernation: Wrote [0-9]+ kbytes" "the kernel writing into the LV"
+boot_disks "$L/v2.log" "$R/root.img" "$L/pv.img" -- $LVM_ARGS
+expect_no_panic "$L/v2.log"
+expect "$L/v2.log" "resume-init: hibernation image found on /dev/dm-1" "the image in the LV"
+expect "$L/v2.log" "RESUMED token=tokV1 proc=sh -c while :; do sleep 1; done holder-tokV1  rc=0" "the session back"
+boot_disks "$L/v3.log" "$R/root.img" "$L/pv.img" -- $LVM_ARGS rd.lvm=0
+expect_not "$L/v3.log" "activated LVM volume" "an activation under rd.lvm=0"
+expect "$L/v3.log" "resume device resume=/dev/rinit-vg/swap did not appear" "the LV missing"
+expect "$L/v3.log" "FRESH-BOOT" "a fresh boot"
+case_end

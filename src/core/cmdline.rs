@@ -184,6 +184,12 @@ pub struct Config<'a> {
     pub luks_discard: bool,
     /// `rd.luks=0`: unlock nothing.
     pub luks_off: bool,
+    /// `rd.lvm.lv=VG/LV`, `rd.lvm.vg=VG`: only these are activated (all
+    /// logical volumes found when neither is given).
+    pub lvm_lvs: heapless::Vec<&'a str, MAX_LUKS>,
+    pub lvm_vgs: heapless::Vec<&'a str, MAX_LUKS>,
+    /// `rd.lvm=0`: activate nothing.
+    pub lvm_off: bool,
     pub problems: heapless::Vec<Problem<'a>, MAX_PROBLEMS>,
     pub problems_dropped: usize,
 }
@@ -211,6 +217,9 @@ impl Default for Config<'_> {
             luks_keys: heapless::Vec::new(),
             luks_discard: false,
             luks_off: false,
+            lvm_lvs: heapless::Vec::new(),
+            lvm_vgs: heapless::Vec::new(),
+            lvm_off: false,
             problems: heapless::Vec::new(),
             problems_dropped: 0,
         }
@@ -346,6 +355,23 @@ impl<'a> Config<'a> {
                 }
             }
             ("rd.luks" | "luks", Some(v)) => self.luks_off = matches!(v, "0" | "no" | "false"),
+            ("rd.lvm.lv", _) => match self.text(p) {
+                Some(v) if v.split_once('/').is_some_and(|(g, l)| !g.is_empty() && !l.is_empty() && !l.contains('/')) => {
+                    if self.lvm_lvs.push(v).is_err() {
+                        self.problem(p.name, v, "one logical volume too many");
+                    }
+                }
+                Some(v) => self.problem(p.name, v, "is not VG/LV"),
+                None => {}
+            },
+            ("rd.lvm.vg", _) => {
+                if let Some(v) = self.text(p) {
+                    if self.lvm_vgs.push(v).is_err() {
+                        self.problem(p.name, v, "one volume group too many");
+                    }
+                }
+            }
+            ("rd.lvm", Some(v)) => self.lvm_off = matches!(v, "0" | "no" | "false"),
             ("debug", None) => self.debug = true,
             ("panic", _) => {
                 if let Some(n) = self.number(p, parse_i32) {
@@ -526,6 +552,9 @@ mod luks_tests {
         assert!(c.luks_discard && !c.luks_off);
         assert!(c.problems.is_empty(), "{:?}", c.problems);
         assert!(Config::parse("rd.luks=0").luks_off);
+        let c = Config::parse("rd.lvm.lv=debian-vg/swap_1 rd.lvm.vg=rhel rd.lvm.lv=nolv rd.lvm=0");
+        assert_eq!((c.lvm_lvs.as_slice(), c.lvm_vgs.as_slice(), c.lvm_off), (&["debian-vg/swap_1"][..], &["rhel"][..], true));
+        assert_eq!(c.problems.iter().map(|p| p.why).collect::<Vec<_>>(), ["is not VG/LV"]);
         let bad = Config::parse("rd.luks.name=nouuid rd.luks.key=/k:/dev/sdb1 rd.luks.key=rel/k rd.luks.uuid=");
         let why: Vec<_> = bad.problems.iter().map(|p| (p.param, p.why)).collect();
         assert_eq!(

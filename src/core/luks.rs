@@ -14,7 +14,7 @@
 use core::fmt::Write;
 
 use crate::argon2::{self, Block};
-use sha2::{Digest as _, Sha256};
+use crate::sha256;
 
 use crate::json::{self, Token};
 
@@ -114,11 +114,7 @@ pub fn check_copy(buf: &[u8], at: u64) -> Option<BinHeader> {
         return None;
     }
     let all = buf.get(..size)?;
-    let mut h = Sha256::new();
-    h.update(&all[..CSUM]);
-    h.update([0u8; 64]);
-    h.update(&all[CSUM + 64..]);
-    if h.finalize().as_slice() != &all[CSUM..CSUM + 32] {
+    if sha256::digest(&[&all[..CSUM], &[0u8; 64], &all[CSUM + 64..]]) != all[CSUM..CSUM + 32] {
         return None;
     }
     let uuid = crate::text::fixed_str(&all[UUID..UUID + 40])?;
@@ -390,7 +386,7 @@ pub fn derive(slot: &Keyslot, pass: &[u8], memory: &mut [Block], out: &mut [u8])
             if iterations == 0 {
                 return Err(Error::Kdf);
             }
-            pbkdf2::pbkdf2_hmac::<Sha256>(pass, salt.as_slice(), iterations, out);
+            sha256::pbkdf2(pass, salt.as_slice(), iterations, out);
             Ok(())
         }
         Kdf::Argon2 { id, time, memory_kib, lanes, salt } => argon2::hash(id, pass, salt.as_slice(), time, memory_kib, lanes, memory, out).map_err(|_| Error::Kdf),
@@ -401,10 +397,7 @@ pub fn derive(slot: &Keyslot, pass: &[u8], memory: &mut [Block], out: &mut [u8])
 /// becomes H(be32(j) ‖ piece), the last one cut to its length.
 fn diffuse(buf: &mut [u8]) {
     for (j, piece) in buf.chunks_mut(32).enumerate() {
-        let mut h = Sha256::new();
-        h.update((j as u32).to_be_bytes());
-        h.update(&*piece);
-        let d = h.finalize();
+        let d = sha256::digest(&[&(j as u32).to_be_bytes(), piece]);
         let n = piece.len();
         piece.copy_from_slice(&d[..n]);
     }
@@ -428,7 +421,7 @@ impl Meta {
     pub fn is_volume_key(&self, key: &[u8]) -> bool {
         let mut out = [0u8; 64];
         let out = &mut out[..self.digest.len];
-        pbkdf2::pbkdf2_hmac::<Sha256>(key, self.digest_salt.as_slice(), self.digest_iterations, out);
+        sha256::pbkdf2(key, self.digest_salt.as_slice(), self.digest_iterations, out);
         // The same time whatever matches: no early exit.
         let diff = out.iter().zip(self.digest.as_slice()).fold(0u8, |d, (a, b)| d | (a ^ b));
         out.fill(0);

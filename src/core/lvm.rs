@@ -22,7 +22,9 @@ pub const MDA_HEADER: usize = 512;
 pub const MAX_TEXT: usize = 256 * 1024;
 /// Logical volumes (and segments of one) handled, at most.
 pub const MAX_LVS: usize = 32;
-pub const MAX_SEGMENTS: usize = 16;
+pub const MAX_SEGMENTS: usize = 8;
+/// Stripes of a segment handled, at most.
+pub const MAX_STRIPES: usize = 4;
 
 fn le32(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
@@ -145,7 +147,7 @@ pub struct Segment {
     pub len: u64,
     /// Sectors per stripe chunk (striped only).
     pub stripe_size: u64,
-    pub stripes: heapless::Vec<Stripe, 8>,
+    pub stripes: heapless::Vec<Stripe, MAX_STRIPES>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -200,7 +202,7 @@ fn lv(name: &str, v: Value, extent: u64, pvs: &[(&str, Id, u64)]) -> Option<Lv> 
         }
         out.segments.push(Segment { start, len, stripe_size, stripes }).ok()?;
     }
-    out.segments.sort_unstable_by_key(|s| s.start);
+    // lvm2 writes segment1, segment2, … in order; anything else is refused.
     let mut at = 0;
     for s in &out.segments {
         if s.start != at {
