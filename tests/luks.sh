@@ -116,3 +116,35 @@ expect_not "$L/v3.log" "activated LVM volume" "an activation under rd.lvm=0"
 expect "$L/v3.log" "resume device resume=/dev/rinit-vg/swap did not appear" "the LV missing"
 expect "$L/v3.log" "FRESH-BOOT" "a fresh boot"
 case_end
+
+case_begin "Debian's encrypted-LVM layout: LUKS2 → LVM with root and swap_1; boot to the real root inside, hibernate, resume"
+# The plain PV first (lvm2 on a loop device, the root filesystem copied
+# into its root LV), then encrypted in place by cryptsetup (the data moves
+# behind the new header; the PV stays 16 MiB short of the end for it).
+rm -f "$L/debian.img"
+truncate -s 200M "$L/debian.img"
+loop=$(losetup -f --show "$L/debian.img")
+lvm_q pvcreate --norestorefile --setphysicalvolumesize 180M -u rinitt-pv00-0000-0000-0000-0000-000002 "$loop"
+lvm_q vgcreate --setautoactivation n -s 4M deb-vg "$loop"
+lvm_q lvcreate -an -Zn -L 64M -n root deb-vg
+lvm_q lvcreate -an -Zn -L 96M -n swap_1 deb-vg
+pe_start=$(pvs --driverloaded n --noheadings --units b --nosuffix -o pe_start "$loop" 2>/dev/null | tr -d ' ')
+losetup -d "$loop"
+[ -n "$pe_start" ] || check_fail "no pe_start from pvs"
+dd if="$R/root.img" of="$L/debian.img" bs=1M seek=$((pe_start / 1048576)) conv=notrunc status=none
+DEB_UUID=4c554b53-2d64-6562-6961-6e2d6c766d31
+cryptsetup reencrypt -q --encrypt --type luks2 --reduce-device-size 16M --uuid "$DEB_UUID" --pbkdf argon2id \
+    --pbkdf-memory 8192 --pbkdf-force-iterations 4 --pbkdf-parallel 1 --key-file "$L/swap.key" "$L/debian.img" >/dev/null 2>&1 \
+    || check_fail "cryptsetup reencrypt --encrypt failed"
+DEB_ARGS="root=/dev/mapper/deb--vg-root rd.luks.name=$DEB_UUID=vda5_crypt rd.luks.key=/etc/keys/swap.key resume=/dev/deb-vg/swap_1 noresume"
+luks_boot "$L/d1.log" "$L/debian.img" -- $DEB_ARGS hib=tokD1 swap=/dev/mapper/deb--vg-swap_1 mkswap=1
+expect_no_panic "$L/d1.log"
+expect "$L/d1.log" "resume-init: unlocked /dev/vda \(LUKS2 UUID=$DEB_UUID\) with keyslot 0 \(keyfile\) as /dev/mapper/vda5_crypt \(/dev/dm-0\)" "the container unlocked"
+expect "$L/d1.log" "resume-init: activated LVM volume deb-vg/root as /dev/mapper/deb--vg-root" "the root LV inside"
+expect "$L/d1.log" "resume-init: mounted /dev/dm-1 " "the real root mounted from inside"
+expect "$L/d1.log" "PM: hibernation: Wrote [0-9]+ kbytes" "the kernel writing into swap_1"
+luks_boot "$L/d2.log" "$L/debian.img" -- $DEB_ARGS
+expect_no_panic "$L/d2.log"
+expect "$L/d2.log" "resume-init: hibernation image found on /dev/dm-2" "the image in swap_1"
+expect "$L/d2.log" "RESUMED token=tokD1 proc=sh -c while :; do sleep 1; done holder-tokD1  rc=0" "the session back"
+case_end
