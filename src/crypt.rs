@@ -85,12 +85,10 @@ fn unlock(cfg: &Config, ctl: &Control, d: &LuksDevice, cached: &mut Key) {
         return;
     };
     let node = dev.node();
+    let fail = |why: &str| error!("cannot unlock {node} (UUID={}): {why}; /dev/mapper/{name} will be missing", d.uuid);
     let meta = match read_meta(&dev) {
         Ok(m) => m,
-        Err(why) => {
-            error!("cannot unlock {node} (UUID={}): {why}; /dev/mapper/{name} will be missing", d.uuid);
-            return;
-        }
+        Err(why) => return fail(why),
     };
     let Ok(fd) = dev.open(OFlags::RDONLY) else { return };
     let dev_bytes = rustix::fs::seek(&fd, rustix::fs::SeekFrom::End(0)).unwrap_or(0);
@@ -100,35 +98,48 @@ fn unlock(cfg: &Config, ctl: &Control, d: &LuksDevice, cached: &mut Key) {
     // then the console until one fits.
     let mut vk = [0u8; MAX_KEY];
     let mut opened = None;
+    // Whether any keyslot can be tried here at all (a cipher the kernel
+    // lacks makes every one fail before the passphrase matters).
+    let mut usable = true;
     for k in cfg.luks_keys.iter().filter(|k| k.uuid.is_none_or(|u| u.eq_ignore_ascii_case(d.uuid))) {
         match read_keyfile(k.path) {
             Ok(key) => match try_key(ctl, &dev, &meta, &key.0, &mut vk) {
-                Some(slot) => {
+                Ok(slot) => {
                     opened = Some((slot, "keyfile"));
                     break;
                 }
-                None => warning!("keyfile {} does not open {node} (UUID={})", k.path, d.uuid),
+                Err(tried) => {
+                    usable = tried;
+                    warning!("keyfile {} does not open {node} (UUID={})", k.path, d.uuid)
+                }
             },
             Err(e) => warning!("cannot read keyfile {}: {}", k.path, E(e)),
         }
     }
     if opened.is_none() && !cached.0.is_empty() {
-        opened = try_key(ctl, &dev, &meta, &cached.0, &mut vk).map(|s| (s, "the passphrase given before"));
+        opened = try_key(ctl, &dev, &meta, &cached.0, &mut vk).ok().map(|s| (s, "the passphrase given before"));
     }
     while opened.is_none() {
+        if !usable {
+            return fail("none of its keyslots can be used here (see above)");
+        }
         let mut prompt = heapless::String::<160>::new();
         let _ = write!(prompt, "Passphrase for {node} ({name}): ");
         let Some(pass) = ask(&prompt) else {
-            error!("cannot unlock {node} (UUID={}): no key fits and there is no console to ask on; /dev/mapper/{name} will be missing", d.uuid);
-            return;
+            return fail("no key fits and there is no console to ask on");
         };
         match try_key(ctl, &dev, &meta, &pass.0, &mut vk) {
-            Some(s) => {
+            Ok(s) => {
                 cached.0.clear();
                 let _ = cached.0.extend_from_slice(&pass.0);
                 opened = Some((s, "passphrase"));
             }
-            None => warning!("wrong passphrase for {node}; try again"),
+            Err(tried) => {
+                usable = tried;
+                if tried {
+                    warning!("wrong passphrase for {node}; try again");
+                }
+            }
         }
     }
     let Some((slot, how)) = opened else { return };
@@ -209,39 +220,55 @@ fn read_keyfile(path: &str) -> Result<Key, Errno> {
 }
 
 /// Tries `pass` on every keyslot; on success the volume key is in `vk`
-/// and the keyslot's number is returned.
-fn try_key(ctl: &Control, dev: &Device, meta: &Meta, pass: &[u8], vk: &mut [u8; MAX_KEY]) -> Option<u8> {
-    meta.keyslots.iter().find(|slot| open_slot(ctl, dev, meta, slot, pass, vk)).map(|slot| slot.id)
+/// and the keyslot's number is returned. `Err(false)`: no keyslot could
+/// even be tried (each said why), so asking again is pointless.
+fn try_key(ctl: &Control, dev: &Device, meta: &Meta, pass: &[u8], vk: &mut [u8; MAX_KEY]) -> Result<u8, bool> {
+    let mut tried = false;
+    for slot in &meta.keyslots {
+        match open_slot(ctl, dev, meta, slot, pass, vk) {
+            Some(true) => return Ok(slot.id),
+            Some(false) => tried = true,
+            None => {}
+        }
+    }
+    Err(tried)
 }
 
-/// Whether `pass` opens `slot`; a keyslot that cannot be tried says why.
-fn open_slot(ctl: &Control, dev: &Device, meta: &Meta, slot: &Keyslot, pass: &[u8], vk: &mut [u8; MAX_KEY]) -> bool {
+/// Whether `pass` opens `slot`; `None` (and why, said) if it cannot be tried.
+fn open_slot(ctl: &Control, dev: &Device, meta: &Meta, slot: &Keyslot, pass: &[u8], vk: &mut [u8; MAX_KEY]) -> Option<bool> {
     let node = dev.node();
     let kib = slot.kdf_memory_kib();
     let avail = mem_available_kib();
     if u64::from(kib) > avail / KDF_MEMORY_SHARE {
         warning!("keyslot {} of {node}: Argon2 needs {} MiB, more than a third of the {} MiB available; skipped", slot.id, kib / 1024, avail / 1024);
-        return false;
+        return None;
     }
     let mut dk = [0u8; MAX_KEY];
     let t0 = crate::fsutil::now_ms();
-    let derived = match Anon::new(kib as usize * 1024) {
-        Ok(mut mem) => luks::derive(slot, pass, mem.blocks(), &mut dk).is_ok(),
-        Err(_) => false,
-    };
-    if !derived {
-        warning!("keyslot {} of {node}: its KDF failed (parameters out of range, or no memory for them)", slot.id);
-        return false;
+    // In a child process: if the KDF's memory runs out, the OOM killer
+    // takes the child, not PID 1.
+    let derived = crate::sys::in_child(&mut dk, |out| {
+        let _ = crate::fsutil::write_str("/proc/self/oom_score_adj", "1000");
+        Anon::new(kib as usize * 1024).is_ok_and(|mut mem| luks::derive(slot, pass, mem.blocks(), out).is_ok())
+    });
+    if let Err(end) = derived {
+        let why = match end {
+            crate::sys::ChildEnd::Killed(9) => "killed, out of memory",
+            crate::sys::ChildEnd::NotStarted(_) => "cannot fork for it",
+            _ => "parameters out of range, or no memory for them",
+        };
+        warning!("keyslot {} of {node}: its KDF failed ({why})", slot.id);
+        return None;
     }
     crate::log::debug!("keyslot {}: KDF took {} ms", slot.id, crate::fsutil::now_ms() - t0);
     let material = read_material(ctl, dev, slot, &dk[..slot.area_key_size]);
     dk.fill(0);
     core::hint::black_box(&dk);
-    let Some(mut material) = material else { return false };
+    let mut material = material?;
     let key = &mut vk[..slot.key_size];
     luks::af_merge(&material.bytes()[..slot.material_len()], slot.stripes, key);
     drop(material);
-    meta.is_volume_key(key)
+    Some(meta.is_volume_key(key))
 }
 
 /// The keyslot's key material, decrypted by dm-crypt through a temporary

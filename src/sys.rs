@@ -116,3 +116,68 @@ impl Drop for Anon {
         let _ = unsafe { rustix::mm::munmap(self.ptr, self.len) };
     }
 }
+
+/// How a child run by [`in_child`] ended, when not with success.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChildEnd {
+    /// `fork` or the shared page failed.
+    NotStarted(rustix::io::Errno),
+    /// It exited with this nonzero status.
+    Failed(i32),
+    /// A signal ended it (SIGKILL from the OOM killer, say).
+    Killed(u32),
+}
+
+/// Runs `f` in a forked child process and gives back the bytes it left in
+/// `out` when it succeeded. For work that may exhaust memory (a KDF):
+/// the kernel's OOM killer can take the child, never PID 1 (whose death
+/// is a kernel panic), and the child's memory is all given back when it
+/// ends. `out` travels through one shared anonymous page.
+pub fn in_child(out: &mut [u8], f: impl FnOnce(&mut [u8]) -> bool) -> Result<(), ChildEnd> {
+    use rustix::mm::{MapFlags, ProtFlags};
+    let len = out.len().min(4096);
+    // SAFETY: a fresh shared anonymous page that nothing else refers to.
+    let page = unsafe { rustix::mm::mmap_anonymous(core::ptr::null_mut(), 4096, ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED) }
+        .map_err(ChildEnd::NotStarted)?;
+    // SAFETY: the page is 4096 bytes, readable and writable, unmapped only
+    // below, after the last use of this slice.
+    let shared = unsafe { core::slice::from_raw_parts_mut(page.cast::<u8>(), 4096) };
+    let pid: isize;
+    // SAFETY: fork(2) takes no argument; both processes continue here with
+    // their own copy of this stack (the process has one thread now).
+    unsafe {
+        core::arch::asm!("syscall", inlateout("rax") linux_raw_sys::general::__NR_fork as isize => pid, lateout("rcx") _, lateout("r11") _, options(nostack));
+    }
+    if pid == 0 {
+        let ok = f(&mut shared[..len]);
+        crate::rt::exit(if ok { 0 } else { 1 });
+    }
+    let result = if pid < 0 {
+        Err(ChildEnd::NotStarted(rustix::io::Errno::from_raw_os_error(-pid as i32)))
+    } else {
+        let child = rustix::process::Pid::from_raw(pid as i32);
+        let status = loop {
+            match rustix::process::waitpid(child, rustix::process::WaitOptions::empty()) {
+                Err(rustix::io::Errno::INTR) => {}
+                Ok(Some((_, s))) => break Some(s),
+                _ => break None,
+            }
+        };
+        match status {
+            Some(s) if s.exit_status() == Some(0) => {
+                out[..len].copy_from_slice(&shared[..len]);
+                Ok(())
+            }
+            Some(s) => match (s.terminating_signal(), s.exit_status()) {
+                (Some(sig), _) => Err(ChildEnd::Killed(sig as u32)),
+                (_, code) => Err(ChildEnd::Failed(code.unwrap_or(-1))),
+            },
+            None => Err(ChildEnd::Failed(-1)),
+        }
+    };
+    shared.fill(0);
+    core::hint::black_box(&shared);
+    // SAFETY: the page mapped above; `shared` is not used after this.
+    let _ = unsafe { rustix::mm::munmap(page, 4096) };
+    result
+}

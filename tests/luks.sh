@@ -148,3 +148,50 @@ expect_no_panic "$L/d2.log"
 expect "$L/d2.log" "resume-init: hibernation image found on /dev/dm-2" "the image in swap_1"
 expect "$L/d2.log" "RESUMED token=tokD1 proc=sh -c while :; do sleep 1; done holder-tokD1  rc=0" "the session back"
 case_end
+
+case_begin "LUKS2/LVM faults: a cipher the kernel lacks, a missing PV, metadata failing its checksum; nothing written"
+# serpent is not in the initramfs: the keyslot's temporary mapping fails.
+# (cryptsetup cannot format serpent here without device-mapper: the
+# keyslot's cipher is changed in both header copies, checksums redone.)
+new_luks "$L/serpent.img"
+python3 - "$L/serpent.img" <<'PY' || check_fail "could not rewrite the header"
+import hashlib, struct, sys
+f = open(sys.argv[1], "r+b")
+for at in (0, 16384):
+    f.seek(at); h = bytearray(f.read(16384))
+    size = struct.unpack(">Q", h[8:16])[0]
+    assert size == 16384
+    j = h[4096:].split(b"\0")[0].replace(b'"encryption":"aes-xts-plain64","key_size"', b'"encryption":"serpent-xts-plain64","key_size"', 1)
+    h[4096:] = j + b"\0" * (16384 - 4096 - len(j))
+    h[448:512] = b"\0" * 64
+    h[448:480] = hashlib.sha256(bytes(h)).digest()
+    f.seek(at); f.write(h)
+PY
+cp "$L/serpent.img" "$L/serpent.orig"
+luks_boot "$L/g1.log" "$R/root.img" "$L/serpent.img" -- $LUKS_ARGS
+expect_no_panic "$L/g1.log"
+expect "$L/g1.log" "resume-init: keyslot 0 of /dev/vdb: device-mapper DM_TABLE_LOAD failed: .*\(cipher serpent-xts-plain64; is its kernel module in the initramfs\?\)" "the unknown cipher named"
+expect "$L/g1.log" "resume-init: cannot unlock /dev/vdb \(UUID=$LUKS_UUID\): none of its keyslots can be used here \(see above\); /dev/mapper/cswap will be missing" "no prompt for a keyslot that cannot be tried"
+expect "$L/g1.log" "FRESH-BOOT" "a fresh boot"
+cmp -s "$L/serpent.img" "$L/serpent.orig" || check_fail "the container was written to"
+# A VG over two PVs with one of them left out.
+rm -f "$L/pva.img" "$L/pvb.img"
+truncate -s 40M "$L/pva.img" "$L/pvb.img"
+la=$(losetup -f --show "$L/pva.img"); lb=$(losetup -f --show "$L/pvb.img")
+lvm_q pvcreate --norestorefile -u rinitt-pv00-0000-0000-0000-0000-00000a "$la"
+lvm_q pvcreate --norestorefile -u rinitt-pv00-0000-0000-0000-0000-00000b "$lb"
+lvm_q vgcreate --setautoactivation n -s 4M two-vg "$la" "$lb"
+lvm_q lvcreate -an -Zn -L 16M -n swap two-vg "$la"
+losetup -d "$la" "$lb"
+boot_disks "$L/g2.log" "$R/root.img" "$L/pva.img" -- root=/dev/vda resume=/dev/two-vg/swap noresume
+expect "$L/g2.log" "resume-init: LVM volume group two-vg: physical volume rinittpv00000000000000000000000b is missing; none of its volumes activated" "the missing PV named"
+expect "$L/g2.log" "FRESH-BOOT" "a fresh boot"
+# One byte of the committed metadata text changed: its checksum fails.
+cp "$L/pva.img" "$L/pva.orig"
+off=$(grep -abo 'two-vg {' "$L/pva.img" | tail -n 1 | cut -d: -f1)
+printf 'X' | dd of="$L/pva.img" bs=1 seek=$((off + 2)) conv=notrunc status=none
+cp "$L/pva.img" "$L/pva.damaged"
+boot_disks "$L/g3.log" "$R/root.img" "$L/pva.img" "$L/pvb.img" -- root=/dev/vda resume=/dev/two-vg/swap noresume
+expect "$L/g3.log" "resume-init: LVM physical volume /dev/vdb: its metadata fails its checksum; skipped" "the damaged text named"
+cmp -s "$L/pva.img" "$L/pva.damaged" || check_fail "the PV was written to"
+case_end
