@@ -8,7 +8,7 @@ use core::fmt::Write;
 
 use resume_init::devspec::decode_dev;
 use rustix::fd::OwnedFd;
-use rustix::fs::{FileType, Mode, OFlags};
+use rustix::fs::OFlags;
 use rustix::io::Errno;
 
 use crate::device::Device;
@@ -72,21 +72,8 @@ impl Control {
     /// Opens `/dev/mapper/control` (made from sysfs if devtmpfs has not);
     /// `dm_mod` must be loaded.
     pub fn open() -> Result<Control, DmError> {
-        let flags = OFlags::RDWR | OFlags::CLOEXEC;
-        let fd = match rustix::fs::open(CONTROL, flags, Mode::empty()) {
-            Err(Errno::NOENT) => {
-                let mut buf = [0u8; 32];
-                let (maj, min) = crate::fsutil::read_str(CONTROL_SYSFS_DEV, &mut buf)
-                    .ok()
-                    .and_then(resume_init::text::parse_maj_min)
-                    .ok_or(DmError { op: "open /dev/mapper/control (is dm_mod loaded?)", errno: Errno::NOENT })?;
-                let _ = crate::fsutil::mkdir("/dev/mapper");
-                let _ = rustix::fs::mknodat(rustix::fs::CWD, CONTROL, FileType::CharacterDevice, Mode::from_raw_mode(0o600), rustix::fs::makedev(maj, min));
-                rustix::fs::open(CONTROL, flags, Mode::empty())
-            }
-            r => r,
-        }
-        .map_err(fail("open /dev/mapper/control"))?;
+        let _ = crate::fsutil::mkdir("/dev/mapper");
+        let fd = crate::fsutil::open_char_node(CONTROL, CONTROL_SYSFS_DEV, OFlags::RDWR).map_err(fail("open /dev/mapper/control (is dm_mod loaded?)"))?;
         Ok(Control { fd })
     }
 

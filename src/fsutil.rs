@@ -96,3 +96,19 @@ impl resume_init::image::Clock for Monotonic {
 pub fn now_ms() -> u64 {
     crate::sys::monotonic_ns() / 1_000_000
 }
+
+/// Opens the character device `node`; if devtmpfs has not made it, makes
+/// it from the `MAJ:MIN` in `sysfs_dev` first (`/dev/snapshot`,
+/// `/dev/mapper/control`). `ENOENT` when the kernel has no such device.
+pub fn open_char_node(node: &str, sysfs_dev: &str, flags: OFlags) -> Result<rustix::fd::OwnedFd, Errno> {
+    let flags = flags | OFlags::CLOEXEC;
+    match rustix::fs::open(node, flags, Mode::empty()) {
+        Err(Errno::NOENT) => {
+            let mut buf = [0u8; 32];
+            let (maj, min) = read_str(sysfs_dev, &mut buf).ok().and_then(resume_init::text::parse_maj_min).ok_or(Errno::NOENT)?;
+            rustix::fs::mknodat(rustix::fs::CWD, node, rustix::fs::FileType::CharacterDevice, Mode::from_raw_mode(0o600), rustix::fs::makedev(maj, min))?;
+            rustix::fs::open(node, flags, Mode::empty())
+        }
+        r => r,
+    }
+}

@@ -8,7 +8,7 @@
 
 use resume_init::swsusp::{PAGE, Page};
 use rustix::fd::OwnedFd;
-use rustix::fs::{FileType, Mode, OFlags};
+use rustix::fs::OFlags;
 use rustix::io::Errno;
 use rustix::ioctl::{Getter, IntegerSetter, NoArg, Opcode, Setter, Updater, ioctl, opcode};
 
@@ -51,21 +51,7 @@ impl Snapshot {
     /// `open("/dev/snapshot", O_WRONLY)`: restore mode. The node is made
     /// from sysfs if devtmpfs has none.
     pub fn open_restore() -> Result<Snapshot, Sys<'static>> {
-        let flags = OFlags::WRONLY | OFlags::CLOEXEC;
-        let fd = match rustix::fs::open(SNAPSHOT, flags, Mode::empty()) {
-            Err(Errno::NOENT) => {
-                let mut buf = [0u8; 32];
-                let (maj, min) = crate::fsutil::read_str(SNAPSHOT_SYSFS_DEV, &mut buf)
-                    .ok()
-                    .and_then(resume_init::text::parse_maj_min)
-                    .ok_or(Sys { op: "open", what: SNAPSHOT, errno: Errno::NOENT })?;
-                rustix::fs::mknodat(rustix::fs::CWD, SNAPSHOT, FileType::CharacterDevice, Mode::from_raw_mode(0o600), rustix::fs::makedev(maj, min))
-                    .map_err(sys("mknod"))?;
-                rustix::fs::open(SNAPSHOT, flags, Mode::empty())
-            }
-            r => r,
-        }
-        .map_err(sys("open"))?;
+        let fd = crate::fsutil::open_char_node(SNAPSHOT, SNAPSHOT_SYSFS_DEV, OFlags::WRONLY).map_err(sys("open"))?;
         Ok(Snapshot { fd })
     }
 
@@ -163,9 +149,10 @@ pub struct SnapshotReader {
 }
 
 impl SnapshotReader {
-    /// `open("/dev/snapshot", O_RDONLY)`: hibernation mode.
+    /// `open("/dev/snapshot", O_RDONLY)`: hibernation mode (the node made
+    /// from sysfs if devtmpfs has none).
     pub fn open() -> Result<SnapshotReader, Sys<'static>> {
-        let fd = rustix::fs::open(SNAPSHOT, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).map_err(sys("open"))?;
+        let fd = crate::fsutil::open_char_node(SNAPSHOT, SNAPSHOT_SYSFS_DEV, OFlags::RDONLY).map_err(sys("open"))?;
         Ok(SnapshotReader { fd })
     }
 

@@ -17,7 +17,7 @@ export RUSTC_BOOTSTRAP=1
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked --quiet >/dev/null 2>&1
 (cd "$top" && cargo fuzz build >/dev/null 2>&1) || { case_begin "fuzz: build"; check_fail "cargo fuzz build failed"; case_end; return 1 2>/dev/null || exit 1; }
 
-for target in cmdline devspec swap_header parttable swap_map chunks lzo_diff lzo_roundtrip luks lz4_diff; do
+for target in cmdline devspec swap_header parttable swap_map chunks lzo_diff lzo_roundtrip luks lz4_diff lvm; do
     case_begin "fuzz: $target for ${FUZZ_SECONDS} s"
     corpus=$top/fuzz/corpus/$target
     mkdir -p "$corpus" "$top/fuzz/regressions/$target"

@@ -241,6 +241,24 @@ pub fn luks(data: &[u8]) {
     let _ = luks::crypt_params(&meta.segment, &key, (8, 16), 1 << 30, false);
 }
 
+/// LVM2: the label scan, the metadata header, and (as text) the metadata
+/// parser and the tables built from what parses.
+pub fn lvm(data: &[u8]) {
+    use crate::lvm;
+    if let Some(l) = lvm::label(data) {
+        let _ = lvm::text_at(&l, data.get(512..).unwrap_or(&[]));
+    }
+    let Ok(text) = core::str::from_utf8(data) else { return };
+    let mut toks = [crate::json::Token::EMPTY; 1024];
+    let Ok(vg) = lvm::parse(text, &mut toks) else { return };
+    for lv in &vg.lvs {
+        let _ = lvm::dm_name(&vg.name, &lv.name);
+        for s in &lv.segments {
+            let _ = lvm::segment_params(s, &|_| Some((8, 1)));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! Replays `fuzz/regressions/TARGET/*`: inputs that once crashed a
@@ -270,7 +288,8 @@ mod tests {
             + replay("lzo_diff", super::lzo_diff)
             + replay("lzo_roundtrip", super::lzo_roundtrip)
             + replay("luks", super::luks)
-            + replay("lz4_diff", super::lz4_diff);
+            + replay("lz4_diff", super::lz4_diff)
+            + replay("lvm", super::lvm);
         println!("{n} regression inputs replayed");
     }
 
@@ -288,8 +307,10 @@ mod tests {
         super::chunks(&[0u8; 9000]);
         super::lzo_roundtrip(b"resume-init resume-init resume-init and more");
         super::lz4_diff(b"\x40resume-init resume-init resume-init and more");
-        for seed in std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/luks")).unwrap().flatten() {
-            super::luks(&std::fs::read(seed.path()).unwrap());
+        for (dir, f) in [("luks", super::luks as fn(&[u8])), ("lvm", super::lvm)] {
+            for seed in std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds").join(dir)).unwrap().flatten() {
+                f(&std::fs::read(seed.path()).unwrap());
+            }
         }
     }
 }

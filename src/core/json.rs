@@ -201,6 +201,9 @@ impl Parser<'_, '_> {
     }
 
     fn lvm_value(&mut self, depth: usize) -> Result<(), Error> {
+        if depth > MAX_DEPTH {
+            return Err(Error::TooDeep);
+        }
         self.lvm_ws();
         match self.s.get(self.at) {
             Some(b'"') => self.string(),

@@ -72,4 +72,9 @@ fn refusals() {
     assert!(parse(&raid, &mut toks).unwrap().lvs[0].refused.unwrap().contains("raid"));
     assert!(matches!(parse(&t[..t.len() / 2], &mut toks), Err(Error::Json(_))));
     assert_eq!(parse("contents = \"Text Format Volume Group\"\n", &mut toks).err(), Some(Error::Metadata("no volume group")));
+    // Nesting is bounded, in sections and in lists: no unbounded recursion.
+    let deep = format!("a = {}1{}", "[".repeat(5000), "]".repeat(5000));
+    assert_eq!(parse(&deep, &mut toks).err(), Some(Error::Json(json::Error::TooDeep)));
+    let deep = format!("{}{}", "s {\n".repeat(5000), "}\n".repeat(5000));
+    assert_eq!(parse(&deep, &mut toks).err(), Some(Error::Json(json::Error::TooDeep)));
 }
