@@ -145,25 +145,22 @@ fn unlock(cfg: &Config, ctl: &Control, d: &LuksDevice, cached: &mut Key) {
     let Some((slot, how)) = opened else { return };
     let key = &vk[..meta.keyslots.iter().find(|k| k.id == slot).map_or(0, |k| k.key_size)];
     let discard = cfg.luks_discard || meta.allow_discards;
-    let made = luks::crypt_params(&meta.segment, key, (dev.major, dev.minor), dev_bytes, discard).ok_or(()).and_then(|(len, params)| {
-        let mut uuid_text = heapless::String::<129>::new();
-        let _ = write!(uuid_text, "CRYPT-LUKS2-");
-        for c in d.uuid.chars().filter(|c| *c != '-') {
-            let _ = uuid_text.push(c.to_ascii_lowercase());
-        }
-        let _ = write!(uuid_text, "-{name}");
-        ctl.create(&name, &uuid_text, &[Target { start: 0, len, kind: "crypt", params: &params }], false).map_err(|e| {
-            error!("cannot map {node} as {name}: {e}");
-        })
-    });
+    let params = luks::crypt_params(&meta.segment, key, (dev.major, dev.minor), dev_bytes, discard);
     vk.fill(0);
     core::hint::black_box(&vk);
-    if let Ok(m) = &made {
-        crate::dm::udev_record(m, &name, None);
+    let Some((len, params)) = params else { return fail("its data segment does not fit the device") };
+    let mut uuid_text = heapless::String::<129>::new();
+    let _ = write!(uuid_text, "CRYPT-LUKS2-");
+    for c in d.uuid.chars().filter(|c| *c != '-') {
+        let _ = uuid_text.push(c.to_ascii_lowercase());
     }
-    match made {
-        Ok(m) => info!("unlocked {node} (LUKS2 UUID={}) with keyslot {slot} ({how}) as /dev/mapper/{name} ({})", d.uuid, m.node()),
-        Err(()) => error!("cannot map {node}: its data segment does not fit the device; /dev/mapper/{name} will be missing"),
+    let _ = write!(uuid_text, "-{name}");
+    match ctl.create(&name, &uuid_text, &[Target { start: 0, len, kind: "crypt", params: &params }], false) {
+        Ok(m) => {
+            crate::dm::udev_record(&m, &name, None);
+            info!("unlocked {node} (LUKS2 UUID={}) with keyslot {slot} ({how}) as /dev/mapper/{name} ({})", d.uuid, m.node());
+        }
+        Err(e) => error!("cannot map {node} as {name}: {e}; /dev/mapper/{name} will be missing"),
     }
 }
 
