@@ -178,17 +178,20 @@ fn read_meta(dev: &Device) -> Result<Meta, &'static str> {
         crate::fsutil::pread_full(&fd, all, at).ok().filter(|&n| n == size)?;
         luks::check_copy(all, at)
     };
-    let version = read_copy(buf, 0).map(|_| 2).or_else(|| luks::version(buf));
-    let first = [0u64];
-    let mut best: Option<(u64, luks::BinHeader)> = None;
-    for at in first.iter().chain(luks::SECONDARY_AT.iter()) {
-        if let Some(h) = read_copy(buf, *at) {
+    // The primary copy, then the first secondary one found; the buffer is
+    // read again only if the winner is not the copy it holds.
+    let primary = read_copy(buf, 0);
+    let version = if primary.is_some() { Some(2) } else { luks::version(buf) };
+    let mut holds = primary.as_ref().map(|_| 0u64);
+    let mut best = primary.map(|h| (0u64, h));
+    for &at in luks::SECONDARY_AT.iter() {
+        holds = None;
+        if let Some(h) = read_copy(buf, at) {
+            holds = Some(at);
             if best.as_ref().is_none_or(|(_, b)| h.seqid > b.seqid) {
-                best = Some((*at, h));
+                best = Some((at, h));
             }
-            if *at != 0 {
-                break; // the secondary copy found
-            }
+            break;
         }
     }
     let (at, h) = best.ok_or(match version {
@@ -196,7 +199,9 @@ fn read_meta(dev: &Device) -> Result<Meta, &'static str> {
         Some(1) => "LUKS1 is not supported yet",
         Some(_) => "no valid LUKS2 header (damaged?)",
     })?;
-    read_copy(buf, at).ok_or("its header changed while being read")?;
+    if holds != Some(at) {
+        read_copy(buf, at).ok_or("its header changed while being read")?;
+    }
     let text = luks::json_text(buf, &h).map_err(|_| "damaged LUKS2 metadata")?;
     let mut toks = [Token::EMPTY; luks::MAX_TOKENS];
     luks::parse_meta(text, &mut toks).map_err(|e| match e {

@@ -74,7 +74,13 @@ pub fn activate_all(cfg: &Config) {
                 }
             }
         }
-        let Some(vg) = read_vg(&pvs[best.1], text.bytes(), &mut toks) else { continue };
+        // The first copy read is kept unless another PV holds a newer one.
+        let vg = if best.1 == i {
+            first
+        } else {
+            let Some(vg) = read_vg(&pvs[best.1], text.bytes(), &mut toks) else { continue };
+            vg
+        };
         activate_vg(cfg, &ctl, &vg, &pvs);
     }
 }
