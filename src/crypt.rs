@@ -90,7 +90,7 @@ fn unlock(cfg: &Config, ctl: &Control, d: &LuksDevice, cached: &mut Key) {
         Ok(m) => m,
         Err(why) => return fail(why),
     };
-    let Ok(fd) = dev.open(OFlags::RDONLY) else { return };
+    let Ok(fd) = dev.open(OFlags::RDONLY) else { return fail("cannot open it") };
     let dev_bytes = rustix::fs::seek(&fd, rustix::fs::SeekFrom::End(0)).unwrap_or(0);
     drop(fd);
 

@@ -87,16 +87,22 @@ pub fn activate_all(cfg: &Config) {
 
 fn read_vg(pv: &Pv, buf: &mut [u8], toks: &mut [Token]) -> Option<Vg> {
     let node = pv.dev.node();
-    let fd = pv.dev.open(OFlags::RDONLY).ok()?;
+    let Ok(fd) = pv.dev.open(OFlags::RDONLY) else {
+        warning!("LVM physical volume {node}: cannot open it; skipped");
+        return None;
+    };
     let mut hdr = [0u8; lvm::MDA_HEADER];
-    crate::fsutil::pread_full(&fd, &mut hdr, pv.label.mda_offset).ok()?;
-    let Some(at) = lvm::text_at(&pv.label, &hdr) else {
+    let Some(at) = crate::fsutil::pread_full(&fd, &mut hdr, pv.label.mda_offset).ok().and_then(|_| lvm::text_at(&pv.label, &hdr)) else {
         warning!("LVM physical volume {node}: its metadata area header is damaged or empty; skipped");
         return None;
     };
     let text = buf.get_mut(..at.size)?;
-    crate::fsutil::pread_full(&fd, &mut text[..at.first], at.offset).ok()?;
-    crate::fsutil::pread_full(&fd, &mut text[at.first..], at.wrap_to).ok()?;
+    let (head, tail) = text.split_at_mut(at.first);
+    let whole = |b: &mut [u8], off: u64| crate::fsutil::pread_full(&fd, b, off) == Ok(b.len());
+    if !(whole(head, at.offset) && whole(tail, at.wrap_to)) {
+        warning!("LVM physical volume {node}: cannot read its metadata; skipped");
+        return None;
+    }
     if lvm::crc(text) != at.checksum {
         warning!("LVM physical volume {node}: its metadata fails its checksum; skipped");
         return None;
