@@ -121,7 +121,7 @@ fn inspect(path: &str, offset: u64) -> i32 {
         out!("no hibernation image");
         return NO_IMAGE;
     };
-    let mut flags = heapless::String::<96>::new();
+    let mut flags = heapless::String::<160>::new();
     let _ = swsusp::flag_words(h.flags, &mut flags);
     out!("signature:          S1SUSPEND (hibernation image); original {}", resume_init::text::fixed_str(&h.orig_sig).unwrap_or("(binary)"));
     out!("flags:              0x{:x} ({flags})", h.flags);

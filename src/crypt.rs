@@ -149,8 +149,8 @@ fn unlock(cfg: &Config, ctl: &Control, d: &LuksDevice, cached: &mut Key) {
     vk.fill(0);
     core::hint::black_box(&vk);
     let Some((len, params)) = params else { return fail("its data segment does not fit the device") };
-    let mut uuid_text = heapless::String::<129>::new();
-    let _ = write!(uuid_text, "CRYPT-LUKS2-");
+    let mut uuid_text = heapless::String::<160>::new();
+    let _ = write!(uuid_text, "CRYPT-LUKS{}-", meta.version);
     for c in d.uuid.chars().filter(|c| *c != '-') {
         let _ = uuid_text.push(c.to_ascii_lowercase());
     }
@@ -158,7 +158,7 @@ fn unlock(cfg: &Config, ctl: &Control, d: &LuksDevice, cached: &mut Key) {
     match ctl.create(&name, &uuid_text, &[Target { start: 0, len, kind: "crypt", params: &params }], false) {
         Ok(m) => {
             crate::dm::udev_record(&m, &name, None);
-            info!("unlocked {node} (LUKS2 UUID={}) with keyslot {slot} ({how}) as /dev/mapper/{name} ({})", d.uuid, m.node());
+            info!("unlocked {node} (LUKS{} UUID={}) with keyslot {slot} ({how}) as /dev/mapper/{name} ({})", meta.version, d.uuid, m.node());
         }
         Err(e) => error!("cannot map {node} as {name}: {e}; /dev/mapper/{name} will be missing"),
     }
@@ -182,6 +182,12 @@ fn read_meta(dev: &Device) -> Result<Meta, &'static str> {
     // read again only if the winner is not the copy it holds.
     let primary = read_copy(buf, 0);
     let version = if primary.is_some() { Some(2) } else { luks::version(buf) };
+    if version == Some(1) {
+        return luks::parse_luks1(buf).map_err(|e| match e {
+            luks::Error::Unsupported(w) | luks::Error::Metadata(w) => w,
+            _ => "no active LUKS1 keyslot",
+        });
+    }
     let mut holds = primary.as_ref().map(|_| 0u64);
     let mut best = primary.map(|h| (0u64, h));
     for &at in luks::SECONDARY_AT.iter() {
@@ -194,11 +200,7 @@ fn read_meta(dev: &Device) -> Result<Meta, &'static str> {
             break;
         }
     }
-    let (at, h) = best.ok_or(match version {
-        None => "no LUKS header",
-        Some(1) => "LUKS1 is not supported yet",
-        Some(_) => "no valid LUKS2 header (damaged?)",
-    })?;
+    let (at, h) = best.ok_or(if version.is_none() { "no LUKS header" } else { "no valid LUKS2 header (damaged?)" })?;
     if holds != Some(at) {
         read_copy(buf, at).ok_or("its header changed while being read")?;
     }

@@ -198,7 +198,7 @@ fn userspace_resume(cfg: &Config, text: &str, dev: &Device, offset: u64) -> bool
         }
         return true;
     };
-    let mut flags = heapless::String::<96>::new();
+    let mut flags = heapless::String::<160>::new();
     let _ = swsusp::flag_words(h.flags, &mut flags);
     info!("hibernation image found on {node}: flags 0x{:x} ({flags}), compression {}", h.flags, h.compression().name());
 

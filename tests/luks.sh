@@ -54,21 +54,25 @@ expect "$L/h2.log" "resume-init: hibernation image found on /dev/dm-0" "the imag
 expect "$L/h2.log" "RESUMED token=tokL1 proc=sh -c while :; do sleep 1; done holder-tokL1  rc=0" "the session back"
 case_end
 
-case_begin "LUKS2: a wrong keyfile falls back to the console; a wrong passphrase is asked again; the right one opens"
+case_begin "LUKS1: a wrong keyfile falls back to the console; a wrong passphrase is asked again; the right one opens"
 printf 'not the key\n' > "$L/wrong.key"
 printf 'hunter2 horse' > "$L/pass"
-cryptsetup luksAddKey -q --key-file "$L/swap.key" --pbkdf pbkdf2 --pbkdf-force-iterations 1000 "$L/swap.img" "$L/pass"
+rm -f "$L/luks1.img"
+truncate -s 64M "$L/luks1.img"
+cryptsetup luksFormat -q --type luks1 --hash sha256 --uuid "$LUKS_UUID" --pbkdf-force-iterations 1000 \
+    --key-file "$L/swap.key" "$L/luks1.img" || check_fail "cryptsetup luksFormat --type luks1 failed"
+cryptsetup luksAddKey -q --key-file "$L/swap.key" --pbkdf-force-iterations 1000 "$L/luks1.img" "$L/pass"
 WRONG_INITRD=$T/initramfs-luks-wrong-$KVER.cpio.gz
 "$top/scripts/mkinitramfs.sh" -k "$KVER" -f "$L/wrong.key:/etc/keys/swap.key" -o "$WRONG_INITRD" >/dev/null
 save=$INITRD; INITRD=$WRONG_INITRD
-boot "$L/p1.log" -m "$MEM" -d "$R/root.img" -d "$L/swap.img" -a "$LUKS_ARGS" \
+boot "$L/p1.log" -m "$MEM" -d "$R/root.img" -d "$L/luks1.img" -a "$LUKS_ARGS" \
     -p "Passphrase for /dev/vdb \(cswap\)::wrong guess" -p "Passphrase for /dev/vdb \(cswap\)::hunter2 horse"
 INITRD=$save
 expect_no_panic "$L/p1.log"
 expect "$L/p1.log" "resume-init: keyfile /etc/keys/swap.key does not open /dev/vdb \(UUID=$LUKS_UUID\)" "the wrong keyfile named"
 expect "$L/p1.log" "resume-init: wrong passphrase for /dev/vdb; try again" "the wrong passphrase refused"
-expect "$L/p1.log" "resume-init: unlocked /dev/vdb \(LUKS2 UUID=$LUKS_UUID\) with keyslot 1 \(passphrase\) as /dev/mapper/cswap" "the passphrase's keyslot"
-expect "$L/p1.log" "no hibernation image on /dev/dm-0" "the swap inside, image consumed"
+expect "$L/p1.log" "resume-init: unlocked /dev/vdb \(LUKS1 UUID=$LUKS_UUID\) with keyslot 1 \(passphrase\) as /dev/mapper/cswap" "the passphrase's keyslot"
+expect "$L/p1.log" "/dev/dm-0 at page 0 \(resume=/dev/mapper/cswap\) is not a swap area; booting fresh" "the (unformatted) mapping looked into"
 expect "$L/p1.log" "FRESH-BOOT" "the boot going on"
 expect "$L/p1.log" "UDEV-DB-RECORD dm-0 1" "the udev record in the real root's /run and the /dev/mapper link"
 expect_not "$L/p1.log" "hunter2|wrong guess" "the passphrase echoed"

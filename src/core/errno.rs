@@ -48,46 +48,55 @@ impl fmt::Display for Errno {
     }
 }
 
+/// `NUMBER NAME description` lines: packed text is a third of what a
+/// `match` of pairs compiled to (a 121-entry lookup table).
+const TABLE: &str = "\
+1 EPERM operation not permitted\n\
+2 ENOENT no such file or directory\n\
+4 EINTR interrupted\n\
+5 EIO input/output error\n\
+6 ENXIO no such device or address\n\
+7 E2BIG argument list too long\n\
+8 ENOEXEC not an executable format\n\
+9 EBADF bad file descriptor\n\
+12 ENOMEM out of memory\n\
+13 EACCES permission denied\n\
+14 EFAULT bad address\n\
+15 ENOTBLK not a block device\n\
+16 EBUSY device or resource busy\n\
+17 EEXIST already exists\n\
+18 EXDEV cross-device link\n\
+19 ENODEV no such device\n\
+20 ENOTDIR not a directory\n\
+21 EISDIR is a directory\n\
+22 EINVAL invalid argument\n\
+24 EMFILE too many open files\n\
+25 ENOTTY inappropriate ioctl for device\n\
+26 ETXTBSY text file busy\n\
+27 EFBIG file too large\n\
+28 ENOSPC no space left on device\n\
+30 EROFS read-only file system\n\
+36 ENAMETOOLONG name too long\n\
+38 ENOSYS function not implemented\n\
+40 ELOOP too many levels of symbolic links\n\
+61 ENODATA no data available\n\
+74 EBADMSG bad message\n\
+84 EILSEQ invalid byte sequence\n\
+95 EOPNOTSUPP operation not supported\n\
+110 ETIMEDOUT timed out\n\
+117 EUCLEAN structure needs cleaning\n\
+121 EREMOTEIO remote I/O error\n\
+";
+
 /// The symbolic name and a short description of an errno value.
 pub fn describe(errno: i32) -> (&'static str, &'static str) {
-    match errno {
-        1 => ("EPERM", "operation not permitted"),
-        2 => ("ENOENT", "no such file or directory"),
-        4 => ("EINTR", "interrupted"),
-        5 => ("EIO", "input/output error"),
-        6 => ("ENXIO", "no such device or address"),
-        7 => ("E2BIG", "argument list too long"),
-        8 => ("ENOEXEC", "not an executable format"),
-        9 => ("EBADF", "bad file descriptor"),
-        12 => ("ENOMEM", "out of memory"),
-        13 => ("EACCES", "permission denied"),
-        14 => ("EFAULT", "bad address"),
-        15 => ("ENOTBLK", "not a block device"),
-        16 => ("EBUSY", "device or resource busy"),
-        17 => ("EEXIST", "already exists"),
-        18 => ("EXDEV", "cross-device link"),
-        19 => ("ENODEV", "no such device"),
-        20 => ("ENOTDIR", "not a directory"),
-        21 => ("EISDIR", "is a directory"),
-        22 => ("EINVAL", "invalid argument"),
-        24 => ("EMFILE", "too many open files"),
-        25 => ("ENOTTY", "inappropriate ioctl for device"),
-        26 => ("ETXTBSY", "text file busy"),
-        27 => ("EFBIG", "file too large"),
-        28 => ("ENOSPC", "no space left on device"),
-        30 => ("EROFS", "read-only file system"),
-        36 => ("ENAMETOOLONG", "name too long"),
-        38 => ("ENOSYS", "function not implemented"),
-        40 => ("ELOOP", "too many levels of symbolic links"),
-        61 => ("ENODATA", "no data available"),
-        74 => ("EBADMSG", "bad message"),
-        84 => ("EILSEQ", "invalid byte sequence"),
-        95 => ("EOPNOTSUPP", "operation not supported"),
-        110 => ("ETIMEDOUT", "timed out"),
-        117 => ("EUCLEAN", "structure needs cleaning"),
-        121 => ("EREMOTEIO", "remote I/O error"),
-        _ => ("E?", "unknown error"),
-    }
+    TABLE
+        .lines()
+        .find_map(|l| {
+            let (n, rest) = l.split_once(' ')?;
+            (crate::text::parse_u64(n)? == errno as u64).then(|| rest.split_once(' ')).flatten()
+        })
+        .unwrap_or(("E?", "unknown error"))
 }
 
 #[cfg(test)]

@@ -229,9 +229,16 @@ pub fn luks(data: &[u8]) {
     if let Some(h) = luks::check_copy(data, 0) {
         let _ = luks::json_text(data, &h);
     }
-    let Ok(text) = core::str::from_utf8(data) else { return };
     let mut toks = [crate::json::Token::EMPTY; 512];
-    let Ok(meta) = luks::parse_meta(text, &mut toks) else { return };
+    let meta = luks::parse_luks1(data);
+    let meta = match meta {
+        Ok(m) => m,
+        Err(_) => {
+            let Ok(text) = core::str::from_utf8(data) else { return };
+            let Ok(meta) = luks::parse_meta(text, &mut toks) else { return };
+            meta
+        }
+    };
     let key = [0x5au8; luks::MAX_KEY];
     for slot in &meta.keyslots {
         assert!(slot.material_len() <= luks::MAX_AF && slot.key_size <= luks::MAX_KEY);

@@ -1,5 +1,6 @@
-//! LUKS2, read-only: the binary header and its SHA-256 checksum (both
-//! copies, the higher sequence number wins), the JSON metadata, and the
+//! LUKS2 and LUKS1, read-only: LUKS2's binary header and its SHA-256
+//! checksum (both copies, the higher sequence number wins) and JSON
+//! metadata, LUKS1's one binary header ([`parse_luks1`]), and the
 //! unlock steps of cryptsetup's `luks2_keyslot_get_key`: the keyslot's KDF
 //! (Argon2id, Argon2i (own, `crate::argon2`) or PBKDF2-SHA256) over the passphrase, the
 //! anti-forensic merge of the decrypted key material, and the digest
@@ -66,7 +67,7 @@ impl core::fmt::Display for Error {
         match self {
             Error::NoHeader => f.write_str("no valid LUKS2 header (magic, size or SHA-256 checksum wrong in both copies)"),
             Error::Unsupported(what) => write!(f, "unsupported LUKS2 feature: {what}"),
-            Error::Metadata(what) => write!(f, "damaged LUKS2 metadata: {what}"),
+            Error::Metadata(what) => write!(f, "damaged LUKS metadata: {what}"),
             Error::Json(e) => write!(f, "damaged LUKS2 metadata: {e}"),
             Error::NoKeyslot => f.write_str("no usable keyslot (argon2id, argon2i or pbkdf2 with sha256)"),
             Error::Kdf => f.write_str("the keyslot's KDF parameters are out of range"),
@@ -228,6 +229,8 @@ pub struct Segment {
 /// The metadata an unlock needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Meta {
+    /// 1 or 2 (device-mapper uuids and messages name it).
+    pub version: u8,
     /// Usable keyslots, preferred first.
     pub keyslots: heapless::Vec<Keyslot, MAX_KEYSLOTS>,
     pub segment: Segment,
@@ -244,7 +247,10 @@ fn num(v: Option<json::Value>) -> Option<u64> {
 }
 
 fn cipher(v: Option<json::Value>) -> Option<Cipher> {
-    let s = v?.str()?;
+    cipher_str(v?.str()?)
+}
+
+fn cipher_str(s: &str) -> Option<Cipher> {
     // dm-crypt's table is space-separated: a cipher may not contain one.
     if s.is_empty() || !s.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'(' | b')' | b':')) {
         return None;
@@ -373,7 +379,90 @@ pub fn parse_meta(text: &str, toks: &mut [Token]) -> Result<Meta, Error> {
     if keyslots.is_empty() {
         return Err(Error::NoKeyslot);
     }
-    Ok(Meta { keyslots, segment, allow_discards, digest_slots, digest_iterations, digest_salt, digest })
+    Ok(Meta { version: 2, keyslots, segment, allow_discards, digest_slots, digest_iterations, digest_salt, digest })
+}
+
+/// The LUKS1 header (`struct luks_phdr`, 592 bytes, big-endian): its
+/// fields' offsets, and those of its eight keyslots.
+const L1_CIPHER: usize = 8;
+const L1_MODE: usize = 40;
+const L1_HASH: usize = 72;
+const L1_PAYLOAD: usize = 104;
+const L1_KEY_BYTES: usize = 108;
+const L1_DIGEST: usize = 112;
+const L1_DIGEST_SALT: usize = 132;
+const L1_DIGEST_ITER: usize = 164;
+const L1_SLOTS: usize = 208;
+const L1_SLOT_SIZE: usize = 48;
+/// A keyslot in use (`LUKS_KEY_ENABLED`).
+const L1_ACTIVE: u32 = 0x00AC_71F3;
+/// The header's length: what a caller reads for [`parse_luks1`].
+pub const L1_SIZE: usize = L1_SLOTS + 8 * L1_SLOT_SIZE;
+
+fn be32(b: &[u8], at: usize) -> u32 {
+    b.get(at..at + 4).and_then(|s| s.try_into().ok()).map_or(0, u32::from_be_bytes)
+}
+
+/// LUKS1 (cryptsetup's `LUKS_read_phdr`; `luks-lvm.md` §1): the data
+/// from `payloadOffset` to the device's end in `cipherName-cipherMode`,
+/// eight keyslots of PBKDF2 and 4000 stripes, and a 20-byte PBKDF2
+/// digest of the volume key, all with `hashSpec`; this reader has the
+/// SHA-256 cryptsetup writes since 1.7 (2015), not the older SHA-1.
+pub fn parse_luks1(b: &[u8]) -> Result<Meta, Error> {
+    if version(b) != Some(1) || b.len() < L1_SIZE {
+        return Err(Error::NoHeader);
+    }
+    let text = |at: usize| crate::text::fixed_str(&b[at..at + 32]).ok_or(Error::Metadata("a LUKS1 header with unterminated names"));
+    if text(L1_HASH)? != "sha256" {
+        return Err(Error::Unsupported("a LUKS1 hash other than sha256 (cryptsetup before 1.7 wrote sha1)"));
+    }
+    let mut spec = Cipher::new();
+    let spec = write!(spec, "{}-{}", text(L1_CIPHER)?, text(L1_MODE)?).ok().and_then(|_| cipher_str(&spec)).ok_or(Error::Metadata("a LUKS1 header with an impossible cipher"))?;
+    let key_size = be32(b, L1_KEY_BYTES) as usize;
+    let bytes = |at: usize, len: usize| {
+        let mut v = Bytes { b: [0; 64], len };
+        v.b[..len].copy_from_slice(&b[at..at + len]);
+        v
+    };
+    let mut keyslots = heapless::Vec::new();
+    for id in 0..8u8 {
+        let s = L1_SLOTS + usize::from(id) * L1_SLOT_SIZE;
+        let (iterations, stripes) = (be32(b, s + 4), be32(b, s + 44) as usize);
+        let mut slot = Keyslot {
+            id,
+            priority: 1,
+            key_size,
+            stripes,
+            area_offset: u64::from(be32(b, s + 40)) * 512,
+            area_size: 0,
+            area_cipher: spec.clone(),
+            area_key_size: key_size,
+            kdf: Kdf::Pbkdf2 { iterations, salt: bytes(s + 8, 32) },
+        };
+        slot.area_size = slot.material_len() as u64;
+        let fits = (1..=MAX_KEY).contains(&key_size) && stripes >= 1 && slot.material_len() <= MAX_AF && iterations > 0;
+        if be32(b, s) == L1_ACTIVE && fits {
+            let _ = keyslots.push(slot);
+        }
+    }
+    if keyslots.is_empty() {
+        return Err(Error::NoKeyslot);
+    }
+    let segment = Segment { offset: u64::from(be32(b, L1_PAYLOAD)) * 512, size: None, iv_tweak: 0, cipher: spec, sector_size: 512 };
+    let digest_iterations = be32(b, L1_DIGEST_ITER);
+    if digest_iterations == 0 {
+        return Err(Error::Metadata("a LUKS1 header with 0 digest iterations"));
+    }
+    Ok(Meta {
+        version: 1,
+        keyslots,
+        segment,
+        allow_discards: false,
+        digest_slots: 0xff,
+        digest_iterations,
+        digest_salt: bytes(L1_DIGEST_SALT, 32),
+        digest: bytes(L1_DIGEST, 20),
+    })
 }
 
 /// Derives the key of a keyslot's area from the passphrase into `out`

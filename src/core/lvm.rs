@@ -262,7 +262,7 @@ pub fn dm_name(vg: &str, lv: &str) -> Option<Name> {
 }
 
 /// The dm uuid lvm2 gives an LV: `LVM-<vg id><lv id>`.
-pub fn dm_uuid(vg: &Vg, lv: &Lv) -> heapless::String<70> {
+pub fn dm_uuid(vg: &Vg, lv: &Lv) -> heapless::String<160> {
     let mut u = heapless::String::new();
     let _ = write!(u, "LVM-{}{}", vg.id, lv.id);
     u

@@ -270,7 +270,9 @@ fn write_batch(m: &mut Map, dst: &mut dyn SlotSink, chunks: &[Chunk], done: &mut
 pub fn compress_chunk(comp: Compression, unc: &[u8], cmp: &mut [u8; OUT_SIZE], lzo: &mut lzo_compress::Table) -> Result<usize, Error> {
     let out = &mut cmp[CMP_HEADER..];
     let n = match comp {
-        Compression::Lz4 => lz4_flex::block::compress_into(unc, out).map_err(|_| Error::Compress)?,
+        // One table kind for every chunk (`compress_into` also builds the
+        // 16-bit one for inputs under 64 KiB: 0.6 KiB more code).
+        Compression::Lz4 => lz4_flex::block::compress_into_with_table(unc, out, &mut lz4_flex::block::CompressTable::large()).map_err(|_| Error::Compress)?,
         _ => lzo_compress::compress_into(unc, out, lzo).map_err(|_| Error::Compress)?,
     };
     if n > crate::image::MAX_CMP_LEN {

@@ -17,6 +17,10 @@ fn tmp(name: &str) -> PathBuf {
 
 /// A LUKS2 file made by cryptsetup with `args`; returns it and its volume key.
 fn format(name: &str, args: &[&str]) -> (Vec<u8>, Vec<u8>) {
+    format_as("luks2", name, args)
+}
+
+fn format_as(kind: &str, name: &str, args: &[&str]) -> (Vec<u8>, Vec<u8>) {
     let img = tmp(name);
     let key = tmp(&format!("{name}.key"));
     let vk = tmp(&format!("{name}.vk"));
@@ -25,7 +29,7 @@ fn format(name: &str, args: &[&str]) -> (Vec<u8>, Vec<u8>) {
     std::fs::write(&vk, &vkey).unwrap();
     std::fs::write(&img, vec![0u8; 24 << 20]).unwrap();
     let mut c = Command::new("cryptsetup");
-    c.args(["luksFormat", "--batch-mode", "--type", "luks2", "--key-file"]).arg(&key).arg("--volume-key-file").arg(&vk);
+    c.args(["luksFormat", "--batch-mode", "--type", kind, "--key-file"]).arg(&key).arg("--volume-key-file").arg(&vk);
     c.args(args).arg(&img);
     let out = c.output().unwrap_or_else(|e| panic!("cryptsetup (apt install cryptsetup-bin; scripts/setup.sh does): {e}"));
     assert!(out.status.success(), "cryptsetup luksFormat {args:?}: {}", String::from_utf8_lossy(&out.stderr));
@@ -214,4 +218,51 @@ fn base64_agrees_with_base64ct() {
         let doc = json::parse(bad, &mut toks).unwrap();
         assert_eq!(Bytes::decode(doc.root().items().next()), None, "{bad}");
     }
+}
+
+#[test]
+fn luks1_keyslots_open_with_the_passphrase_only() {
+    let fast = ["--pbkdf-force-iterations", "1000"];
+    let (img, vkey) = format_as("luks1", "l1", &[&fast[..], &["--hash", "sha256"]].concat());
+    assert_eq!(version(&img), Some(1));
+    assert_eq!(check_copy(&img, 0), None, "not a LUKS2 header");
+    let meta = parse_luks1(&img[..L1_SIZE]).unwrap();
+    assert_eq!(meta.version, 1);
+    assert_eq!(meta.keyslots.len(), 1);
+    let s = &meta.keyslots[0];
+    assert_eq!((s.id, s.key_size, s.stripes, s.area_cipher.as_str()), (0, 64, 4000, "aes-xts-plain64"));
+    assert!(matches!(s.kdf, Kdf::Pbkdf2 { iterations: 1000, .. }), "{:?}", s.kdf);
+    assert_eq!((meta.segment.offset, meta.segment.size, meta.segment.sector_size), (4096 * 512, None, 512));
+    assert_eq!(unlock(&img, &meta, PASS).as_deref(), Some(&vkey[..]));
+    assert_eq!(unlock(&img, &meta, b"wrong"), None);
+    let hex: String = vkey.iter().map(|b| format!("{b:02x}")).collect();
+    let (len, p) = crypt_params(&meta.segment, &vkey, (8, 16), 24 << 20, false).unwrap();
+    assert_eq!((len, p.as_str()), (((24 << 20) - (2 << 20)) / 512, format!("aes-xts-plain64 {hex} 0 8:16 4096").as_str()));
+
+    // A second keyslot (cryptsetup luksAddKey) in slot 3.
+    let img_path = tmp("l1");
+    let new = tmp("l1.new");
+    std::fs::write(&new, b"another one").unwrap();
+    let out = Command::new("cryptsetup")
+        .args(["luksAddKey", "--batch-mode", "--key-file"]).arg(tmp("l1.key")).args(["--key-slot", "3"]).args(fast).arg(&img_path).arg(&new)
+        .output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let img = std::fs::read(&img_path).unwrap();
+    let meta = parse_luks1(&img[..L1_SIZE]).unwrap();
+    assert_eq!(meta.keyslots.iter().map(|s| s.id).collect::<Vec<_>>(), [0, 3]);
+    assert_eq!(unlock(&img, &meta, b"another one").as_deref(), Some(&vkey[..]));
+
+    // Refusals: SHA-1, no active keyslot, a cipher with a space, short input.
+    let mut bad = img.clone();
+    bad[L1_HASH..L1_HASH + 6].copy_from_slice(b"sha1\0\0");
+    assert!(matches!(parse_luks1(&bad), Err(Error::Unsupported(_))));
+    let mut bad = img.clone();
+    for id in 0..8 {
+        bad[L1_SLOTS + id * L1_SLOT_SIZE..][..4].copy_from_slice(&0xDEADu32.to_be_bytes());
+    }
+    assert_eq!(parse_luks1(&bad), Err(Error::NoKeyslot));
+    let mut bad = img.clone();
+    bad[L1_MODE] = b' ';
+    assert!(matches!(parse_luks1(&bad), Err(Error::Metadata(_))));
+    assert_eq!(parse_luks1(&img[..L1_SIZE - 1]), Err(Error::NoHeader));
 }
