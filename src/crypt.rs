@@ -49,6 +49,7 @@ impl Drop for Key {
 
 /// Unlocks every configured device; failures are reported and skipped
 /// (whatever needed the device then says it is missing).
+#[inline(never)]
 pub fn unlock_all(cfg: &Config) {
     if cfg.luks.is_empty() {
         return;
@@ -70,22 +71,27 @@ pub fn unlock_all(cfg: &Config) {
     }
 }
 
+#[inline(never)]
 fn unlock(cfg: &Config, ctl: &Control, d: &LuksDevice, cached: &mut Key) {
-    let Some(uuid) = resume_init::text::parse_uuid(d.uuid) else {
-        error!("rd.luks: {} is not a UUID; skipped", d.uuid);
-        return;
+    // rd.luks.* name a UUID; cryptdevice= any device (UUID=, /dev/…).
+    let (spec, shown) = match resume_init::text::parse_uuid(d.uuid) {
+        Some(u) => (DevSpec::Uuid(u), "UUID="),
+        None => match resume_init::devspec::parse(d.uuid) {
+            Ok(s) => (s, ""),
+            Err(why) => return error!("LUKS device {}: {why}; skipped", d.uuid),
+        },
     };
     let mut name = MapName::new();
     let _ = match d.name {
         Some(n) => name.push_str(n).map_err(|_| ()),
         None => write!(name, "luks-{}", d.uuid).map_err(|_| ()),
     };
-    let Some(dev) = device::wait_for("LUKS", d.uuid, &DevSpec::Uuid(uuid), Deadline::Ms(WAIT_MS)) else {
-        error!("LUKS device UUID={} did not appear within {} s; /dev/mapper/{name} will be missing", d.uuid, WAIT_MS / 1000);
+    let Some(dev) = device::wait_for("LUKS", d.uuid, &spec, Deadline::Ms(WAIT_MS)) else {
+        error!("LUKS device {shown}{} did not appear within {} s; /dev/mapper/{name} will be missing", d.uuid, WAIT_MS / 1000);
         return;
     };
     let node = dev.node();
-    let fail = |why: &str| error!("cannot unlock {node} (UUID={}): {why}; /dev/mapper/{name} will be missing", d.uuid);
+    let fail = |why: &str| error!("cannot unlock {node} ({shown}{}): {why}; /dev/mapper/{name} will be missing", d.uuid);
     let meta = match read_meta(&dev) {
         Ok(m) => m,
         Err(why) => return fail(why),
@@ -101,7 +107,7 @@ fn unlock(cfg: &Config, ctl: &Control, d: &LuksDevice, cached: &mut Key) {
     // Whether any keyslot can be tried here at all (a cipher the kernel
     // lacks makes every one fail before the passphrase matters).
     let mut usable = true;
-    for k in cfg.luks_keys.iter().filter(|k| k.uuid.is_none_or(|u| u.eq_ignore_ascii_case(d.uuid))) {
+    for k in cfg.luks_keys.iter().filter(|k| k.uuid.is_none_or(|u| u.eq_ignore_ascii_case(&meta.uuid))) {
         match read_keyfile(k.path) {
             Ok(key) => match try_key(ctl, &dev, &meta, &key.0, &mut vk) {
                 Ok(slot) => {
@@ -110,7 +116,7 @@ fn unlock(cfg: &Config, ctl: &Control, d: &LuksDevice, cached: &mut Key) {
                 }
                 Err(tried) => {
                     usable = tried;
-                    warning!("keyfile {} does not open {node} (UUID={})", k.path, d.uuid)
+                    warning!("keyfile {} does not open {node} (UUID={})", k.path, meta.uuid)
                 }
             },
             Err(e) => warning!("cannot read keyfile {}: {}", k.path, E(e)),
@@ -151,14 +157,14 @@ fn unlock(cfg: &Config, ctl: &Control, d: &LuksDevice, cached: &mut Key) {
     let Some((len, params)) = params else { return fail("its data segment does not fit the device") };
     let mut uuid_text = heapless::String::<160>::new();
     let _ = write!(uuid_text, "CRYPT-LUKS{}-", meta.version);
-    for c in d.uuid.chars().filter(|c| *c != '-') {
+    for c in meta.uuid.chars().filter(|c| *c != '-') {
         let _ = uuid_text.push(c.to_ascii_lowercase());
     }
     let _ = write!(uuid_text, "-{name}");
     match ctl.create(&name, &uuid_text, &[Target { start: 0, len, kind: "crypt", params: &params }], false) {
         Ok(m) => {
             crate::dm::udev_record(&m, &name, None);
-            info!("unlocked {node} (LUKS{} UUID={}) with keyslot {slot} ({how}) as /dev/mapper/{name} ({})", meta.version, d.uuid, m.node());
+            info!("unlocked {node} (LUKS{} UUID={}) with keyslot {slot} ({how}) as /dev/mapper/{name} ({})", meta.version, meta.uuid, m.node());
         }
         Err(e) => error!("cannot map {node} as {name}: {e}; /dev/mapper/{name} will be missing"),
     }
@@ -166,6 +172,7 @@ fn unlock(cfg: &Config, ctl: &Control, d: &LuksDevice, cached: &mut Key) {
 
 /// Reads and checks both header copies (the valid one with the higher
 /// sequence number wins, as in cryptsetup) and parses the metadata.
+#[inline(never)]
 fn read_meta(dev: &Device) -> Result<Meta, &'static str> {
     let fd = dev.open(OFlags::RDONLY).map_err(|_| "cannot open it")?;
     let mut buf = Anon::new(MAX_HDR).map_err(|_| "no memory for its header")?;
@@ -206,11 +213,13 @@ fn read_meta(dev: &Device) -> Result<Meta, &'static str> {
     }
     let text = luks::json_text(buf, &h).map_err(|_| "damaged LUKS2 metadata")?;
     let mut toks = [Token::EMPTY; luks::MAX_TOKENS];
-    luks::parse_meta(text, &mut toks).map_err(|e| match e {
+    let mut meta = luks::parse_meta(text, &mut toks).map_err(|e| match e {
         luks::Error::Unsupported(w) => w,
         luks::Error::NoKeyslot => "no usable keyslot (argon2id, argon2i or pbkdf2 with sha256)",
         _ => "damaged LUKS2 metadata (JSON)",
-    })
+    })?;
+    meta.uuid = h.uuid;
+    Ok(meta)
 }
 
 fn read_keyfile(path: &str) -> Result<Key, Errno> {
@@ -239,6 +248,7 @@ fn try_key(ctl: &Control, dev: &Device, meta: &Meta, pass: &[u8], vk: &mut [u8; 
 }
 
 /// Whether `pass` opens `slot`; `None` (and why, said) if it cannot be tried.
+#[inline(never)]
 fn open_slot(ctl: &Control, dev: &Device, meta: &Meta, slot: &Keyslot, pass: &[u8], vk: &mut [u8; MAX_KEY]) -> Option<bool> {
     let node = dev.node();
     let kib = slot.kdf_memory_kib();
@@ -302,6 +312,7 @@ fn read_material(ctl: &Control, dev: &Device, slot: &Keyslot, key: &[u8]) -> Opt
     out.filter(|_| read)
 }
 
+#[inline(never)]
 fn mem_available_kib() -> u64 {
     let mut buf = [0u8; 2048];
     let Ok(text) = crate::fsutil::read_str("/proc/meminfo", &mut buf) else { return 0 };

@@ -143,6 +143,7 @@ fn locate(name: &str) -> Result<(u32, u32, u64), Errno> {
 }
 
 /// `/proc/swaps` names with `\040` and friends unescaped.
+#[inline(never)]
 fn unescape(raw: &str) -> PathBuf {
     let mut p = PathBuf::new();
     let b = raw.as_bytes();
@@ -472,6 +473,7 @@ fn hibernate(
 /// Freezes, snapshots, writes, commits and powers off; returns only when
 /// the system goes on (resumed, woken, or after a failure).
 #[allow(clippy::too_many_arguments)]
+#[inline(never)]
 fn snapshot_and_write(
     opts: &Options,
     snap: &SnapshotReader,

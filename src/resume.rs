@@ -27,6 +27,7 @@ const SYS_RESUME_OFFSET: &str = "/sys/power/resume_offset";
 const FACS: &str = "/sys/firmware/acpi/tables/FACS";
 
 /// Runs the resume step. Returns when the boot is to go on fresh.
+#[inline(never)]
 pub fn run(cfg: &Config) {
     let Some(text) = cfg.resume_device() else {
         debug!("no resume= given; not resuming");
@@ -171,6 +172,7 @@ impl PageSink for SnapshotSink<'_> {
 
 /// Resumes from the image on `dev`, or returns to boot fresh. Returns
 /// whether the header at `offset` is known to carry no image now.
+#[inline(never)]
 fn userspace_resume(cfg: &Config, text: &str, dev: &Device, offset: u64) -> bool {
     let node = dev.node();
     let Some(mut d) = open(dev, offset) else { return false };
@@ -321,6 +323,7 @@ fn load(node: &str, d: &mut ImageDevice, h: &swsusp::Header, snap: &Snapshot) ->
 }
 
 /// Freezes and jumps into the loaded image. Returns only if that failed.
+#[inline(never)]
 fn restore(node: &str, h: &swsusp::Header, snap: &Snapshot) {
     // Keep our own pages resident while the kernel swaps memory around.
     if let Err(e) = rustix::mm::mlockall(rustix::mm::MlockAllFlags::CURRENT) {
@@ -351,6 +354,7 @@ fn log_peak_memory() {
 }
 
 /// Renders a failed load as one line; every load error boots fresh.
+#[inline(never)]
 fn report_load_error(node: &str, e: image::Error) {
     match e {
         image::Error::Write { index: 1, errno: CoreErrno::PERM } => error!(

@@ -78,6 +78,16 @@ expect "$L/p1.log" "UDEV-DB-RECORD dm-0 1" "the udev record in the real root's /
 expect_not "$L/p1.log" "hunter2|wrong guess" "the passphrase echoed"
 case_end
 
+case_begin "mkinitcpio's cryptdevice=DEV:NAME:allow-discards and cryptkey=rootfs:PATH open the same container"
+luks_boot "$L/c1.log" "$R/root.img" "$L/swap.img" -- root=/dev/vda cryptdevice=/dev/vdb:cswap:allow-discards \
+    cryptkey=rootfs:/etc/keys/swap.key resume=/dev/mapper/cswap noresume
+expect_no_panic "$L/c1.log"
+expect "$L/c1.log" "resume-init: unlocked /dev/vdb \(LUKS2 UUID=$LUKS_UUID\) with keyslot 0 \(keyfile\) as /dev/mapper/cswap" "the unlock"
+expect "$L/c1.log" "no hibernation image on /dev/dm-0" "the swap inside (its image consumed before)"
+expect "$L/c1.log" "FRESH-BOOT" "the boot going on"
+expect_not "$L/c1.log" "ignoring crypt" "a parameter refused"
+case_end
+
 case_begin "LUKS2 faults: a damaged header, resume= at the locked container"
 cp "$L/swap.img" "$L/damaged.img"
 printf '\x00' | dd of="$L/damaged.img" bs=1 seek=4200 conv=notrunc status=none

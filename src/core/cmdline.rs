@@ -129,7 +129,8 @@ pub struct Problem<'a> {
 /// A LUKS device to unlock before looking for the resume and root devices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LuksDevice<'a> {
-    /// The LUKS UUID (`rd.luks.uuid=`, `rd.luks.name=UUID=…`).
+    /// The LUKS UUID (`rd.luks.uuid=`, `rd.luks.name=UUID=…`), or for
+    /// mkinitcpio's `cryptdevice=DEV:NAME` any device spec.
     pub uuid: &'a str,
     /// The mapping's name; `luks-UUID` when not given (systemd's rule).
     pub name: Option<&'a str>,
@@ -228,6 +229,7 @@ impl Default for Config<'_> {
 
 impl<'a> Config<'a> {
     /// Parses a whole command line (the contents of `/proc/cmdline`).
+    #[inline(never)]
     pub fn parse(line: &'a str) -> Config<'a> {
         let mut c = Config::default();
         for p in params(line) {
@@ -256,6 +258,12 @@ impl<'a> Config<'a> {
         }
     }
 
+    fn add_key(&mut self, p: Param<'a>, uuid: Option<&'a str>, path: &'a str) {
+        if self.luks_keys.push(LuksKey { uuid, path }).is_err() {
+            self.problem(p.name, path, "one keyfile too many");
+        }
+    }
+
     /// A non-empty value, or a problem recorded and `None`.
     fn text(&mut self, p: Param<'a>) -> Option<&'a str> {
         match p.value {
@@ -276,6 +284,7 @@ impl<'a> Config<'a> {
         n
     }
 
+    #[inline(never)]
     fn apply(&mut self, p: Param<'a>) {
         match (p.name, p.value) {
             ("root", _) => self.root = self.text(p),
@@ -343,11 +352,28 @@ impl<'a> Config<'a> {
                         self.problem(p.name, v, "names a key device; put the keyfile into the initramfs instead (mkinitramfs.sh -f)");
                     } else if !path.starts_with('/') {
                         self.problem(p.name, v, "is not an absolute path inside the initramfs");
-                    } else if self.luks_keys.push(LuksKey { uuid, path }).is_err() {
-                        self.problem(p.name, v, "one keyfile too many");
+                    } else {
+                        self.add_key(p, uuid, path);
                     }
                 }
             }
+            // mkinitcpio's encrypt hook: cryptdevice=DEV:NAME[:allow-discards],
+            // cryptkey=rootfs:PATH (a keyfile in the initramfs).
+            ("cryptdevice", _) => match self.text(p).map(|v| v.strip_suffix(":allow-discards").map_or((v, false), |v| (v, true))) {
+                Some((v, discard)) => match v.rsplit_once(':') {
+                    Some((dev, name)) if !dev.is_empty() && !name.is_empty() && !name.contains('/') => {
+                        self.luks_discard |= discard;
+                        self.add_luks(p, LuksDevice { uuid: dev, name: Some(name) })
+                    }
+                    _ => self.problem(p.name, v, "is not DEVICE:NAME"),
+                },
+                None => {}
+            },
+            ("cryptkey", _) => match self.text(p).map(|v| (v, v.strip_prefix("rootfs:"))) {
+                Some((_, Some(path))) if path.starts_with('/') => self.add_key(p, None, path),
+                Some((v, _)) => self.problem(p.name, v, "is not rootfs:/PATH; put the keyfile into the initramfs (mkinitramfs.sh -f)"),
+                None => {}
+            },
             ("rd.luks.options" | "luks.options", _) => {
                 if let Some(v) = self.text(p) {
                     let opts = v.split_once('=').map_or(v, |(_, o)| o);
@@ -566,5 +592,28 @@ mod luks_tests {
                 ("rd.luks.uuid", "needs a value"),
             ]
         );
+    }
+
+    #[test]
+    fn mkinitcpio_cryptdevice_and_cryptkey() {
+        let c = Config::parse("cryptdevice=UUID=0a1b2c3d-4e5f-6789-abcd-ef0123456789:cryptlvm cryptkey=rootfs:/crypto_keyfile.bin");
+        assert_eq!(c.luks.as_slice(), [LuksDevice { uuid: "UUID=0a1b2c3d-4e5f-6789-abcd-ef0123456789", name: Some("cryptlvm") }]);
+        assert_eq!(c.luks_keys.as_slice(), [LuksKey { uuid: None, path: "/crypto_keyfile.bin" }]);
+        assert!(!c.luks_discard && c.problems.is_empty());
+        let c = Config::parse("cryptdevice=/dev/nvme0n1p2:root:allow-discards");
+        assert_eq!(c.luks.as_slice(), [LuksDevice { uuid: "/dev/nvme0n1p2", name: Some("root") }]);
+        assert!(c.luks_discard);
+        let bad = Config::parse("cryptdevice=/dev/sda2 cryptdevice=/dev/sda2: cryptkey=/dev/sdb1:ext4:/key cryptkey=rootfs:rel");
+        let why: Vec<_> = bad.problems.iter().map(|p| (p.param, p.why)).collect();
+        assert_eq!(
+            why,
+            [
+                ("cryptdevice", "is not DEVICE:NAME"),
+                ("cryptdevice", "is not DEVICE:NAME"),
+                ("cryptkey", "is not rootfs:/PATH; put the keyfile into the initramfs (mkinitramfs.sh -f)"),
+                ("cryptkey", "is not rootfs:/PATH; put the keyfile into the initramfs (mkinitramfs.sh -f)"),
+            ]
+        );
+        assert!(bad.luks.is_empty());
     }
 }

@@ -231,6 +231,9 @@ pub struct Segment {
 pub struct Meta {
     /// 1 or 2 (device-mapper uuids and messages name it).
     pub version: u8,
+    /// The container's UUID as written (LUKS2: the caller sets it from
+    /// the [`BinHeader`]).
+    pub uuid: heapless::String<40>,
     /// Usable keyslots, preferred first.
     pub keyslots: heapless::Vec<Keyslot, MAX_KEYSLOTS>,
     pub segment: Segment,
@@ -379,7 +382,7 @@ pub fn parse_meta(text: &str, toks: &mut [Token]) -> Result<Meta, Error> {
     if keyslots.is_empty() {
         return Err(Error::NoKeyslot);
     }
-    Ok(Meta { version: 2, keyslots, segment, allow_discards, digest_slots, digest_iterations, digest_salt, digest })
+    Ok(Meta { version: 2, uuid: heapless::String::new(), keyslots, segment, allow_discards, digest_slots, digest_iterations, digest_salt, digest })
 }
 
 /// The LUKS1 header (`struct luks_phdr`, 592 bytes, big-endian): its
@@ -455,6 +458,7 @@ pub fn parse_luks1(b: &[u8]) -> Result<Meta, Error> {
     }
     Ok(Meta {
         version: 1,
+        uuid: crate::text::fixed_str(&b[UUID..UUID + 40]).and_then(|u| heapless::String::try_from(u).ok()).unwrap_or_default(),
         keyslots,
         segment,
         allow_discards: false,
