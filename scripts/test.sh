@@ -65,8 +65,10 @@ echo "== QEMU fault matrix (kernel $KVER)"
 . "$top/tests/faults.sh"
 echo "== QEMU tests of the writer, resume-init hibernate (kernel $KVER)"
 WRITER_LONG=1 . "$top/tests/hibernate.sh"
-echo "== QEMU tests of LUKS2 (kernel $KVER)"
+echo "== QEMU tests of LUKS2, LUKS1 and LVM2 (kernel $KVER)"
 . "$top/tests/luks.sh"
+echo "== QEMU tests of btrfs and xfs roots (kernel $KVER)"
+. "$top/tests/fs.sh"
 
 if [ -n "$k612" ]; then
     use_kernel "$k612"

@@ -133,14 +133,24 @@ pub fn read_at(dev: &Device, offset: u64, buf: &mut [u8]) -> Result<usize, Errno
     fsutil::pread_full(&fd, buf, offset)
 }
 
+/// What `dev` holds, by its first page or else (btrfs) the page at
+/// 64 KiB, read into `page`.
+pub fn identify<'p>(dev: &Device, page: &'p mut [u8; PROBE_SIZE]) -> Option<probe::Ident<'p>> {
+    let n = read_at(dev, 0, page).ok()?;
+    if probe::identify(&page[..n]).is_some() {
+        return probe::identify(&page[..n]);
+    }
+    let n = read_at(dev, probe::BTRFS_SB_AT, page).ok()?;
+    probe::identify_btrfs(&page[..n])
+}
+
 /// Whether the content of `e` matches a UUID or LABEL spec.
 fn content_matches(e: &Entry, spec: &DevSpec) -> bool {
     if e.size_sectors == 0 {
         return false; // empty drive: nothing to read, and reading may hang
     }
     let mut page = [0u8; PROBE_SIZE];
-    let Ok(n) = read_at(&e.dev, 0, &mut page) else { return false };
-    let Some(id) = probe::identify(&page[..n]) else { return false };
+    let Some(id) = identify(&e.dev, &mut page) else { return false };
     match spec {
         DevSpec::Uuid(u) => id.uuid.as_ref() == Some(u),
         DevSpec::Label(l) => id.label == *l,

@@ -67,26 +67,28 @@ pub fn early() -> [Option<Sys<'static>>; 3] {
     errs
 }
 
-/// Whether the device holds an ext2/3/4 filesystem.
-fn is_ext(dev: &Device) -> bool {
+/// The filesystem type the device's superblock names (ext4 for ext2/3/4,
+/// xfs, btrfs).
+fn fstype_of(dev: &Device) -> Option<&'static str> {
     let mut page = [0u8; probe::PROBE_SIZE];
-    matches!(
-        crate::device::read_at(dev, 0, &mut page).ok().and_then(|n| probe::identify(&page[..n])),
-        Some(probe::Ident { kind: probe::Kind::Ext, .. })
-    )
+    crate::device::identify(dev, &mut page)?.kind.fstype()
 }
 
 /// Why the root could not be mounted.
 pub enum RootError {
-    /// Every filesystem type was tried; `last` is the last errno.
-    NoFilesystem { tried: u32, last: Errno },
+    /// Every filesystem type was tried; `last` is the last errno;
+    /// `probed`: the type the superblock named.
+    NoFilesystem { tried: u32, last: Errno, probed: Option<&'static str> },
     Sys(Sys<'static>),
 }
 
 impl core::fmt::Display for RootError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            RootError::NoFilesystem { tried, last } => write!(
+            RootError::NoFilesystem { last: Errno::NODEV, probed: Some(t), .. } => {
+                write!(f, "it holds {t}, which this kernel has no driver for; add the module to the initramfs (mkinitramfs.sh -m {t})")
+            }
+            RootError::NoFilesystem { tried, last, .. } => write!(
                 f,
                 "no filesystem recognised it ({tried} types tried, last error {}); is it formatted? rootfstype= names the type",
                 E(*last)
@@ -104,15 +106,19 @@ pub fn root(dev: &Device, fstype: Option<&str>, data: Option<&str>, read_only: b
     mkdir(NEW_ROOT).map_err(|errno| RootError::Sys(Sys { op: "mkdir", what: NEW_ROOT, errno }))?;
     let node = dev.node();
     let mut list = [0u8; 4096];
+    let probed = if fstype.is_none() { fstype_of(dev) } else { None };
     let types: &str = match fstype {
         Some(t) => t,
-        // The ext4 driver mounts ext2 and ext3 too; trying the types in
-        // /proc/filesystems order would make ext3 and ext2 complain first.
-        None if is_ext(dev) => "ext4",
-        None => read_file(FILESYSTEMS, &mut list)
-            .ok()
-            .and_then(|b| core::str::from_utf8(b).ok())
-            .unwrap_or("ext4\next3\next2\n"),
+        // What the superblock says (the ext4 driver mounts ext2 and ext3
+        // too); trying the types in /proc/filesystems order would make
+        // each wrong one complain first.
+        None => match probed {
+            Some(t) => t,
+            None => read_file(FILESYSTEMS, &mut list)
+                .ok()
+                .and_then(|b| core::str::from_utf8(b).ok())
+                .unwrap_or("ext4\next3\next2\n"),
+        },
     };
     let mut data_buf = heapless::Vec::<u8, 512>::new();
     let data_c = match data {
@@ -159,5 +165,5 @@ pub fn root(dev: &Device, fstype: Option<&str>, data: Option<&str>, read_only: b
             }
         }
     }
-    Err(RootError::NoFilesystem { tried, last })
+    Err(RootError::NoFilesystem { tried, last, probed })
 }

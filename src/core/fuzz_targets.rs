@@ -39,6 +39,7 @@ impl core::fmt::Write for Count {
 /// The filesystem and swap probes and the hibernation header.
 pub fn swap_header(data: &[u8]) {
     let _ = crate::probe::identify(data);
+    let _ = crate::probe::identify_btrfs(data);
     let mut page = [0u8; PAGE];
     let n = data.len().min(PAGE);
     page[PAGE - n..].copy_from_slice(&data[..n]);

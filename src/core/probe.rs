@@ -1,5 +1,6 @@
-//! On-disk identification: the ext2/3/4 superblock and the Linux swap
-//! header (also when it carries a hibernation signature). Partition tables
+//! On-disk identification: the ext2/3/4, xfs and btrfs superblocks, the
+//! LUKS header and the Linux swap header (also when it carries a
+//! hibernation signature). Partition tables
 //! are in `parttable`. Each probe takes the bytes the caller read and
 //! never panics on short or hostile input.
 
@@ -25,8 +26,25 @@ const SWAP_LABEL_LEN: usize = 16;
 /// Offset of the 10-byte signature at the end of a 4 KiB header page.
 pub const SWAP_SIG: usize = PROBE_SIZE - 10;
 
-/// The LUKS header's UUID text (`xxxxxxxx-xxxx-…`, NUL-padded).
+/// The LUKS header's UUID text (`xxxxxxxx-xxxx-…`, NUL-padded); LUKS2's
+/// label.
 const LUKS_UUID: usize = 168;
+const LUKS2_LABEL: usize = 24;
+
+/// The xfs superblock (`struct xfs_dsb`, big-endian, at 0).
+const XFS_MAGIC: &[u8; 4] = b"XFSB";
+const XFS_BLOCKSIZE: usize = 4;
+const XFS_UUID: usize = 32;
+const XFS_LABEL: usize = 108;
+
+/// The btrfs superblock (`struct btrfs_super_block`) lies at 64 KiB:
+/// [`identify_btrfs`] takes the page read there.
+pub const BTRFS_SB_AT: u64 = 0x10000;
+const BTRFS_FSID: usize = 0x20;
+const BTRFS_BYTENR: usize = 0x30;
+const BTRFS_MAGIC_AT: usize = 0x40;
+const BTRFS_MAGIC: &[u8; 8] = b"_BHRfS_M";
+const BTRFS_LABEL: usize = 0x12b;
 
 /// The swap signatures of mkswap (v1, v0).
 pub const SWAPSPACE2: &[u8; 10] = b"SWAPSPACE2";
@@ -44,6 +62,22 @@ pub enum Kind {
     Swap { hibernated: bool },
     /// A LUKS container (version 1 or 2); its UUID is the container's.
     Luks,
+    Xfs,
+    /// btrfs; its UUID is the filesystem's (`fsid`), the same on every
+    /// device of a multi-device filesystem, as blkid reports it.
+    Btrfs,
+}
+
+impl Kind {
+    /// The filesystem type to mount it as, if it is a filesystem.
+    pub fn fstype(self) -> Option<&'static str> {
+        match self {
+            Kind::Ext => Some("ext4"),
+            Kind::Xfs => Some("xfs"),
+            Kind::Btrfs => Some("btrfs"),
+            _ => None,
+        }
+    }
 }
 
 /// The identity of a filesystem or swap area.
@@ -86,7 +120,14 @@ pub fn identify(b: &[u8]) -> Option<Ident<'_>> {
     if crate::luks::version(b).is_some() {
         // LUKS1 and LUKS2 keep the UUID as text at the same offset.
         let uuid = fixed_str(b.get(LUKS_UUID..LUKS_UUID + 40)?).and_then(crate::text::parse_uuid);
-        return Some(Ident { kind: Kind::Luks, uuid, label: "" });
+        let label = if crate::luks::version(b) == Some(2) { fixed_str(b.get(LUKS2_LABEL..LUKS2_LABEL + 48)?) } else { None };
+        return Some(Ident { kind: Kind::Luks, uuid, label: label.unwrap_or("") });
+    }
+    if b.get(..4)? == XFS_MAGIC {
+        let bs = u32::from_be_bytes(b.get(XFS_BLOCKSIZE..XFS_BLOCKSIZE + 4)?.try_into().ok()?);
+        if bs.is_power_of_two() && (512..=65536).contains(&bs) {
+            return Some(Ident { kind: Kind::Xfs, uuid: uuid_at(b, XFS_UUID), label: fixed_str(b.get(XFS_LABEL..XFS_LABEL + 12)?).unwrap_or("") });
+        }
     }
     if le16(b, EXT_MAGIC_AT) == Some(EXT_MAGIC) {
         return Some(Ident {
@@ -112,6 +153,15 @@ pub fn identify(b: &[u8]) -> Option<Ident<'_>> {
         return Some(Ident { kind: Kind::Swap { hibernated: false }, uuid: None, label: "" });
     }
     None
+}
+
+/// Identifies a btrfs superblock in the page read at [`BTRFS_SB_AT`]
+/// (the place [`identify`]'s first page does not reach).
+pub fn identify_btrfs(b: &[u8]) -> Option<Ident<'_>> {
+    if b.get(BTRFS_MAGIC_AT..BTRFS_MAGIC_AT + 8)? != BTRFS_MAGIC || le64(b, BTRFS_BYTENR)? != BTRFS_SB_AT {
+        return None;
+    }
+    Some(Ident { kind: Kind::Btrfs, uuid: uuid_at(b, BTRFS_FSID), label: fixed_str(b.get(BTRFS_LABEL..BTRFS_LABEL + 256)?).unwrap_or("") })
 }
 
 #[cfg(test)]
@@ -180,5 +230,28 @@ mod tests {
         assert_eq!(id.kind, Kind::Swap { hibernated: false });
         assert_eq!(id.label, "fixture-swap");
         assert_eq!(id.uuid, crate::text::parse_uuid("11111111-2222-4333-8444-555555555555"));
+    }
+
+    #[test]
+    fn xfs_btrfs_and_a_luks2_label() {
+        // Made by tests/fixtures/make.sh with mkfs.xfs, mkfs.btrfs, cryptsetup.
+        let id = identify(include_bytes!("../../tests/fixtures/xfs-head.bin")).unwrap();
+        assert_eq!((id.kind, id.label, id.kind.fstype()), (Kind::Xfs, "fixture-xfs", Some("xfs")));
+        assert_eq!(id.uuid, crate::text::parse_uuid("7a7a7a7a-0000-4000-8000-00000000f5f5"));
+        let sb = include_bytes!("../../tests/fixtures/btrfs-sb.bin");
+        let id = identify_btrfs(sb).unwrap();
+        assert_eq!((id.kind, id.label, id.kind.fstype()), (Kind::Btrfs, "fixture-btrfs", Some("btrfs")));
+        assert_eq!(id.uuid, crate::text::parse_uuid("b7b7b7b7-0000-4000-8000-00000000f5f5"));
+        assert_eq!(identify(sb), None, "the btrfs page is not a first page");
+        let mut moved = sb.to_vec();
+        moved[BTRFS_BYTENR] ^= 1; // a copy that does not say it lies at 64 KiB
+        assert_eq!(identify_btrfs(&moved), None);
+        assert_eq!(identify_btrfs(&sb[..BTRFS_MAGIC_AT + 4]), None);
+        let id = identify(include_bytes!("../../tests/fixtures/luks2-head.bin")).unwrap();
+        assert_eq!((id.kind, id.label, id.kind.fstype()), (Kind::Luks, "fixture-luks", None));
+        assert_eq!(id.uuid, crate::text::parse_uuid("1c1c1c1c-0000-4000-8000-00000000f5f5"));
+        let mut bad = include_bytes!("../../tests/fixtures/xfs-head.bin").to_vec();
+        bad[XFS_BLOCKSIZE + 2] = 3; // block size not a power of two
+        assert_eq!(identify(&bad), None);
     }
 }

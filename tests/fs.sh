@@ -1,0 +1,65 @@
+#!/bin/bash
+# QEMU boot tests of the roots other distributions install: btrfs
+# (Fedora, openSUSE) and xfs (RHEL and its rebuilds), found by root=UUID=
+# and root=LABEL=, their modules added with mkinitramfs.sh -m; and a
+# clear hold when the initramfs lacks the driver.
+#
+#   tests/fs.sh   (sourced by scripts/test.sh, or run alone as root)
+set -uo pipefail
+top=${top:-$(cd "$(dirname "$0")/.." && pwd)}
+# shellcheck source=tests/lib.sh
+. "$top/tests/lib.sh"
+
+S=$T/fs
+mkdir -p "$S"
+BTRFS_UUID=b7f5c0de-0000-4000-8000-0000000b7f50
+XFS_UUID=7f5c0de0-0000-4000-8000-0000000a7f50
+FS_INIT='#!/bin/sh
+echo "FS-INIT-OK pid=$$ fs=$(awk '"'"'$2=="/"{print $3}'"'"' /proc/mounts)"
+poweroff -f'
+build_initramfs
+make_rootdir "$S/rootdir" "$FS_INIT"
+
+# btrfs straight from the directory; xfs (mkfs.xfs has no directory
+# option in Debian 12) filled through a loop mount.
+rm -f "$S/btrfs.img"; truncate -s 160M "$S/btrfs.img"
+mkfs.btrfs -q -f -L fedora -U "$BTRFS_UUID" --rootdir "$S/rootdir" "$S/btrfs.img" >/dev/null 2>&1 \
+    || echo "fs.sh: mkfs.btrfs failed" >&2
+rm -f "$S/xfs.img"; truncate -s 300M "$S/xfs.img"
+mkfs.xfs -q -f -L rhel-root -m uuid="$XFS_UUID" "$S/xfs.img" || echo "fs.sh: mkfs.xfs failed" >&2
+mkdir -p "$S/mnt"
+if mount -o loop "$S/xfs.img" "$S/mnt"; then
+    cp -a "$S/rootdir/." "$S/mnt/"
+    umount "$S/mnt"
+else
+    echo "fs.sh: cannot loop-mount the xfs image" >&2
+fi
+
+FS_INITRD=$T/initramfs-fs-$KVER.cpio.gz
+"$top/scripts/mkinitramfs.sh" -k "$KVER" -m btrfs -m xfs -o "$FS_INITRD" >/dev/null
+
+# fs_boot LOG IMAGE ARGS: a boot of the -m btrfs -m xfs initramfs.
+fs_boot() {
+    local save=$INITRD
+    INITRD=$FS_INITRD
+    boot "$1" -d "$2" -a "$3"
+    INITRD=$save
+}
+
+for c in "btrfs root=UUID=$BTRFS_UUID" "btrfs root=LABEL=fedora" "xfs root=UUID=$XFS_UUID" "xfs root=LABEL=rhel-root"; do
+    fs=${c%% *}; arg=${c#* }
+    case_begin "$fs root by $arg: probed, mounted as $fs, its init started"
+    log=$S/$fs-$(echo "$arg" | cut -d= -f2).log
+    fs_boot "$log" "$S/$fs.img" "$arg"
+    expect_no_panic "$log"
+    expect "$log" "resume-init: mounted /dev/vda \([0-9]+:[0-9]+, $fs, ro\) on /root" "the mount as $fs"
+    expect "$log" "FS-INIT-OK pid=1 fs=$fs" "the real init on $fs"
+    case_end
+done
+
+case_begin "a btrfs root without its module in the initramfs: held with the reason"
+boot "$S/nomod.log" -d "$S/btrfs.img" -a "root=LABEL=fedora panic=0" -u "cannot continue"
+expect_no_panic "$S/nomod.log"
+expect "$S/nomod.log" "it holds btrfs, which this kernel has no driver for; add the module to the initramfs \(mkinitramfs.sh -m btrfs\)" "the missing driver named"
+expect "$S/nomod.log" "cannot continue; the system stays here" "the hold"
+case_end
