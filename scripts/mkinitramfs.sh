@@ -1,11 +1,13 @@
 #!/bin/bash
 # Builds an initramfs with resume-init as /init.
 #
-#   scripts/mkinitramfs.sh [-k KERNEL_VERSION] [-m MODULE]... [-f SRC:DEST]... [-o OUTPUT] [-b BINARY]
+#   scripts/mkinitramfs.sh [-k KERNEL_VERSION] [-m MODULE]... [-f SRC:DEST]... [-r SPEC [-O PAGES]] [-o OUTPUT] [-b BINARY]
 #
 # The image is a gzip'd newc cpio holding /init, /dev/console, the
 # directories the init mounts on, the files under initramfs/, every
-# -f file (a LUKS keyfile, say, at DEST), and the kernel modules for
+# -f file (a LUKS keyfile, say, at DEST), with -r the resume device for
+# a command line without resume= (initramfs-tools' conf/conf.d/resume:
+# RESUME=SPEC, RESUME_OFFSET=PAGES), and the kernel modules for
 # disks, ext4 and dm-crypt (plus every -m MODULE) with their
 # dependencies from modules.dep and pre-softdeps from modules.softdep,
 # listed in load order in /etc/resume-init/modules. Compressed modules
@@ -24,9 +26,12 @@ extra=()
 default_modules=(virtio_pci virtio_blk virtio_scsi sd_mod ahci nvme ext4 dm_mod dm_crypt xts)
 files=()
 
-usage() { sed -n '2,13s/^# \{0,1\}//p' "$0"; exit 2; }
-while getopts "k:m:f:o:b:h" opt; do
+resume="" resume_offset=""
+usage() { sed -n '2,15s/^# \{0,1\}//p' "$0"; exit 2; }
+while getopts "k:m:f:r:O:o:b:h" opt; do
     case $opt in
+        r) resume=$OPTARG ;;
+        O) resume_offset=$OPTARG ;;
         k) kver=$OPTARG ;;
         m) extra+=("$OPTARG") ;;
         f) files+=("$OPTARG") ;;
@@ -37,6 +42,8 @@ while getopts "k:m:f:o:b:h" opt; do
 done
 shift $((OPTIND - 1))
 [ $# -eq 0 ] || usage
+[ -z "$resume_offset" ] || [ -n "$resume" ] || { echo "mkinitramfs: -O needs -r" >&2; exit 1; }
+[[ "$resume_offset" =~ ^[0-9]*$ ]] || { echo "mkinitramfs: -O wants a page number, not $resume_offset" >&2; exit 1; }
 
 if [ -z "$kver" ]; then
     kver=$(ls -1 /lib/modules 2>/dev/null | sort -V | tail -n 1)
@@ -106,6 +113,10 @@ for f in "${files[@]}"; do
     [ -f "$src" ] || { echo "mkinitramfs: -f $src: no such file" >&2; exit 1; }
     install -D -m 0400 "$src" "$stage$dest"
 done
+if [ -n "$resume" ]; then
+    mkdir -p "$stage/conf/conf.d"
+    { echo "RESUME=$resume"; [ -z "$resume_offset" ] || echo "RESUME_OFFSET=$resume_offset"; } > "$stage/conf/conf.d/resume"
+fi
 if [ -d "$top/initramfs" ]; then
     cp -a "$top/initramfs/." "$stage/"
     rm -f "$stage/README.md"

@@ -59,6 +59,11 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 const CMDLINE: &str = "/proc/cmdline";
 /// x86 COMMAND_LINE_SIZE is 2048; leave room for other architectures.
 const CMDLINE_CAP: usize = 4096;
+/// The part of it that holds [`RESUME_CONF`] (the command line is at
+/// most 2 KiB on x86).
+const CONF_CAP: usize = 512;
+/// Where initramfs-tools keeps `RESUME=` (and `mkinitramfs.sh -r` puts it).
+const RESUME_CONF: &str = "/conf/conf.d/resume";
 /// Wait for the root device when neither `rootwait` nor `rootwait=` is given.
 const DEFAULT_ROOT_WAIT_MS: u64 = 30_000;
 /// What the kernel tries when `init=` is absent or fails (init/main.c).
@@ -144,8 +149,10 @@ fn boot(args: rt::Args, cmdline: &mut [u8; CMDLINE_CAP]) -> Fatal<'_> {
     for e in mount_errors.iter().flatten() {
         error!("{e}");
     }
-    let line = read_cmdline(cmdline);
-    let cfg = Config::parse(line);
+    let (line_buf, conf_buf) = cmdline.split_at_mut(CMDLINE_CAP - CONF_CAP);
+    let line = read_cmdline(line_buf);
+    let mut cfg = Config::parse(line);
+    resume_conf(&mut cfg, conf_buf);
     PANIC_TIMEOUT.store(cfg.panic, Relaxed);
     log::init_levels(cfg.debug);
     debug!("command line: {}", line.trim_ascii_end());
@@ -170,9 +177,24 @@ fn boot(args: rt::Args, cmdline: &mut [u8; CMDLINE_CAP]) -> Fatal<'_> {
     exec_init(&cfg, args, start)
 }
 
+/// initramfs-tools' stored resume device (mkinitramfs.sh -r), used when
+/// the command line names none.
+#[inline(never)]
+fn resume_conf<'a>(cfg: &mut Config<'a>, buf: &'a mut [u8]) {
+    if cfg.resume.is_some() {
+        return;
+    }
+    if let Some(conf) = fsutil::read_file(RESUME_CONF, buf).ok().and_then(|b| core::str::from_utf8(b).ok()) {
+        cfg.resume_defaults(conf);
+        if let Some(r) = cfg.resume {
+            info!("resume={r} from {RESUME_CONF} (the command line names no resume device)");
+        }
+    }
+}
+
 /// The kernel command line, or as much of it as is valid UTF-8.
 #[inline(never)]
-fn read_cmdline(buf: &mut [u8; CMDLINE_CAP]) -> &str {
+fn read_cmdline(buf: &mut [u8]) -> &str {
     match fsutil::read_file(CMDLINE, buf) {
         Ok(b) => core::str::from_utf8(b).unwrap_or_else(|e| {
             warning!("{CMDLINE} is not valid UTF-8 after byte {}; using what comes before", e.valid_up_to());

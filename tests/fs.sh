@@ -1,8 +1,10 @@
 #!/bin/bash
 # QEMU boot tests of the roots other distributions install: btrfs
 # (Fedora, openSUSE) and xfs (RHEL and its rebuilds), found by root=UUID=
-# and root=LABEL=, their modules added with mkinitramfs.sh -m; and a
-# clear hold when the initramfs lacks the driver.
+# and root=LABEL=, their modules added with mkinitramfs.sh -m; a clear
+# hold when the initramfs lacks the driver; and a hibernate→resume cycle
+# through a swap file on a btrfs root whose resume device and offset
+# come from the initramfs (mkinitramfs.sh -r/-O), not the command line.
 #
 #   tests/fs.sh   (sourced by scripts/test.sh, or run alone as root)
 set -uo pipefail
@@ -19,6 +21,9 @@ echo "FS-INIT-OK pid=$$ fs=$(awk '"'"'$2=="/"{print $3}'"'"' /proc/mounts)"
 poweroff -f'
 build_initramfs
 make_rootdir "$S/rootdir" "$FS_INIT"
+
+# shellcheck source=tests/hibernate-lib.sh
+. "$top/tests/hibernate-lib.sh"
 
 # btrfs straight from the directory; xfs (mkfs.xfs has no directory
 # option in Debian 12) filled through a loop mount.
@@ -62,4 +67,34 @@ boot "$S/nomod.log" -d "$S/btrfs.img" -a "root=LABEL=fedora panic=0" -u "cannot 
 expect_no_panic "$S/nomod.log"
 expect "$S/nomod.log" "it holds btrfs, which this kernel has no driver for; add the module to the initramfs \(mkinitramfs.sh -m btrfs\)" "the missing driver named"
 expect "$S/nomod.log" "cannot continue; the system stays here" "the hold"
+case_end
+
+case_begin "swap file on a btrfs root, resume device stored in the initramfs (-r UUID= -O): hibernated into by the kernel, resumed"
+# The swap file is made as btrfs wants it (NOCOW, preallocated) by
+# btrfs-progs on a loop mount; its header's physical page is what
+# map-swapfile -r prints.
+BSWAP_UUID=b7f5c0de-0000-4000-8000-00000005ba9f
+rm -f "$S/bswap.img"; truncate -s 400M "$S/bswap.img"
+mkfs.btrfs -q -f -L bswap -U "$BSWAP_UUID" --rootdir "$R/rootdir" "$S/bswap.img" >/dev/null 2>&1 || check_fail "mkfs.btrfs failed"
+off=""
+if mount -o loop "$S/bswap.img" "$S/mnt"; then
+    btrfs filesystem mkswapfile --size 200m "$S/mnt/swapfile" >/dev/null 2>&1 || check_fail "btrfs filesystem mkswapfile failed"
+    off=$(btrfs inspect-internal map-swapfile -r "$S/mnt/swapfile" 2>/dev/null)
+    umount "$S/mnt"
+fi
+[ -n "$off" ] || check_fail "no resume offset from btrfs inspect-internal map-swapfile"
+BSWAP_INITRD=$T/initramfs-bswap-$KVER.cpio.gz
+"$top/scripts/mkinitramfs.sh" -k "$KVER" -m btrfs -r "UUID=$BSWAP_UUID" -O "${off:-0}" -o "$BSWAP_INITRD" >/dev/null
+save=$INITRD; INITRD=$BSWAP_INITRD
+boot_disks "$S/b1.log" "$S/bswap.img" -- root=LABEL=bswap rw noresume hib=tokB swap=/swapfile
+boot_disks "$S/b2.log" "$S/bswap.img" -- root=LABEL=bswap rw noresume
+INITRD=$save
+expect_no_panic "$S/b1.log"
+expect "$S/b1.log" "resume=UUID=$BSWAP_UUID from /conf/conf.d/resume" "the stored resume device"
+expect "$S/b1.log" "HIBERNATING token=tokB" "boot 1 reaching hibernation"
+expect "$S/b1.log" "PM: hibernation: Wrote [0-9]+ kbytes" "the kernel writing into the swap file"
+expect_not "$S/b1.log" "SWAPON-FAILED" "swapon of the btrfs swap file failing"
+expect_no_panic "$S/b2.log"
+expect "$S/b2.log" "resume-init: hibernation image found on /dev/vda:" "the image in the swap file"
+expect "$S/b2.log" "RESUMED token=tokB proc=sh -c while :; do sleep 1; done holder-tokB  rc=0" "the session back"
 case_end
