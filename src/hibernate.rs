@@ -133,6 +133,10 @@ fn locate(name: &str) -> Result<(u32, u32, u64), Errno> {
     let st = rustix::fs::stat(name)?;
     match FileType::from_raw_mode(st.st_mode) {
         FileType::BlockDevice => Ok((rustix::fs::major(st.st_rdev), rustix::fs::minor(st.st_rdev), 0)),
+        // A file on btrfs: its st_dev is an anonymous device (major 0)
+        // and FIEMAP gives btrfs's logical addresses, not the disk's.
+        // Left at 0:0, known only to the kernel's own check.
+        FileType::RegularFile if rustix::fs::major(st.st_dev) == 0 => Ok((0, 0, 0)),
         FileType::RegularFile => {
             let fd = rustix::fs::open(name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
             let at = crate::ioctl::first_physical_byte(&fd)?;
@@ -183,7 +187,13 @@ fn active_areas() -> heapless::Vec<Area, 8> {
 /// Why no target could be chosen, already said; the exit status.
 fn choose(opts: &Options) -> Result<Area, i32> {
     let areas = active_areas();
-    let find = |maj: u32, min: u32, off: u64| areas.iter().find(|a| (a.major, a.minor, a.offset) == (maj, min, off));
+    // An exact match, or else the one area whose place is unknown (a
+    // btrfs swap file), taken at the place given: SNAPSHOT_SET_SWAP_AREA
+    // refuses it if no swap header is there.
+    let find = |maj: u32, min: u32, off: u64| {
+        let unknown = || Some(areas.iter().filter(|a| a.major == 0)).filter(|u| u.clone().count() == 1).and_then(|mut u| u.next());
+        areas.iter().find(|a| (a.major, a.minor, a.offset) == (maj, min, off)).or_else(unknown).map(|a| Area { name: a.name.clone(), major: maj, minor: min, offset: off })
+    };
     if let Some(dev) = opts.device {
         let (maj, min, off) = match locate(dev) {
             Ok((maj, min, off)) => (maj, min, opts.offset.unwrap_or(off)),
@@ -192,8 +202,8 @@ fn choose(opts: &Options) -> Result<Area, i32> {
                 return Err(FAILED);
             }
         };
-        return match find(maj, min, off) {
-            Some(a) => Ok(a.clone()),
+        return match find(maj, min, off).filter(|_| maj != 0) {
+            Some(a) => Ok(a),
             None => {
                 error!("--device {dev} (device {maj}:{min}, header at page {off}) is not an active swap area; swapon it first (see {PROC_SWAPS})");
                 Err(FAILED)
@@ -206,7 +216,7 @@ fn choose(opts: &Options) -> Result<Area, i32> {
         let mut b2 = [0u8; 32];
         let off = opts.offset.or_else(|| read_str(SYS_RESUME_OFFSET, &mut b2).ok().and_then(parse_u64)).unwrap_or(0);
         return match find(maj, min, off) {
-            Some(a) => Ok(a.clone()),
+            Some(a) => Ok(a),
             None => {
                 error!(
                     "{SYS_RESUME} names device {maj}:{min} at page {off}, which is not an active swap area: the image would go where nothing looks for it. swapon it, or give --device"
@@ -218,6 +228,13 @@ fn choose(opts: &Options) -> Result<Area, i32> {
     match areas.len() {
         0 => {
             error!("no active swap area ({PROC_SWAPS} is empty): the image needs one; swapon a partition or file first");
+            Err(FAILED)
+        }
+        1 if areas[0].major == 0 => {
+            error!(
+                "{} is a swap file on btrfs, whose disk addresses FIEMAP does not give: boot with resume= and resume_offset= (btrfs inspect-internal map-swapfile -r), or give --device and --offset",
+                areas[0].name
+            );
             Err(FAILED)
         }
         1 => Ok(areas[0].clone()),

@@ -69,7 +69,7 @@ expect "$S/nomod.log" "it holds btrfs, which this kernel has no driver for; add 
 expect "$S/nomod.log" "cannot continue; the system stays here" "the hold"
 case_end
 
-case_begin "swap file on a btrfs root, resume device stored in the initramfs (-r UUID= -O): hibernated into by the kernel, resumed"
+case_begin "swap file on a btrfs root, resume device stored in the initramfs (-r UUID= -O): hibernated into by the kernel and by resume-init hibernate, resumed"
 # The swap file is made as btrfs wants it (NOCOW, preallocated) by
 # btrfs-progs on a loop mount; its header's physical page is what
 # map-swapfile -r prints.
@@ -88,6 +88,10 @@ BSWAP_INITRD=$T/initramfs-bswap-$KVER.cpio.gz
 save=$INITRD; INITRD=$BSWAP_INITRD
 boot_disks "$S/b1.log" "$S/bswap.img" -- root=LABEL=bswap rw noresume hib=tokB swap=/swapfile
 boot_disks "$S/b2.log" "$S/bswap.img" -- root=LABEL=bswap rw noresume
+# And resume-init hibernate into the same file: the place it cannot
+# know by FIEMAP comes from /sys/power/resume(_offset), checked by the kernel.
+write_image "$S/b3.log" tokC "$S/bswap.img" -- root=LABEL=bswap rw noresume swap=/swapfile writer=lzo
+resume "$S/b4.log" tokC "$S/bswap.img" -- root=LABEL=bswap rw noresume
 INITRD=$save
 expect_no_panic "$S/b1.log"
 expect "$S/b1.log" "resume=UUID=$BSWAP_UUID from /conf/conf.d/resume" "the stored resume device"
