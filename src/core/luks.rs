@@ -201,6 +201,7 @@ pub struct Keyslot {
 impl Keyslot {
     /// Bytes of key material to read and decrypt: key × stripes, in
     /// whole 512-byte sectors (`AF_split_sectors`).
+    #[inline(never)]
     pub fn material_len(&self) -> usize {
         (self.key_size * self.stripes).div_ceil(512) * 512
     }
@@ -261,6 +262,7 @@ fn cipher_str(s: &str) -> Option<Cipher> {
     Cipher::try_from(s).ok()
 }
 
+#[inline(never)]
 fn keyslot(id: &str, v: json::Value) -> Option<Keyslot> {
     let id: u8 = id.parse().ok().filter(|&n| (n as usize) < MAX_KEYSLOTS)?;
     if v.get("type")?.str()? != "luks2" {
@@ -411,6 +413,7 @@ fn be32(b: &[u8], at: usize) -> u32 {
 /// eight keyslots of PBKDF2 and 4000 stripes, and a 20-byte PBKDF2
 /// digest of the volume key, all with `hashSpec`; this reader has the
 /// SHA-256 cryptsetup writes since 1.7 (2015), not the older SHA-1.
+#[inline(never)]
 pub fn parse_luks1(b: &[u8]) -> Result<Meta, Error> {
     if version(b) != Some(1) || b.len() < L1_SIZE {
         return Err(Error::NoHeader);
@@ -488,6 +491,7 @@ pub fn derive(slot: &Keyslot, pass: &[u8], memory: &mut [Block], out: &mut [u8])
 
 /// SHA-256 "diffusion" of `AF_merge`: each 32-byte piece `j` of `buf`
 /// becomes H(be32(j) ‖ piece), the last one cut to its length.
+#[inline(never)]
 fn diffuse(buf: &mut [u8]) {
     for (j, piece) in buf.chunks_mut(32).enumerate() {
         let d = sha256::digest(&[&(j as u32).to_be_bytes(), piece]);

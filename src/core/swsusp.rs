@@ -41,6 +41,7 @@ pub enum Compression {
 }
 
 impl Compression {
+    #[inline(never)]
     pub fn name(self) -> &'static str {
         match self {
             Compression::None => "none",
