@@ -1,8 +1,11 @@
 #!/bin/bash
 # Builds an initramfs with resume-init as /init.
 #
-#   scripts/mkinitramfs.sh [-k KERNEL_VERSION] [-m MODULE]... [-f SRC:DEST]... [-r SPEC [-O PAGES]] [-o OUTPUT] [-b BINARY]
+#   scripts/mkinitramfs.sh [--host] [-k KERNEL_VERSION] [-m MODULE]... [-f SRC:DEST]... [-r SPEC [-O PAGES]] [-o OUTPUT] [-b BINARY]
 #
+# --host: for the machine it runs on (scripts/host.sh): its running
+# kernel, its root's filesystem and its disks' drivers, and its resume
+# device stored as with -r; prints the kernel command line to use.
 # The image is a gzip'd newc cpio holding /init, /dev/console, the
 # directories the init mounts on, the files under initramfs/, every
 # -f file (a LUKS keyfile, say, at DEST), with -r the resume device for
@@ -27,7 +30,9 @@ default_modules=(virtio_pci virtio_blk virtio_scsi sd_mod ahci nvme ext4 dm_mod 
 files=()
 
 resume="" resume_offset=""
-usage() { sed -n '2,15s/^# \{0,1\}//p' "$0"; exit 2; }
+usage() { sed -n '2,19s/^# \{0,1\}//p' "$0"; exit 2; }
+host=0
+if [ "${1:-}" = --host ]; then host=1; shift; fi
 while getopts "k:m:f:r:O:o:b:h" opt; do
     case $opt in
         r) resume=$OPTARG ;;
@@ -45,6 +50,14 @@ shift $((OPTIND - 1))
 [ -z "$resume_offset" ] || [ -n "$resume" ] || { echo "mkinitramfs: -O needs -r" >&2; exit 1; }
 [[ "$resume_offset" =~ ^[0-9]*$ ]] || { echo "mkinitramfs: -O wants a page number, not $resume_offset" >&2; exit 1; }
 
+if [ $host = 1 ]; then
+    # shellcheck source=scripts/host.sh
+    . "$top/scripts/host.sh"
+    host_detect || exit 1
+    [ -n "$kver" ] || kver=$host_kver
+    default_modules+=("${host_modules[@]}")
+    if [ -z "$resume" ] && [ -n "$host_resume" ]; then resume=$host_resume; resume_offset=$host_offset; fi
+fi
 if [ -z "$kver" ]; then
     kver=$(ls -1 /lib/modules 2>/dev/null | sort -V | tail -n 1)
     [ -n "$kver" ] || { echo "mkinitramfs: no kernel under /lib/modules; give -k" >&2; exit 1; }
@@ -141,3 +154,7 @@ mkdir -p "$(dirname "$out")"
 (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) | gzip -9n > "$out.tmp"
 mv "$out.tmp" "$out"
 echo "mkinitramfs: wrote $out ($(du -k "$out" | cut -f1) KiB, kernel $kver, ${#order[@]} modules)"
+if [ $host = 1 ]; then
+    echo "mkinitramfs: resume device: ${resume:-none found}${resume_offset:+ at page $resume_offset} (stored in the initramfs)"
+    echo "mkinitramfs: kernel command line: $host_cmdline"
+fi

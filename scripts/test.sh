@@ -67,8 +67,10 @@ echo "== QEMU tests of the writer, resume-init hibernate (kernel $KVER)"
 WRITER_LONG=1 . "$top/tests/hibernate.sh"
 echo "== QEMU tests of LUKS2, LUKS1 and LVM2 (kernel $KVER)"
 . "$top/tests/luks.sh"
-echo "== QEMU tests of btrfs and xfs roots (kernel $KVER)"
+echo "== QEMU tests of btrfs and xfs roots, a btrfs swap file, a stored resume device (kernel $KVER)"
 . "$top/tests/fs.sh"
+echo "== mkinitramfs.sh --host on prepared machine trees"
+. "$top/tests/host.sh"
 
 if [ -n "$k612" ]; then
     use_kernel "$k612"
