@@ -5,7 +5,7 @@
 #
 #   qemu/run.sh [-k KERNEL] [-i INITRD] [-d DISK]... [-m MiB] [-c CPUS]
 #               [-a "KERNEL PARAMS"] [-t SECONDS] [-l LOG] [-u REGEX]
-#               [-p "REGEX::TEXT"]... [-q]
+#               [-p "REGEX::TEXT"]... [-e VARS] [-q]
 #
 #   -k  kernel image (default: newest /boot/vmlinuz-*)
 #   -i  initramfs (default: build/initramfs.cpio.gz)
@@ -17,6 +17,8 @@
 #   -u  stop as soon as a console line matches this extended regex
 #   -p  type TEXT and Enter on the console once REGEX has appeared (as
 #       often as earlier -p of the same REGEX, plus one): a passphrase
+#   -e  boot through UEFI firmware (Debian's ovmf: OVMF_CODE_4M.fd) with
+#       VARS as its writable variable store (a copy of OVMF_VARS_4M.fd)
 #   -q  do not copy the console to standard output
 #
 # QEMU runs under TCG (software emulation) by default; RESUME_INIT_KVM=1
@@ -36,8 +38,9 @@ log=""
 until_re=""
 quiet=0
 answers=()
+firmware=()
 
-while getopts "k:i:d:m:c:a:t:l:u:p:qh" opt; do
+while getopts "k:i:d:m:c:a:t:l:u:p:e:qh" opt; do
     case $opt in
         k) kernel=$OPTARG ;;
         i) initrd=$OPTARG ;;
@@ -49,8 +52,10 @@ while getopts "k:i:d:m:c:a:t:l:u:p:qh" opt; do
         l) log=$OPTARG ;;
         u) until_re=$OPTARG ;;
         p) answers+=("$OPTARG") ;;
+        e) firmware=(-drive "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd"
+                     -drive "if=pflash,format=raw,file=$OPTARG") ;;
         q) quiet=1 ;;
-        *) sed -n '2,24s/^# \{0,1\}//p' "$0"; exit 2 ;;
+        *) sed -n '2,26s/^# \{0,1\}//p' "$0"; exit 2 ;;
     esac
 done
 [ -n "$kernel" ] && [ -f "$kernel" ] || { echo "run.sh: no kernel (give -k)" >&2; exit 2; }
@@ -91,7 +96,7 @@ if [ ${#answers[@]} -gt 0 ]; then
     serial=(-chardev "pipe,id=con,path=$fifo" -serial chardev:con)
 fi
 qemu-system-x86_64 "${accel[@]}" -m "$mem" -smp "$cpus" -no-reboot \
-    -display none -monitor none "${serial[@]}" \
+    -display none -monitor none "${serial[@]}" "${firmware[@]}" \
     -kernel "$kernel" -initrd "$initrd" \
     -append "console=ttyS0 panic=-1 $append" \
     "${drives[@]}" 2> >(grep -v "terminating on signal" >&2) &

@@ -25,8 +25,9 @@ bin=""
 extra=()
 # Disk drivers (virtio, SCSI/SATA, NVMe), the ext4 root filesystem, and
 # device-mapper with dm-crypt and XTS (LUKS's default cipher mode; the
-# kernel cannot load it on demand without a modprobe helper).
-default_modules=(virtio_pci virtio_blk virtio_scsi sd_mod ahci nvme ext4 dm_mod dm_crypt xts)
+# kernel cannot load it on demand without a modprobe helper), and
+# efivarfs (systemd's HibernateLocation variable on UEFI machines).
+default_modules=(virtio_pci virtio_blk virtio_scsi sd_mod ahci nvme ext4 dm_mod dm_crypt xts efivarfs)
 files=()
 
 resume="" resume_offset=""

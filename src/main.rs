@@ -25,6 +25,7 @@ mod cli;
 mod crypt;
 mod device;
 mod dm;
+mod efi;
 mod error;
 mod fsutil;
 mod hibernate;
@@ -59,9 +60,9 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 const CMDLINE: &str = "/proc/cmdline";
 /// x86 COMMAND_LINE_SIZE is 2048; leave room for other architectures.
 const CMDLINE_CAP: usize = 4096;
-/// The part of it that holds [`RESUME_CONF`] (the command line is at
-/// most 2 KiB on x86).
-const CONF_CAP: usize = 512;
+/// The part of it that holds [`RESUME_CONF`] (a third) and the EFI
+/// variable `HibernateLocation` (the command line is at most 2 KiB on x86).
+const CONF_CAP: usize = 1536;
 /// Where initramfs-tools keeps `RESUME=` (and `mkinitramfs.sh -r` puts it).
 const RESUME_CONF: &str = "/conf/conf.d/resume";
 /// Wait for the root device when neither `rootwait` nor `rootwait=` is given.
@@ -152,6 +153,7 @@ fn boot(args: rt::Args, cmdline: &mut [u8; CMDLINE_CAP]) -> Fatal<'_> {
     let (line_buf, conf_buf) = cmdline.split_at_mut(CMDLINE_CAP - CONF_CAP);
     let line = read_cmdline(line_buf);
     let mut cfg = Config::parse(line);
+    let (conf_buf, efi_buf) = conf_buf.split_at_mut(CONF_CAP / 3);
     resume_conf(&mut cfg, conf_buf);
     PANIC_TIMEOUT.store(cfg.panic, Relaxed);
     log::init_levels(cfg.debug);
@@ -164,6 +166,10 @@ fn boot(args: rt::Args, cmdline: &mut [u8; CMDLINE_CAP]) -> Fatal<'_> {
     }
 
     modules::load_all();
+    // After the modules: efivarfs may be one.
+    if cfg.resume.is_none() {
+        efi::hibernate_location(&mut cfg, efi_buf);
+    }
     crypt::unlock_all(&cfg);
     lvm::activate_all(&cfg);
     resume::run(&cfg);

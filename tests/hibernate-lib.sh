@@ -14,13 +14,23 @@ MEM=${MEM:-512}
 # The root's init: with hib=TOKEN on the command line it hibernates, and
 # prints RESUMED when the hibernated system comes back; without, it says
 # FRESH-BOOT. swap= names the swap area to turn on (mkswap=1 makes it
-# first). writer=lzo|lz4|none
+# first). efiloc=KERNEL (or self) writes systemd's HibernateLocation EFI
+# variable naming efiuuid= and that kernel version. writer=lzo|lz4|none
 # hibernates with `resume-init hibernate --compress …` (after=, wdev=
 # choose --after and --device; wake=S sets an RTC alarm S seconds ahead)
 # instead of the kernel's own writer; with
 # cycles=N the resumed system hibernates again until N writes are done.
 RESUME_INIT_SCRIPT='#!/bin/sh
 mount -t tmpfs tmpfs /tmp
+efivar=/sys/firmware/efi/efivars/HibernateLocation-8cf3337e-9cf8-4ef3-9f84-7b2e2dd5b4f0
+if [ -d /sys/firmware/efi ]; then
+  mount -t efivarfs efivarfs /sys/firmware/efi/efivars 2>/dev/null
+  if [ -n "$efiloc" ]; then
+    [ "$efiloc" = self ] && efiloc=$(uname -r)
+    j="{\"uuid\":\"$efiuuid\",\"offset\":0,\"kernelVersion\":\"$efiloc\",\"osReleaseId\":\"debian\"}"
+    printf "\\007\\000\\000\\000$(printf %s "$j" | sed "s/./&\\\\000/g")\\000\\000" > $efivar || echo "EFIVAR-WRITE-FAILED"
+  fi
+fi
 if [ -n "$hib" ]; then
   if [ -n "$mkswap" ]; then mkswap "$swap" > /dev/null || echo "MKSWAP-FAILED"; fi
   swapon "${swap:-/dev/vdb}" || echo "SWAPON-FAILED"
@@ -45,6 +55,7 @@ if [ -n "$hib" ]; then
   done
   poweroff -f
 fi
+[ -d /sys/firmware/efi ] && { [ -e $efivar ] && echo "EFIVAR-PRESENT" || echo "EFIVAR-ABSENT"; }
 [ -e "/run/udev/data/b$(cat /sys/block/dm-0/dev 2>/dev/null)" ] && echo "UDEV-DB-RECORD dm-0 $(ls -l /dev/mapper | grep -c " -> ../dm-0")"
 echo "FRESH-BOOT"
 poweroff -f'

@@ -1,0 +1,50 @@
+#!/bin/bash
+# QEMU tests under UEFI firmware (Debian's OVMF, its variable store a
+# copy of OVMF_VARS_4M.fd) of systemd's HibernateLocation EFI variable:
+# the resume device found there when the command line has no resume=,
+# used only by the kernel that hibernated, and removed once read.
+#
+#   tests/efi.sh   (sourced by scripts/test.sh, or run alone as root)
+set -uo pipefail
+top=${top:-$(cd "$(dirname "$0")/.." && pwd)}
+# shellcheck source=tests/lib.sh
+. "$top/tests/lib.sh"
+# shellcheck source=tests/hibernate-lib.sh
+. "$top/tests/hibernate-lib.sh"
+
+E=$T/efi
+mkdir -p "$E"
+cp /usr/share/OVMF/OVMF_VARS_4M.fd "$E/vars.fd"
+new_swap "$E/swap.img"
+
+# efi_boot LOG PARAMS…: a UEFI boot with the root and swap disks.
+efi_boot() {
+    local log=$1; shift
+    boot "$log" -m "$MEM" -e "$E/vars.fd" -d "$R/root.img" -d "$E/swap.img" -a "$*"
+}
+
+case_begin "UEFI: no resume=, the swap area from systemd's HibernateLocation variable; hibernated, resumed, the variable removed"
+# Boot 1 hibernates as systemd does: the variable first, then the kernel.
+efi_boot "$E/e1.log" root=/dev/vda resume=/dev/vdb noresume hib=tokE efiloc=self efiuuid=$SWAP_UUID
+efi_boot "$E/e2.log" root=/dev/vda noresume
+efi_boot "$E/e3.log" root=/dev/vda noresume
+expect_no_panic "$E/e1.log"
+expect_not "$E/e1.log" "EFIVAR-WRITE-FAILED" "the variable not written"
+expect "$E/e1.log" "PM: hibernation: Wrote [0-9]+ kbytes" "boot 1 hibernated by the kernel"
+expect_no_panic "$E/e2.log"
+expect "$E/e2.log" "resume-init: EFI variable HibernateLocation: $SWAP_UUID at page 0: used \(this is kernel $KVER\)" "the variable used"
+expect "$E/e2.log" "resume-init: hibernation image found on /dev/vdb" "the image on the swap it names"
+expect "$E/e2.log" "RESUMED token=tokE proc=sh -c while :; do sleep 1; done holder-tokE  rc=0" "the session back"
+expect "$E/e3.log" "EFIVAR-ABSENT" "the variable removed (seen by the next boot)"
+expect "$E/e3.log" "FRESH-BOOT" "a fresh boot"
+case_end
+
+case_begin "UEFI: HibernateLocation from another kernel: not used, removed, a fresh boot"
+efi_boot "$E/o1.log" root=/dev/vda noresume efiloc=0.0.0-other efiuuid=$SWAP_UUID
+efi_boot "$E/o2.log" root=/dev/vda noresume
+expect "$E/o1.log" "EFIVAR-PRESENT" "the variable written"
+expect_no_panic "$E/o2.log"
+expect "$E/o2.log" "resume-init: EFI variable HibernateLocation: $SWAP_UUID at page 0: it is from another kernel \(this is kernel $KVER\)" "the mismatch named"
+expect "$E/o2.log" "EFIVAR-ABSENT" "the variable removed"
+expect "$E/o2.log" "FRESH-BOOT" "a fresh boot"
+case_end
