@@ -69,6 +69,8 @@ echo "== QEMU tests of LUKS2, LUKS1 and LVM2 (kernel $KVER)"
 . "$top/tests/luks.sh"
 echo "== QEMU tests of btrfs and xfs roots, a btrfs swap file, a stored resume device (kernel $KVER)"
 . "$top/tests/fs.sh"
+echo "== QEMU tests under UEFI (OVMF): systemd's HibernateLocation variable (kernel $KVER)"
+. "$top/tests/efi.sh"
 echo "== mkinitramfs.sh --host on prepared machine trees"
 . "$top/tests/host.sh"
 

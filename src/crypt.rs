@@ -318,7 +318,10 @@ fn mem_available_kib() -> u64 {
     let Ok(text) = crate::fsutil::read_str("/proc/meminfo", &mut buf) else { return 0 };
     text.lines()
         .find_map(|l| l.strip_prefix("MemAvailable:"))
-        .and_then(|v| resume_init::text::parse_u64(v.trim_ascii().trim_end_matches(" kB")))
+        // "MemAvailable:    1234 kB": the first word is the number (a
+        // trim_end_matches(" kB") here cost 1.2 KiB of substring search).
+        .and_then(|v| v.split_ascii_whitespace().next())
+        .and_then(resume_init::text::parse_u64)
         .unwrap_or(0)
 }
 

@@ -3,42 +3,44 @@
 //! initramfs names one, and only by the kernel that hibernated; removed
 //! once read, used or not, as systemd's initrd does.
 
+use core::ffi::CStr;
+
 use resume_init::cmdline::Config;
-use resume_init::efi::{self, HIBERNATE_LOCATION};
+use resume_init::efi;
 use resume_init::json::Token;
-use rustix::fs::{Access, IFlags, Mode, OFlags};
+use rustix::fd::OwnedFd;
+use rustix::fs::{AtFlags, IFlags, Mode, OFlags};
 use rustix::io::Errno;
 use rustix::mount::MountFlags;
 
 use crate::error::E;
 use crate::log::{info, warning};
 
-const EFI: &str = "/sys/firmware/efi";
-const EFIVARS: &str = "/sys/firmware/efi/efivars";
+const EFIVARS: &CStr = c"/sys/firmware/efi/efivars";
+/// `efi::HIBERNATE_LOCATION`, for the system calls.
+const NAME: &CStr = c"HibernateLocation-8cf3337e-9cf8-4ef3-9f84-7b2e2dd5b4f0";
 
 /// Sets `resume=` and `resume_offset=` from the variable, if there is one
 /// for this kernel; `buf` holds its text (and the `UUID=` spec made of it).
 #[inline(never)]
 pub fn hibernate_location<'a>(cfg: &mut Config<'a>, buf: &'a mut [u8]) {
-    if rustix::fs::access(EFI, Access::EXISTS).is_err() {
-        return; // not booted by UEFI
-    }
-    // EBUSY when already mounted; without efivarfs the read says so.
-    let _ = rustix::mount::mount("efivarfs", EFIVARS, "efivarfs", MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC, None);
-    let Ok(path) = crate::fsutil::path(format_args!("{EFIVARS}/{HIBERNATE_LOCATION}")) else { return };
-    let (raw, spec) = buf.split_at_mut(buf.len() - 48);
-    let n = match crate::fsutil::read_file(&path, raw) {
-        Ok(b) => b.len(),
+    // Not booted by UEFI: no efivars directory, nothing to mount or read.
+    // Mounted already: EBUSY.
+    let _ = rustix::mount::mount(c"efivarfs", EFIVARS, c"efivarfs", MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC, None);
+    let Ok(dir) = rustix::fs::open(EFIVARS, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()) else { return };
+    let fd = match rustix::fs::openat(&dir, NAME, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) {
+        Ok(fd) => fd,
         Err(Errno::NOENT) => return,
         Err(e) => return warning!("cannot read the EFI variable HibernateLocation: {}", E(e)),
     };
+    let (raw, spec) = buf.split_at_mut(buf.len() - 48);
+    let n = crate::fsutil::pread_full(&fd, raw, 0).unwrap_or(0);
     let mut toks = [Token::EMPTY; 48];
     let loc = efi::text(&mut raw[..n]).and_then(|t| efi::parse(t, &mut toks));
-    let mut rel = [0u8; 65];
-    let running = crate::fsutil::read_str("/proc/sys/kernel/osrelease", &mut rel).unwrap_or("").trim_ascii_end();
+    let uts = rustix::system::uname();
     let why = match loc {
-        None => "it is not the JSON systemd writes",
-        Some(l) if l.kernel.is_some_and(|k| k != running) => "it is from another kernel",
+        None => "not the JSON systemd writes",
+        Some(l) if l.kernel.is_some_and(|k| k.as_bytes() != uts.release().to_bytes()) => "from another kernel, not used",
         Some(l) => {
             spec[..5].copy_from_slice(b"UUID=");
             spec[5..5 + l.uuid.len()].copy_from_slice(l.uuid.as_bytes());
@@ -48,17 +50,17 @@ pub fn hibernate_location<'a>(cfg: &mut Config<'a>, buf: &'a mut [u8]) {
             "used"
         }
     };
-    info!("EFI variable HibernateLocation: {} at page {}: {why} (this is kernel {running})", loc.map_or("?", |l| l.uuid), loc.map_or(0, |l| l.offset));
-    if let Err(e) = remove(&path) {
+    let l = loc.unwrap_or(efi::Location { uuid: "?", offset: 0, kernel: None });
+    info!("EFI variable HibernateLocation (UUID={} at page {}, kernel {}): {why}; removed", l.uuid, l.offset, l.kernel.unwrap_or("?"));
+    if let Err(e) = remove(&dir, fd) {
         warning!("cannot remove the EFI variable HibernateLocation: {}", E(e));
     }
 }
 
-/// Deletes an efivarfs file, which is immutable until told otherwise.
-fn remove(path: &str) -> Result<(), Errno> {
-    let fd = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
+/// Deletes the variable, whose efivarfs file is immutable until told otherwise.
+fn remove(dir: &OwnedFd, fd: OwnedFd) -> Result<(), Errno> {
     let flags = rustix::fs::ioctl_getflags(&fd)?;
     rustix::fs::ioctl_setflags(&fd, flags - IFlags::IMMUTABLE)?;
     drop(fd);
-    rustix::fs::unlink(path)
+    rustix::fs::unlinkat(dir, NAME, AtFlags::empty())
 }

@@ -32,7 +32,7 @@ expect_no_panic "$E/e1.log"
 expect_not "$E/e1.log" "EFIVAR-WRITE-FAILED" "the variable not written"
 expect "$E/e1.log" "PM: hibernation: Wrote [0-9]+ kbytes" "boot 1 hibernated by the kernel"
 expect_no_panic "$E/e2.log"
-expect "$E/e2.log" "resume-init: EFI variable HibernateLocation: $SWAP_UUID at page 0: used \(this is kernel $KVER\)" "the variable used"
+expect "$E/e2.log" "resume-init: EFI variable HibernateLocation \(UUID=$SWAP_UUID at page 0, kernel $KVER\): used; removed" "the variable used"
 expect "$E/e2.log" "resume-init: hibernation image found on /dev/vdb" "the image on the swap it names"
 expect "$E/e2.log" "RESUMED token=tokE proc=sh -c while :; do sleep 1; done holder-tokE  rc=0" "the session back"
 expect "$E/e3.log" "EFIVAR-ABSENT" "the variable removed (seen by the next boot)"
@@ -44,7 +44,7 @@ efi_boot "$E/o1.log" root=/dev/vda noresume efiloc=0.0.0-other efiuuid=$SWAP_UUI
 efi_boot "$E/o2.log" root=/dev/vda noresume
 expect "$E/o1.log" "EFIVAR-PRESENT" "the variable written"
 expect_no_panic "$E/o2.log"
-expect "$E/o2.log" "resume-init: EFI variable HibernateLocation: $SWAP_UUID at page 0: it is from another kernel \(this is kernel $KVER\)" "the mismatch named"
+expect "$E/o2.log" "resume-init: EFI variable HibernateLocation \(UUID=$SWAP_UUID at page 0, kernel 0.0.0-other\): from another kernel, not used; removed" "the mismatch named"
 expect "$E/o2.log" "EFIVAR-ABSENT" "the variable removed"
 expect "$E/o2.log" "FRESH-BOOT" "a fresh boot"
 case_end

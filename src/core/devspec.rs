@@ -114,7 +114,8 @@ pub fn parse(spec: &str) -> Result<DevSpec<'_>, SpecError> {
         return Ok(DevSpec::PartLabel(non_empty(v)?));
     }
     if let Some(name) = spec.strip_prefix("/dev/") {
-        if name.is_empty() || name.contains("..") {
+        // (Not `contains("..")`: substring search costs 1 KiB.)
+        if name.is_empty() || name.as_bytes().windows(2).any(|w| w == b"..") {
             return Err("not a device name under /dev/");
         }
         return Ok(DevSpec::Name(name));
