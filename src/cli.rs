@@ -22,10 +22,9 @@ pub const NO_IMAGE: i32 = 1;
 pub const INVALID: i32 = 2;
 pub const USAGE: i32 = 3;
 
-const USAGE_TEXT: &str = "usage: resume-init inspect [--offset PAGES] PATH\n\
+const USAGE_TEXT: &str = "usage: resume-init inspect [--offset PAGES] PATH (or: resume-init hibernate --help)\n\
   Checks the hibernation image on a swap device or image file without writing anything.\n\
   Exit status: 0 valid image, 1 no image, 2 invalid image, 3 usage or I/O error.\n\
-  resume-init hibernate --help: writes an image and powers off (see below).\n\
   As PID 1 (the initramfs /init) it resumes or boots; see the README.";
 
 /// Runs the mode `args` asks for; returns the exit status.

@@ -4,6 +4,7 @@
 //! once read, used or not, as systemd's initrd does.
 
 use core::ffi::CStr;
+use core::fmt::Write;
 
 use resume_init::cmdline::Config;
 use resume_init::efi;
@@ -21,40 +22,104 @@ const EFIVARS: &CStr = c"/sys/firmware/efi/efivars";
 const NAME: &CStr = c"HibernateLocation-8cf3337e-9cf8-4ef3-9f84-7b2e2dd5b4f0";
 
 /// Sets `resume=` and `resume_offset=` from the variable, if there is one
-/// for this kernel; `buf` holds its text (and the `UUID=` spec made of it).
+/// for this kernel and the command line names no resume device; removes
+/// it in any case. `buf` holds its text (and the `UUID=` spec made of it).
 #[inline(never)]
 pub fn hibernate_location<'a>(cfg: &mut Config<'a>, buf: &'a mut [u8]) {
     // Not booted by UEFI: no efivars directory, nothing to mount or read.
     // Mounted already: EBUSY.
     let _ = rustix::mount::mount(c"efivarfs", EFIVARS, c"efivarfs", MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC, None);
-    let Ok(dir) = rustix::fs::open(EFIVARS, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()) else { return };
+    let Some(dir) = efivars() else { return };
     let fd = match rustix::fs::openat(&dir, NAME, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) {
         Ok(fd) => fd,
         Err(Errno::NOENT) => return,
         Err(e) => return warning!("cannot read the EFI variable HibernateLocation: {}", E(e)),
     };
-    let (raw, spec) = buf.split_at_mut(buf.len() - 48);
-    let n = crate::fsutil::pread_full(&fd, raw, 0).unwrap_or(0);
-    let mut toks = [Token::EMPTY; 48];
-    let loc = efi::text(&mut raw[..n]).and_then(|t| efi::parse(t, &mut toks));
+    let n = crate::fsutil::pread_full(&fd, &mut *buf, 0).unwrap_or(0);
+    let base = buf.as_ptr() as usize;
+    let mut toks = [Token::EMPTY; 24];
+    let loc = efi::text(&mut buf[..n]).and_then(|t| efi::parse(t, &mut toks));
     let uts = rustix::system::uname();
+    let mut place = None;
     let why = match loc {
         None => "not the JSON systemd writes",
         Some(l) if l.kernel.is_some_and(|k| k.as_bytes() != uts.release().to_bytes()) => "from another kernel, not used",
+        Some(_) if cfg.resume.is_some() => "resume= is given, not used",
         Some(l) => {
-            spec[..5].copy_from_slice(b"UUID=");
-            spec[5..5 + l.uuid.len()].copy_from_slice(l.uuid.as_bytes());
-            let spec: &'a [u8] = spec;
-            cfg.resume = core::str::from_utf8(&spec[..5 + l.uuid.len()]).ok();
-            cfg.resume_offset = Some(l.offset).filter(|&o| o != 0);
+            place = Some((l.uuid.as_ptr() as usize - base, l.uuid.len(), l.offset));
             "used"
         }
     };
     let l = loc.unwrap_or(efi::Location { uuid: "?", offset: 0, kernel: None });
     info!("EFI variable HibernateLocation (UUID={} at page {}, kernel {}): {why}; removed", l.uuid, l.offset, l.kernel.unwrap_or("?"));
+    // `resume=UUID=…` made in place of the five bytes before the UUID in
+    // the text (`id":"`).
+    if let Some((at, len, offset)) = place {
+        if let Some(spec) = at.checked_sub(5).and_then(|s| buf.get_mut(s..at + len)) {
+            spec[..5].copy_from_slice(b"UUID=");
+            let spec: &'a [u8] = spec;
+            cfg.resume = core::str::from_utf8(spec).ok();
+            cfg.resume_offset = Some(offset);
+        }
+    }
     if let Err(e) = remove(&dir, fd) {
         warning!("cannot remove the EFI variable HibernateLocation: {}", E(e));
     }
+}
+
+/// Writes the variable as systemd does before it hibernates (`uuid`: the
+/// swap area's, `offset`: its header's page); whether it was written. On
+/// a machine not booted by UEFI, or without efivarfs, nothing is done.
+#[inline(never)]
+pub fn set_location(uuid: &[u8; 16], offset: u64) -> bool {
+    let Some(dir) = efivars() else { return false };
+    let uts = rustix::system::uname();
+    let mut num = heapless::String::<20>::new();
+    let _ = write!(num, "{offset}");
+    // Attributes (non-volatile, boot service and runtime access), then
+    // the JSON in UTF-16LE with its NUL; efivarfs takes it in one write.
+    let mut raw = [0u8; 4 + 2 * 200];
+    raw[0] = 7;
+    let mut n = 4;
+    let mut put = |s: &[u8]| {
+        for &c in s {
+            if let Some(u) = raw.get_mut(n..n + 2) {
+                u[0] = c;
+                n += 2;
+            }
+        }
+    };
+    put(b"{\"uuid\":\"");
+    for (i, b) in uuid.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            put(b"-");
+        }
+        put(&[b"0123456789abcdef"[usize::from(b >> 4)], b"0123456789abcdef"[usize::from(b & 15)]]);
+    }
+    put(b"\",\"offset\":");
+    put(num.as_bytes());
+    put(b",\"kernelVersion\":\"");
+    put(uts.release().to_bytes());
+    put(b"\"}");
+    let len = n + 2;
+    let written = rustix::fs::openat(&dir, NAME, OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::CLOEXEC, Mode::from_raw_mode(0o644))
+        .and_then(|fd| rustix::io::write(&fd, &raw[..len]));
+    if written != Ok(len) {
+        warning!("cannot write the EFI variable HibernateLocation");
+    }
+    written == Ok(len)
+}
+
+/// Removes the variable `set_location` wrote (the system goes on).
+pub fn clear_location() {
+    let Some(dir) = efivars() else { return };
+    if let Ok(fd) = rustix::fs::openat(&dir, NAME, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) {
+        let _ = remove(&dir, fd);
+    }
+}
+
+fn efivars() -> Option<OwnedFd> {
+    rustix::fs::open(EFIVARS, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok()
 }
 
 /// Deletes the variable, whose efivarfs file is immutable until told otherwise.

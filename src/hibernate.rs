@@ -43,9 +43,8 @@ pub const USAGE: i32 = 3;
 
 pub const USAGE_TEXT: &str = "usage: resume-init hibernate [--device DEV] [--offset PAGES] [--compress lzo|lz4|none]\n\
   [--threads N] [--image-size MIB] [--after platform|shutdown|reboot|suspend]\n\
-  --threads: compression threads (default: every CPU, at most 4).\n\
-  Writes a hibernation image the kernel's own loader and resume-init both restore, then powers off.\n\
-  Default target: the swap area /sys/power/resume names, else the only active swap area.";
+  Writes an image both loaders restore, then powers off. --threads: default every CPU, at most 4.\n\
+  Target: the swap area /sys/power/resume names, else the only active one.";
 
 const PROC_SWAPS: &str = "/proc/swaps";
 const SYS_RESUME: &str = "/sys/power/resume";
@@ -232,7 +231,7 @@ fn choose(opts: &Options) -> Result<Area, i32> {
         }
         1 if areas[0].major == 0 => {
             error!(
-                "{} is a swap file on btrfs, whose disk addresses FIEMAP does not give: boot with resume= and resume_offset= (btrfs inspect-internal map-swapfile -r), or give --device and --offset",
+                "{} is a swap file on btrfs (FIEMAP gives no disk address): boot with resume_offset= (btrfs inspect-internal map-swapfile -r) or give --device and --offset",
                 areas[0].name
             );
             Err(FAILED)
@@ -432,7 +431,9 @@ fn hibernate(
         error!("cannot read the swap header of {name} ({node} page {offset}): {}", E(e));
         return FAILED;
     }
-    match probe::identify(&header.0).map(|i| i.kind) {
+    let id = probe::identify(&header.0);
+    let uuid = id.and_then(|i| i.uuid);
+    match id.map(|i| i.kind) {
         Some(Kind::Swap { hibernated: false }) => {}
         Some(Kind::Swap { hibernated: true }) => {
             error!("{name} already holds a hibernation image; not writing over it (resume from it, or swapoff and mkswap)");
@@ -475,8 +476,15 @@ fn hibernate(
         opts.comp.name(),
         after.name()
     );
+    // As systemd does: the place in the EFI variable HibernateLocation,
+    // so that an initramfs without resume= finds it; gone again when the
+    // system goes on.
+    let efi = uuid.is_some_and(|u| crate::efi::set_location(&u, offset));
     set_echo(Echo::Never);
     let code = snapshot_and_write(opts, &snap, fd, name, offset, after, hw_sig, scratch, run, header);
+    if efi {
+        crate::efi::clear_location();
+    }
     let _ = rustix::mm::munlockall();
     // PREF_IMAGE_SIZE set the global /sys/power/image_size: put it back.
     if let (Some(_), Some(old)) = (opts.image_mib, saved_size) {

@@ -167,9 +167,7 @@ fn boot(args: rt::Args, cmdline: &mut [u8; CMDLINE_CAP]) -> Fatal<'_> {
 
     modules::load_all();
     // After the modules: efivarfs may be one.
-    if cfg.resume.is_none() {
-        efi::hibernate_location(&mut cfg, efi_buf);
-    }
+    efi::hibernate_location(&mut cfg, efi_buf);
     crypt::unlock_all(&cfg);
     lvm::activate_all(&cfg);
     resume::run(&cfg);

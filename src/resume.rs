@@ -263,6 +263,7 @@ fn may_restore(cfg: &Config, node: &str, h: &swsusp::Header) -> bool {
 
 /// Streams the image into `/dev/snapshot` with every check; reports the
 /// figures. Returns whether the kernel now holds a complete, verified image.
+#[inline(never)]
 fn load(node: &str, d: &mut ImageDevice, h: &swsusp::Header, snap: &Snapshot) -> bool {
     let mut scratch = Scratch::new();
     let t0 = now_ms();

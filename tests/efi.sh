@@ -2,7 +2,8 @@
 # QEMU tests under UEFI firmware (Debian's OVMF, its variable store a
 # copy of OVMF_VARS_4M.fd) of systemd's HibernateLocation EFI variable:
 # the resume device found there when the command line has no resume=,
-# used only by the kernel that hibernated, and removed once read.
+# used only by the kernel that hibernated, and removed once read; and
+# the same variable written by resume-init hibernate.
 #
 #   tests/efi.sh   (sourced by scripts/test.sh, or run alone as root)
 set -uo pipefail
@@ -47,4 +48,16 @@ expect_no_panic "$E/o2.log"
 expect "$E/o2.log" "resume-init: EFI variable HibernateLocation \(UUID=$SWAP_UUID at page 0, kernel 0.0.0-other\): from another kernel, not used; removed" "the mismatch named"
 expect "$E/o2.log" "EFIVAR-ABSENT" "the variable removed"
 expect "$E/o2.log" "FRESH-BOOT" "a fresh boot"
+case_end
+
+case_begin "UEFI: resume-init hibernate writes HibernateLocation as systemd does; a boot without resume= resumes from it"
+new_swap "$E/swap.img"
+efi_boot "$E/w1.log" root=/dev/vda resume=/dev/vdb noresume hib=tokF writer=lzo
+efi_boot "$E/w2.log" root=/dev/vda noresume
+expect_no_panic "$E/w1.log"
+expect "$E/w1.log" "resume-init: image committed on " "the image written by resume-init hibernate"
+expect_not "$E/w1.log" "cannot write the EFI variable" "the variable not written"
+expect_no_panic "$E/w2.log"
+expect "$E/w2.log" "resume-init: EFI variable HibernateLocation \(UUID=$SWAP_UUID at page 0, kernel $KVER\): used; removed" "the writer's variable used"
+expect "$E/w2.log" "RESUMED token=tokF proc=sh -c while :; do sleep 1; done holder-tokF  rc=0" "the session back"
 case_end

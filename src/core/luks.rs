@@ -314,6 +314,7 @@ fn keyslot(id: &str, v: json::Value) -> Option<Keyslot> {
 
 /// Reads the metadata of a checked header's JSON; `toks` is the token
 /// space (see [`MAX_TOKENS`]).
+#[inline(never)]
 pub fn parse_meta(text: &str, toks: &mut [Token]) -> Result<Meta, Error> {
     let doc = json::parse(text, toks).map_err(Error::Json)?;
     let root = doc.root();
