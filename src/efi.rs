@@ -1,7 +1,8 @@
 //! The resume device systemd leaves in the EFI variable `HibernateLocation`
 //! when it hibernates, used when neither the command line nor the
 //! initramfs names one, and only by the kernel that hibernated; removed
-//! once read, used or not, as systemd's initrd does.
+//! once read, used or not, as systemd's initrd does. `resume-init
+//! hibernate` writes it the same way.
 
 use core::ffi::CStr;
 use core::fmt::Write;
@@ -44,7 +45,7 @@ pub fn hibernate_location<'a>(cfg: &mut Config<'a>, buf: &'a mut [u8]) {
     let why = match loc {
         None => "not the JSON systemd writes",
         Some(l) if l.kernel.is_some_and(|k| k.as_bytes() != uts.release().to_bytes()) => "from another kernel, not used",
-        Some(_) if cfg.resume.is_some() => "resume= is given, not used",
+        Some(_) if cfg.resume.is_some() => "resume device given, not used",
         Some(l) => {
             place = Some((l.uuid.as_ptr() as usize - base, l.uuid.len(), l.offset));
             "used"

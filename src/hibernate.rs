@@ -231,7 +231,7 @@ fn choose(opts: &Options) -> Result<Area, i32> {
         }
         1 if areas[0].major == 0 => {
             error!(
-                "{} is a swap file on btrfs (FIEMAP gives no disk address): boot with resume_offset= (btrfs inspect-internal map-swapfile -r) or give --device and --offset",
+                "{} is a btrfs swap file, whose disk address FIEMAP cannot give: boot with resume_offset= (btrfs inspect-internal map-swapfile -r) or use --offset",
                 areas[0].name
             );
             Err(FAILED)
@@ -432,7 +432,9 @@ fn hibernate(
         return FAILED;
     }
     let id = probe::identify(&header.0);
-    let uuid = id.and_then(|i| i.uuid);
+    // A swap file's own UUID is found by no device search (its header is
+    // not at a device's start): the variable is written for partitions.
+    let uuid = id.and_then(|i| i.uuid).filter(|_| offset == 0);
     match id.map(|i| i.kind) {
         Some(Kind::Swap { hibernated: false }) => {}
         Some(Kind::Swap { hibernated: true }) => {

@@ -25,20 +25,19 @@ pub struct Location<'a> {
 /// the first NUL. `None` for anything else.
 #[inline(never)]
 pub fn text(raw: &mut [u8]) -> Option<&str> {
-    let units = raw.len().checked_sub(4)? / 2;
+    raw.get(3)?;
     let mut n = 0;
-    while n < units {
-        let (lo, hi) = (raw[4 + 2 * n], raw[5 + 2 * n]);
+    while let (Some(&lo), Some(&hi)) = (raw.get(4 + 2 * n), raw.get(5 + 2 * n)) {
         if lo == 0 && hi == 0 {
             break;
         }
         if hi != 0 || !lo.is_ascii() {
             return None;
         }
-        raw[n] = lo;
+        *raw.get_mut(n)? = lo;
         n += 1;
     }
-    core::str::from_utf8(&raw[..n]).ok()
+    core::str::from_utf8(raw.get(..n)?).ok()
 }
 
 /// Reads the JSON text; `uuid` and `offset` are required, as in systemd.

@@ -419,7 +419,7 @@ pub fn parse_luks1(b: &[u8]) -> Result<Meta, Error> {
     if version(b) != Some(1) || b.len() < L1_SIZE {
         return Err(Error::NoHeader);
     }
-    let text = |at: usize| crate::text::fixed_str(&b[at..at + 32]).ok_or(Error::Metadata("a LUKS1 header with unterminated names"));
+    let text = |at: usize| crate::text::fixed_str(&b[at..at + 32]).ok_or(Error::Metadata("a LUKS1 header whose names are not text"));
     if text(L1_HASH)? != "sha256" {
         return Err(Error::Unsupported("a LUKS1 hash other than sha256 (cryptsetup before 1.7 wrote sha1)"));
     }
