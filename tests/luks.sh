@@ -78,7 +78,7 @@ expect "$L/p1.log" "UDEV-DB-RECORD dm-0 1" "the udev record in the real root's /
 expect_not "$L/p1.log" "hunter2|wrong guess" "the passphrase echoed"
 case_end
 
-case_begin "mkinitcpio's cryptdevice=DEV:NAME:allow-discards and cryptkey=rootfs:PATH open the same container"
+case_begin "mkinitcpio's cryptdevice=DEV:NAME:allow-discards with cryptkey=rootfs:PATH, and cryptdevice=UUID=… with a LUKS2 passphrase typed"
 luks_boot "$L/c1.log" "$R/root.img" "$L/swap.img" -- root=/dev/vda cryptdevice=/dev/vdb:cswap:allow-discards \
     cryptkey=rootfs:/etc/keys/swap.key resume=/dev/mapper/cswap noresume
 expect_no_panic "$L/c1.log"
@@ -86,6 +86,15 @@ expect "$L/c1.log" "resume-init: unlocked /dev/vdb \(LUKS2 UUID=$LUKS_UUID\) wit
 expect "$L/c1.log" "no hibernation image on /dev/dm-0" "the swap inside (its image consumed before)"
 expect "$L/c1.log" "FRESH-BOOT" "the boot going on"
 expect_not "$L/c1.log" "ignoring crypt" "a parameter refused"
+# No key in the initramfs: the passphrase of a second keyslot (PBKDF2),
+# typed on the console, opens the LUKS2 container.
+cryptsetup luksAddKey -q --key-file "$L/swap.key" --pbkdf pbkdf2 --pbkdf-force-iterations 1000 "$L/swap.img" "$L/pass" \
+    || check_fail "cryptsetup luksAddKey failed"
+boot "$L/c2.log" -m "$MEM" -d "$R/root.img" -d "$L/swap.img" -a "root=/dev/vda cryptdevice=UUID=$LUKS_UUID:cswap resume=/dev/mapper/cswap noresume" \
+    -p "Passphrase for /dev/vdb \(cswap\)::hunter2 horse"
+expect_no_panic "$L/c2.log"
+expect "$L/c2.log" "resume-init: unlocked /dev/vdb \(LUKS2 UUID=$LUKS_UUID\) with keyslot 1 \(passphrase\) as /dev/mapper/cswap" "the LUKS2 passphrase's keyslot"
+expect "$L/c2.log" "no hibernation image on /dev/dm-0" "the swap inside"
 case_end
 
 case_begin "LUKS2 faults: a damaged header, resume= at the locked container"
