@@ -11,7 +11,8 @@
 #     resume device (walking sysfs up from each block device, through
 #     device-mapper slaves), and the root's filesystem;
 #   - LUKS containers under them (device-mapper uuid CRYPT-LUKS…) for
-#     rd.luks.name=.
+#     rd.luks.name=; the devices of a btrfs root on several of them
+#     (/sys/fs/btrfs/FSID/devices) for rootflags=device=….
 # It sets host_kver, host_modules (array), host_resume, host_offset and
 # host_cmdline, or says why not and returns 1.
 
@@ -132,6 +133,16 @@ host_detect() {
         fi
     fi
     luks=$(printf '%s\n' "$luks" | sed '/^$/d' | sort -u | tr '\n' ' ')
-    host_cmdline="root=$spec ${luks}noresume"
+    # A btrfs root on several devices: the kernel scans them when the
+    # mount names them (resume-init runs no `btrfs device scan`).
+    local flags="" d s
+    if [ "$fstype" = btrfs ]; then
+        for d in "$HR"/sys/fs/btrfs/*/devices/"$rname"; do
+            [ -e "$d" ] || [ -L "$d" ] || continue
+            for s in "$(dirname "$d")"/*; do flags+="${flags:+,}device=/dev/$(basename "$s")"; done
+        done
+        case $flags in *,*) flags="rootflags=$flags " ;; *) flags="" ;; esac
+    fi
+    host_cmdline="root=$spec ${flags}${luks}noresume"
     return 0
 }

@@ -88,6 +88,9 @@ impl core::fmt::Display for RootError {
             RootError::NoFilesystem { last: Errno::NODEV, probed: Some(t), .. } => {
                 write!(f, "it holds {t}, which this kernel has no driver for; add the module to the initramfs (mkinitramfs.sh -m {t})")
             }
+            RootError::NoFilesystem { last, probed: Some(t), .. } => {
+                write!(f, "the kernel refused its {t} ({}): see dmesg (multi-device btrfs: rootflags=device=DEV,…)", E(*last))
+            }
             RootError::NoFilesystem { tried, last, .. } => write!(
                 f,
                 "no filesystem recognised it ({tried} types tried, last error {}); is it formatted? rootfstype= names the type",

@@ -62,6 +62,30 @@ for c in "btrfs root=UUID=$BTRFS_UUID" "btrfs root=LABEL=fedora" "xfs root=UUID=
     case_end
 done
 
+case_begin "btrfs over two devices: found by its UUID, refused with the hint, mounted with rootflags=device="
+# Made on loop devices (mkfs.btrfs --rootdir takes one device only).
+MULTI_UUID=b7f5c0de-0000-4000-8000-0000000d0d0d
+rm -f "$S/m1.img" "$S/m2.img"; truncate -s 200M "$S/m1.img" "$S/m2.img"
+l1=$(losetup -f --show "$S/m1.img"); l2=$(losetup -f --show "$S/m2.img")
+mkfs.btrfs -q -f -d single -m raid1 -L multi -U "$MULTI_UUID" "$l1" "$l2" >/dev/null 2>&1 || check_fail "mkfs.btrfs on two devices failed"
+if mount -o "device=$l1,device=$l2" "$l1" "$S/mnt"; then
+    cp -a "$S/rootdir/." "$S/mnt/"
+    umount "$S/mnt"
+else
+    check_fail "cannot loop-mount the two-device btrfs"
+fi
+losetup -d "$l1" "$l2"
+save=$INITRD; INITRD=$FS_INITRD
+boot "$S/multi1.log" -d "$S/m1.img" -d "$S/m2.img" -a "root=UUID=$MULTI_UUID panic=0" -u "cannot continue|FS-INIT-OK"
+boot "$S/multi2.log" -d "$S/m1.img" -d "$S/m2.img" -a "root=UUID=$MULTI_UUID rootflags=device=/dev/vda,device=/dev/vdb"
+INITRD=$save
+expect_no_panic "$S/multi1.log"
+expect "$S/multi1.log" "resume-init: cannot mount root=UUID=$MULTI_UUID \(/dev/vd[ab]\): the kernel refused its btrfs \(EINVAL \(invalid argument\)\): see dmesg \(multi-device btrfs: rootflags=device=DEV,…\)" "the refusal with the hint"
+expect_no_panic "$S/multi2.log"
+expect "$S/multi2.log" "resume-init: mounted /dev/vd[ab] \([0-9]+:[0-9]+, btrfs, ro\) on /root" "the mount with both devices"
+expect "$S/multi2.log" "FS-INIT-OK pid=1 fs=btrfs" "the real init on the two-device btrfs"
+case_end
+
 case_begin "a btrfs root without its module in the initramfs: held with the reason"
 boot "$S/nomod.log" -d "$S/btrfs.img" -a "root=LABEL=fedora panic=0" -u "cannot continue"
 expect_no_panic "$S/nomod.log"

@@ -116,6 +116,18 @@ expect "$L.out/conf/conf.d/resume" "^RESUME=UUID=b7f5c0de-0000-4000-8000-0000000
 for m in btrfs virtio_blk; do expect "$L.out/etc/resume-init/modules" "/$m\.ko$" "module $m"; done
 case_end
 
+case_begin "--host: btrfs root on two NVMe partitions: rootflags=device= for both"
+L=$H/multi; tree "$L"
+driver "$L" "$NVME_PCI" pci nvme nvme
+blockdev "$L" nvme0n1p2 "$NVME_PCI/nvme/nvme0/nvme0n1" 259:2 b7f5c0de-0000-4000-8000-0000000d0d0d
+blockdev "$L" nvme0n1p3 "$NVME_PCI/nvme/nvme0/nvme0n1" 259:3
+mkdir -p "$L/sys/fs/btrfs/b7f5c0de-0000-4000-8000-0000000d0d0d/devices"
+for p in nvme0n1p2 nvme0n1p3; do ln -sfn "../../../../devices/$NVME_PCI/nvme/nvme0/nvme0n1/$p" "$L/sys/fs/btrfs/b7f5c0de-0000-4000-8000-0000000d0d0d/devices/$p"; done
+echo "/dev/nvme0n1p2 / btrfs rw 0 0" > "$L/proc/mounts"
+host_build "$L" "$H/multi.log" || check_fail "mkinitramfs --host failed: $(cat "$H/multi.log")"
+expect "$H/multi.log" "kernel command line: root=UUID=b7f5c0de-0000-4000-8000-0000000d0d0d rootflags=device=/dev/nvme0n1p2,device=/dev/nvme0n1p3 noresume$" "both devices named"
+case_end
+
 case_begin "--host refuses what it cannot do yet, saying why"
 L=$H/nfs; tree "$L"
 echo "server:/export / nfs4 rw 0 0" > "$L/proc/mounts"
