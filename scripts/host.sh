@@ -11,8 +11,9 @@
 #     resume device (walking sysfs up from each block device, through
 #     device-mapper slaves), and the root's filesystem;
 #   - LUKS containers under them (device-mapper uuid CRYPT-LUKS…) for
-#     rd.luks.name=; the devices of a btrfs root on several of them
-#     (/sys/fs/btrfs/FSID/devices) for rootflags=device=….
+#     rd.luks.name=; a btrfs root's subvolume (fstab's subvol=) and its
+#     devices when it has several (/sys/fs/btrfs/FSID/devices) for
+#     rootflags=.
 # It sets host_kver, host_modules (array), host_resume, host_offset and
 # host_cmdline, or says why not and returns 1.
 
@@ -133,15 +134,18 @@ host_detect() {
         fi
     fi
     luks=$(printf '%s\n' "$luks" | sed '/^$/d' | sort -u | tr '\n' ' ')
-    # A btrfs root on several devices: the kernel scans them when the
-    # mount names them (resume-init runs no `btrfs device scan`).
-    local flags="" d s
+    # btrfs: the root's subvolume from fstab (Fedora mounts subvol=root),
+    # and its devices when there are several (the kernel scans them when
+    # the mount names them; resume-init runs no `btrfs device scan`).
+    local flags="" devs="" d s
     if [ "$fstype" = btrfs ]; then
+        flags=$(awk '$1 !~ /^#/ && $2 == "/" { print $4; exit }' "$HR/etc/fstab" 2>/dev/null | tr ',' '\n' | grep -E '^subvol(id)?=' | head -n 1)
         for d in "$HR"/sys/fs/btrfs/*/devices/"$rname"; do
             [ -e "$d" ] || [ -L "$d" ] || continue
-            for s in "$(dirname "$d")"/*; do flags+="${flags:+,}device=/dev/$(basename "$s")"; done
+            for s in "$(dirname "$d")"/*; do devs+="${devs:+,}device=/dev/$(basename "$s")"; done
         done
-        case $flags in *,*) flags="rootflags=$flags " ;; *) flags="" ;; esac
+        case $devs in *,*) flags+="${flags:+,}$devs" ;; esac
+        [ -z "$flags" ] || flags="rootflags=$flags "
     fi
     host_cmdline="root=$spec ${flags}${luks}noresume"
     return 0

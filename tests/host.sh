@@ -109,7 +109,7 @@ echo "/swap/swapfile file 4194300 0 -2" >> "$L/proc/swaps"
 echo "UUID=b7f5c0de-0000-4000-8000-0000000b7f50 / btrfs subvol=root,compress=zstd:1 0 0" > "$L/etc/fstab"
 echo "252:3" > "$L/sys/power/resume"; echo 533760 > "$L/sys/power/resume_offset"
 host_build "$L" "$H/btrfs.log" || check_fail "mkinitramfs --host failed: $(cat "$H/btrfs.log")"
-expect "$H/btrfs.log" "kernel command line: root=UUID=b7f5c0de-0000-4000-8000-0000000b7f50 noresume$" "the command line"
+expect "$H/btrfs.log" "kernel command line: root=UUID=b7f5c0de-0000-4000-8000-0000000b7f50 rootflags=subvol=root noresume$" "the command line with fstab's subvolume"
 expect "$L.out/conf/conf.d/resume" "^RESUME_OFFSET=533760$" "the swap file's offset"
 expect "$L.out/conf/conf.d/resume" "^RESUME=UUID=b7f5c0de-0000-4000-8000-0000000b7f50$" "the btrfs filesystem as resume device"
 # (virtio_pci, found as the PCI function's driver, is built into Debian's kernel: no file, no failure.)
