@@ -1,8 +1,10 @@
 #!/bin/bash
 # QEMU boot tests of the roots other distributions install: btrfs
 # (Fedora, openSUSE) and xfs (RHEL and its rebuilds), found by root=UUID=
-# and root=LABEL=, their modules added with mkinitramfs.sh -m; a clear
-# hold when the initramfs lacks the driver; and a hibernate→resume cycle
+# and root=LABEL=, their modules added with mkinitramfs.sh -m; a btrfs
+# over two devices (refused with a hint, then mounted with
+# rootflags=device=); a clear hold when the initramfs lacks the driver;
+# and hibernate→resume cycles
 # through a swap file on a btrfs root whose resume device and offset
 # come from the initramfs (mkinitramfs.sh -r/-O), not the command line.
 #
