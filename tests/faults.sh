@@ -166,8 +166,8 @@ badparam "resume_offset= beyond the device" "resume_offset=999999999 is beyond t
 badparam "LABEL= with a space, in quotes" "no hibernation image on /dev/vdb at page 0 \(resume=LABEL=\"test swap\"\)" \
     'resume=LABEL="test swap"'
 
-# --- ten cycles -------------------------------------------------------------
-case_begin "ten hibernate→resume cycles on the same disks, swap header valid after each"
+# --- ten cycles, then a normal boot ----------------------------------------
+case_begin "ten hibernate→resume cycles on the same disks, swap header valid after each, then a normal boot finds no old image"
 new_swap "$F/ten.img"
 for i in $(seq 1 10); do
     hibernate "$F/ten-a.log" tokT$i "$R/root.img" "$F/ten.img" -- root=/dev/vda resume=/dev/vdb noresume
@@ -176,4 +176,9 @@ for i in $(seq 1 10); do
     [ "$s" = 1 ] || check_fail "cycle $i: inspect after the resume gave $s, want 1"
     [ ${#case_errors[@]} -eq 0 ] || { check_fail "stopped at cycle $i"; break; }
 done
+boot "$F/ten-fresh.log" -m "$MEM" -d "$R/root.img" -d "$F/ten.img" -a "root=/dev/vda resume=/dev/vdb noresume"
+expect_no_panic "$F/ten-fresh.log"
+expect "$F/ten-fresh.log" "resume-init: no hibernation image on /dev/vdb" "no old image found again"
+expect "$F/ten-fresh.log" "FRESH-BOOT" "a fresh boot"
+expect_eq "$(inspect_status "$F/ten.img")" 1 "the swap header after all cycles"
 case_end

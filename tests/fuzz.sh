@@ -3,7 +3,7 @@
 # AddressSanitizer), from the committed seeds in fuzz/seeds/. A crash
 # fails the case and its input is copied to fuzz/regressions/TARGET/,
 # which `cargo hosttest` replays from then on. FUZZ_SECONDS sets the
-# time per target (default 20). cargo fuzz needs nightly flags; the
+# time per target (default 10). cargo fuzz needs nightly flags; the
 # stable toolchain takes them with RUSTC_BOOTSTRAP=1.
 #
 #   tests/fuzz.sh        (sourced by scripts/test.sh, or run alone)
@@ -12,7 +12,7 @@ top=${top:-$(cd "$(dirname "$0")/.." && pwd)}
 # shellcheck source=tests/lib.sh
 . "$top/tests/lib.sh"
 
-FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+FUZZ_SECONDS=${FUZZ_SECONDS:-10}
 export RUSTC_BOOTSTRAP=1
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked --quiet >/dev/null 2>&1
 (cd "$top" && cargo fuzz build >/dev/null 2>&1) || { case_begin "fuzz: build"; check_fail "cargo fuzz build failed"; case_end; return 1 2>/dev/null || exit 1; }

@@ -68,21 +68,8 @@ part_out
 expect_eq "$(inspect_status "$R/swap4k.part")" 1 "inspect after the resume (signature put back)"
 case_end
 
-# Repetition once, on the suite's first kernel (RESUME_LONG=0 skips it).
-if [ "${RESUME_LONG:-1}" = 1 ]; then
-    case_begin "three hibernate→resume cycles in a row on the same disks, then a normal boot"
-    new_swap "$R/swap.img"
-    for i in 1 2 3; do
-        hibernate "$R/cycle$i-a.log" tokC$i "$R/root.img" "$R/swap.img" -- root=/dev/vda resume=/dev/vdb noresume
-        resume "$R/cycle$i-b.log" tokC$i "$R/root.img" "$R/swap.img" -- root=/dev/vda resume=/dev/vdb noresume
-    done
-    boot_disks "$R/cycle-fresh.log" "$R/root.img" "$R/swap.img" -- root=/dev/vda resume=/dev/vdb noresume
-    expect_no_panic "$R/cycle-fresh.log"
-    expect "$R/cycle-fresh.log" "resume-init: no hibernation image on /dev/vdb" "no old image found again"
-    expect "$R/cycle-fresh.log" "FRESH-BOOT" "a fresh boot"
-    expect_eq "$(inspect_status "$R/swap.img")" 1 "the swap header after all cycles"
-    case_end
-fi
+# Cycles in a row on the same disks, then a normal boot that finds no
+# old image: tests/faults.sh runs ten of them (one case for both).
 
 case_begin "resume_init=skip discards the image and boots fresh"
 new_swap "$R/swap.img"
