@@ -156,6 +156,10 @@ mkdir -p "$(dirname "$out")"
 mv "$out.tmp" "$out"
 echo "mkinitramfs: wrote $out ($(du -k "$out" | cut -f1) KiB, kernel $kver, ${#order[@]} modules)"
 if [ $host = 1 ]; then
-    echo "mkinitramfs: resume device: ${resume:-none found}${resume_offset:+ at page $resume_offset} (stored in the initramfs)"
+    if [ -n "$resume" ]; then
+        echo "mkinitramfs: resume device: $resume${resume_offset:+ at page $resume_offset} (stored in the initramfs)"
+    else
+        echo "mkinitramfs: resume device: none found (no swap area; -r names one)"
+    fi
     echo "mkinitramfs: kernel command line: $host_cmdline"
 fi
