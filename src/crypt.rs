@@ -235,7 +235,7 @@ fn read_keyfile(path: &str) -> Result<Key, Errno> {
 /// Tries `pass` on every keyslot; on success the volume key is in `vk`
 /// and the keyslot's number is returned. `Err(false)`: no keyslot could
 /// even be tried (each said why), so asking again is pointless.
-fn try_key(ctl: &Control, dev: &Device, meta: &Meta, pass: &[u8], vk: &mut [u8; MAX_KEY]) -> Result<u8, bool> {
+fn try_key(ctl: &Control, dev: &Device, meta: &Meta, pass: &[u8], vk: &mut [u8; MAX_KEY]) -> Result<u32, bool> {
     let mut tried = false;
     for slot in &meta.keyslots {
         match open_slot(ctl, dev, meta, slot, pass, vk) {

@@ -132,14 +132,19 @@ fn locate(name: &str) -> Result<(u32, u32, u64), Errno> {
     let st = rustix::fs::stat(name)?;
     match FileType::from_raw_mode(st.st_mode) {
         FileType::BlockDevice => Ok((rustix::fs::major(st.st_rdev), rustix::fs::minor(st.st_rdev), 0)),
-        // A file on btrfs: its st_dev is an anonymous device (major 0)
-        // and FIEMAP gives btrfs's logical addresses, not the disk's.
-        // Left at 0:0, known only to the kernel's own check.
-        FileType::RegularFile if rustix::fs::major(st.st_dev) == 0 => Ok((0, 0, 0)),
         FileType::RegularFile => {
             let fd = rustix::fs::open(name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
             let at = crate::ioctl::first_physical_byte(&fd)?;
-            Ok((rustix::fs::major(st.st_dev), rustix::fs::minor(st.st_dev), at / PAGE as u64))
+            if rustix::fs::major(st.st_dev) != 0 {
+                return Ok((rustix::fs::major(st.st_dev), rustix::fs::minor(st.st_dev), at / PAGE as u64));
+            }
+            // A file on btrfs: its st_dev is an anonymous device (major 0)
+            // and FIEMAP gives a btrfs address, mapped to the disk through
+            // the chunk tree.
+            // Where that fails, left at 0:0 (see `choose`).
+            let Ok((disk, at)) = crate::ioctl::btrfs_disk_byte(&fd, at) else { return Ok((0, 0, 0)) };
+            let st = rustix::fs::stat(disk.as_str())?;
+            Ok((rustix::fs::major(st.st_rdev), rustix::fs::minor(st.st_rdev), at / PAGE as u64))
         }
         _ => Err(Errno::NOTBLK),
     }
@@ -231,7 +236,7 @@ fn choose(opts: &Options) -> Result<Area, i32> {
         }
         1 if areas[0].major == 0 => {
             error!(
-                "{} is a btrfs swap file, whose disk address FIEMAP cannot give: boot with resume_offset= (btrfs inspect-internal map-swapfile -r) or use --offset",
+                "{} is a btrfs swap file whose disk address its chunk tree did not give: boot with resume_offset= (btrfs inspect-internal map-swapfile -r) or use --offset",
                 areas[0].name
             );
             Err(FAILED)
@@ -432,9 +437,10 @@ fn hibernate(
         return FAILED;
     }
     let id = probe::identify(&header.0);
-    // A swap file's own UUID is found by no device search (its header is
-    // not at a device's start): the variable is written for partitions.
-    let uuid = id.and_then(|i| i.uuid).filter(|_| offset == 0);
+    // The variable names a swap file by its filesystem's UUID and the
+    // page, as systemd writes it.
+    let mut fs_page = [0u8; probe::PROBE_SIZE];
+    let uuid = if offset == 0 { id.and_then(|i| i.uuid) } else { crate::device::identify(&dev, &mut fs_page).and_then(|i| i.uuid) };
     match id.map(|i| i.kind) {
         Some(Kind::Swap { hibernated: false }) => {}
         Some(Kind::Swap { hibernated: true }) => {

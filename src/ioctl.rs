@@ -312,6 +312,72 @@ pub fn first_physical_byte(fd: &OwnedFd) -> Result<u64, Errno> {
     Ok(m.fe_physical)
 }
 
+/// A btrfs ioctl argument of 4 KiB (`struct btrfs_ioctl_search_args`,
+/// `struct btrfs_ioctl_dev_info_args`), read and written as little-endian
+/// words at the offsets btrfs.h gives.
+#[repr(C, align(8))]
+struct Btrfs4k([u8; 4096]);
+
+impl Btrfs4k {
+    fn u64(&self, at: usize) -> u64 {
+        self.0.get(at..at + 8).map_or(0, |b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
+    }
+    fn set(&mut self, at: usize, v: u64) {
+        if let Some(b) = self.0.get_mut(at..at + 8) {
+            b.copy_from_slice(&v.to_le_bytes());
+        }
+    }
+}
+
+const BTRFS_IOC_TREE_SEARCH: Opcode = opcode::read_write::<Btrfs4k>(0x94, 17);
+const BTRFS_IOC_DEV_INFO: Opcode = opcode::read_write::<Btrfs4k>(0x94, 30);
+
+/// Where btrfs address `logical` lies on a disk, as the kernel maps a
+/// swap file (which btrfs keeps on one device, single profile): the
+/// chunk holding it, from the chunk tree (`BTRFS_IOC_TREE_SEARCH`, as
+/// `btrfs inspect-internal map-swapfile` does), and its first stripe.
+/// Returns that device's node (`BTRFS_IOC_DEV_INFO`) and the disk byte.
+pub fn btrfs_disk_byte(fd: &OwnedFd, logical: u64) -> Result<(crate::fsutil::PathBuf, u64), Errno> {
+    let mut a = Btrfs4k([0; 4096]);
+    let mut from = 0;
+    loop {
+        // The key: the chunk tree (3), chunk items (objectid 256, type
+        // 228) at addresses from..=logical, any transaction.
+        a.0[..104].fill(0);
+        for (at, v) in [(0, 3), (8, 256), (16, 256), (24, from), (32, logical), (48, u64::MAX), (56, 228 | 228 << 32), (64, 4096)] {
+            a.set(at, v);
+        }
+        // SAFETY: _IOWR(0x94, 17, struct btrfs_ioctl_search_args), 4096
+        // bytes, all inside `a`.
+        unsafe { ioctl(fd, Updater::<BTRFS_IOC_TREE_SEARCH, Btrfs4k>::new(&mut a)) }?;
+        let items = a.u64(64) as u32;
+        if items == 0 {
+            return Err(Errno::NOENT);
+        }
+        // Results after the key: a 32-byte header (offset at 16, item
+        // length at 28), then the `struct btrfs_chunk` (length at 0,
+        // stripe 0's devid at 48 and its disk offset at 56).
+        let mut at = 104;
+        for _ in 0..items {
+            let (start, len) = (a.u64(at + 16), a.u64(at + 24) >> 32);
+            let item = at + 32;
+            if logical - start < a.u64(item) {
+                let (devid, disk) = (a.u64(item + 48), a.u64(item + 56));
+                let mut d = Btrfs4k([0; 4096]);
+                d.set(0, devid);
+                // SAFETY: _IOWR(0x94, 30, struct btrfs_ioctl_dev_info_args),
+                // 4096 bytes, all inside `d`.
+                unsafe { ioctl(fd, Updater::<BTRFS_IOC_DEV_INFO, Btrfs4k>::new(&mut d)) }?;
+                // The path: 1024 bytes at 3072, NUL-terminated.
+                let path = d.0[3072..].split(|&c| c == 0).next().and_then(|p| core::str::from_utf8(p).ok()).ok_or(Errno::INVAL)?;
+                return Ok((crate::fsutil::PathBuf::try_from(path).map_err(|_| Errno::NAMETOOLONG)?, disk + (logical - start)));
+            }
+            from = start + 1;
+            at = item + len as usize;
+        }
+    }
+}
+
 /// The device-mapper ioctl buffer: a `struct dm_ioctl` (312 bytes) and
 /// what follows it (target specs and their parameters), 8-byte aligned.
 #[repr(C, align(8))]

@@ -107,8 +107,10 @@ pub fn log(level: Level, args: fmt::Arguments) {
     if level == Level::Debug && !DEBUG.load(Relaxed) {
         return;
     }
-    let mut line = Line { buf: [0; LINE_MAX], len: 0 };
-    let _ = write!(line, "<{}>{}{}", level as u8, PREFIX, args);
+    // The kmsg level as `<N>`, put in place (no integer formatting).
+    let mut line = Line { buf: [0; LINE_MAX], len: 3 };
+    line.buf[..3].copy_from_slice(&[b'<', b'0' + level as u8, b'>']);
+    let _ = write!(line, "{PREFIX}{args}");
     line.buf[line.len] = b'\n';
     let text = &line.buf[..line.len + 1];
     let to_kmsg = KMSG.get().is_some_and(|fd| rustix::io::write(fd, text).is_ok());

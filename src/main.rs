@@ -125,7 +125,8 @@ pub fn hold() -> ! {
             error!("cannot continue; rebooting in {timeout} s (panic={timeout}). Read the reason above");
             fsutil::sleep_ms(u64::from(timeout.unsigned_abs()) * 1000);
         } else {
-            error!("cannot continue; rebooting now (panic={timeout}). Read the reason above");
+            // (The magnitude: no signed formatting in the binary for one message.)
+            error!("cannot continue; rebooting now (panic=-{}). Read the reason above", timeout.unsigned_abs());
         }
         rustix::fs::sync();
         if let Err(e) = rustix::system::reboot(rustix::system::RebootCommand::Restart) {

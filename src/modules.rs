@@ -36,7 +36,7 @@ pub fn load_all() {
     };
     let uname = rustix::system::uname();
     let running = uname.release().to_str().unwrap_or("?");
-    let (mut loaded, mut failed, mut skipped) = (0, 0, 0);
+    let (mut loaded, mut failed, mut skipped) = (0u32, 0u32, 0u32);
     for line in list.lines().map(str::trim_ascii) {
         if let Some(v) = line.strip_prefix("# kernel ") {
             if v != running {

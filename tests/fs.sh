@@ -95,7 +95,7 @@ expect "$S/nomod.log" "it holds btrfs, which this kernel has no driver for; add 
 expect "$S/nomod.log" "cannot continue; the system stays here" "the hold"
 case_end
 
-case_begin "swap file on a btrfs root, resume device stored in the initramfs (-r UUID= -O): hibernated into by the kernel and by resume-init hibernate, resumed"
+case_begin "swap file on a btrfs root, resume device stored in the initramfs (-r UUID= -O): hibernated into by the kernel and by resume-init hibernate (which finds the file's disk page itself), resumed"
 # The swap file is made as btrfs wants it (NOCOW, preallocated) by
 # btrfs-progs on a loop mount; its header's physical page is what
 # map-swapfile -r prints.
@@ -114,11 +114,13 @@ BSWAP_INITRD=$T/initramfs-bswap-$KVER.cpio.gz
 save=$INITRD; INITRD=$BSWAP_INITRD
 boot_disks "$S/b1.log" "$S/bswap.img" -- root=LABEL=bswap rw noresume hib=tokB swap=/swapfile
 boot_disks "$S/b2.log" "$S/bswap.img" -- root=LABEL=bswap rw noresume
-# And resume-init hibernate into the same file: the place it cannot
-# know by FIEMAP comes from /sys/power/resume(_offset), checked by the kernel.
-write_image "$S/b3.log" tokC "$S/bswap.img" -- root=LABEL=bswap rw noresume swap=/swapfile writer=lzo
+# And resume-init hibernate into the same file, told nothing (resume=none:
+# no /sys/power/resume): it maps the file's btrfs address to the disk
+# through the chunk tree itself, to the page map-swapfile -r printed.
+write_image "$S/b3.log" tokC "$S/bswap.img" -- root=LABEL=bswap rw noresume resume=none swap=/swapfile writer=lzo
 resume "$S/b4.log" tokC "$S/bswap.img" -- root=LABEL=bswap rw noresume
 INITRD=$save
+expect "$S/b3.log" "hibernating to /swapfile \(/dev/vda, [0-9]+:[0-9]+, header at page $off\)" "the writer finding the swap file's disk page by itself"
 expect_no_panic "$S/b1.log"
 expect "$S/b1.log" "resume=UUID=$BSWAP_UUID from /conf/conf.d/resume" "the stored resume device"
 expect "$S/b1.log" "HIBERNATING token=tokB" "boot 1 reaching hibernation"

@@ -5,7 +5,7 @@
 //! (`argon2`, for LUKS2 keyslots). `#![no_std]`, no
 //! `unsafe`, no allocation; the core re-exports them under its own name.
 #![cfg_attr(not(test), no_std)]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod argon2;
 pub mod crc32;

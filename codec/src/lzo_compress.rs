@@ -1,22 +1,30 @@
 //! LZO1X compression into a caller's buffer, for the writer
 //! (`resume-init hibernate`): the bitstream the kernel's
-//! `lzo1x_decompress_safe` reads (version 0, no lzo-rle marker), written
-//! from the format description (Documentation/staging/lzo.rst).
+//! `lzo1x_decompress_safe` reads (version 0, no lzo-rle marker).
 //!
 //! Why our own: no maintained crate compresses LZO1X without an
 //! allocator (`lzo1x` returns a `Vec`; `lzokay` is an LZO1X-999-style
 //! optimiser, many times slower, with a 300 KiB dictionary), and this
-//! binary has no heap. The encoder is a greedy one-pass matcher like
-//! LZO1X-1: a 4096-entry hash of 4-byte sequences, matches of 4 bytes and
-//! more up to 48 KiB back, literal runs skipped faster the longer they
-//! get. Its output is checked by round trips through our decoder and the
-//! `lzo` crate's (unit tests, `lzo_roundtrip` fuzz target), and by the
-//! kernel's own loader in the QEMU tests.
+//! binary has no heap. The encoder has the shape of the kernel's LZO1X-1
+//! (`lib/lzo/lzo1x_compress.c`): the input cut into blocks of 48 KiB, a
+//! fresh 8192-entry hash of 4-byte sequences per block holding 16-bit
+//! positions in it (so every candidate lies behind the current position
+//! and within the farthest offset an M4 reaches, and nothing needs
+//! checking but the four bytes), greedy matches of 4 bytes and more,
+//! literal runs crossed faster the longer they get. That shape matters
+//! under QEMU's TCG, where each conditional branch ends a translated
+//! block. Its output is checked by round trips through our decoder and
+//! the `lzo` crate's (unit tests, `lzo_roundtrip` fuzz target), and by
+//! the kernel's own loader in the QEMU tests.
 
-/// Hash table entries (positions of 4-byte sequences).
-const TABLE_BITS: u32 = 12;
-/// The farthest back a match can reach (M4).
-const MAX_OFFSET: usize = 0xBFFF;
+/// Hash table entries (positions of 4-byte sequences in the block).
+const TABLE_BITS: u32 = 13;
+/// A block: the farthest back an M4 match reaches (0xBFFF) plus one, so
+/// any earlier position in the same block is in reach.
+const BLOCK: usize = 0xC000;
+/// The last bytes of a block are never the start of a hashed sequence, and
+/// a match stops near them, as in the kernel's encoder.
+const TAIL: usize = 20;
 const M2_MAX_OFFSET: usize = 0x0800;
 const M3_MAX_OFFSET: usize = 0x4000;
 const M2_MAX_LEN: usize = 8;
@@ -27,8 +35,8 @@ const M4_MARKER: u8 = 16;
 /// A first literal run of up to this many bytes has its own short form.
 const FIRST_LITERALS_MAX: usize = 238;
 
-/// The encoder's working memory: 16 KiB, reused for every chunk.
-pub struct Table([u32; 1 << TABLE_BITS]);
+/// The encoder's working memory: 16 KiB, reused for every block.
+pub struct Table([u16; 1 << TABLE_BITS]);
 
 impl Table {
     pub const fn new() -> Table {
@@ -54,8 +62,10 @@ pub struct OutputTooSmall;
 struct Out<'a> {
     b: &'a mut [u8],
     pos: usize,
-    /// Where the last match keeps the count of up to 3 literals after it.
-    low_bits: Option<usize>,
+    /// Where the last match keeps the count of up to 3 literals after it;
+    /// 0 before the first match (which never starts the stream: the
+    /// first instruction is always literals).
+    low_bits: usize,
 }
 
 impl Out<'_> {
@@ -75,40 +85,74 @@ impl Out<'_> {
         self.push(n as u8)
     }
 
-    fn literals(&mut self, lit: &[u8]) -> Result<(), OutputTooSmall> {
-        let n = lit.len();
+    /// The literals `src[from..to]`.
+    #[inline(always)]
+    fn literals(&mut self, src: &[u8], from: usize, to: usize) -> Result<(), OutputTooSmall> {
+        let n = to - from;
         if n == 0 {
             return Ok(());
         }
+        // Most runs: up to 16 bytes after a match, with room to copy 8 or
+        // 16 whole bytes (as the kernel's COPY4/COPY8: the bytes past the
+        // run are overwritten next).
+        if n <= 16 && self.low_bits != 0 {
+            let s = src.get(from..).and_then(|s| s.first_chunk::<16>());
+            let d = self.b.get_mut(self.pos..).and_then(|d| d.first_chunk_mut::<17>());
+            if let (Some(s), Some(d)) = (s, d) {
+                if n <= 3 {
+                    d[..8].copy_from_slice(&s[..8]);
+                    self.pos += n;
+                    if let Some(b) = self.b.get_mut(self.low_bits) {
+                        *b |= n as u8;
+                    }
+                } else {
+                    d[0] = (n - 3) as u8;
+                    if n <= 8 {
+                        d[1..9].copy_from_slice(&s[..8]);
+                    } else {
+                        d[1..].copy_from_slice(s);
+                    }
+                    self.pos += n + 1;
+                }
+                return Ok(());
+            }
+        }
         match self.low_bits {
-            None if n <= FIRST_LITERALS_MAX => self.push((17 + n) as u8)?,
-            Some(at) if n <= 3 => self.b[at] |= n as u8,
+            0 if n <= FIRST_LITERALS_MAX => self.push((17 + n) as u8)?,
+            at if at != 0 && n <= 3 => {
+                if let Some(b) = self.b.get_mut(at) {
+                    *b |= n as u8;
+                }
+            }
             _ if n <= 18 => self.push((n - 3) as u8)?,
             _ => {
                 self.push(0)?;
                 self.extension(n - 18)?;
             }
         }
-        let dst = self.b.get_mut(self.pos..self.pos + n).ok_or(OutputTooSmall)?;
-        dst.copy_from_slice(lit);
+        let (Some(s), Some(d)) = (src.get(from..to), self.b.get_mut(self.pos..self.pos + n)) else {
+            return Err(OutputTooSmall);
+        };
+        d.copy_from_slice(s);
         self.pos += n;
         Ok(())
     }
 
-    /// Appends up to four instruction bytes at once.
+    /// Appends instruction bytes.
     #[inline(always)]
-    fn put(&mut self, bytes: &[u8]) -> Result<(), OutputTooSmall> {
-        let dst = self.b.get_mut(self.pos..self.pos + bytes.len()).ok_or(OutputTooSmall)?;
-        dst.copy_from_slice(bytes);
-        self.pos += bytes.len();
+    fn put<const N: usize>(&mut self, bytes: [u8; N]) -> Result<(), OutputTooSmall> {
+        let dst = self.b.get_mut(self.pos..).and_then(|d| d.first_chunk_mut::<N>()).ok_or(OutputTooSmall)?;
+        *dst = bytes;
+        self.pos += N;
         Ok(())
     }
 
     /// A match of `len` ≥ 4 bytes `off` bytes back (1..=0xBFFF).
+    #[inline(always)]
     fn matched(&mut self, off: usize, len: usize) -> Result<(), OutputTooSmall> {
         if len <= M2_MAX_LEN && off <= M2_MAX_OFFSET {
             let o = off - 1;
-            self.put(&[(((len - 1) << 5) | ((o & 7) << 2)) as u8, (o >> 3) as u8])?;
+            self.put([(((len - 1) << 5) | ((o & 7) << 2)) as u8, (o >> 3) as u8])?;
         } else {
             let (marker, o, short_max) = if off <= M3_MAX_OFFSET {
                 (M3_MARKER, off - 1, M3_MAX_LEN)
@@ -119,79 +163,105 @@ impl Out<'_> {
             let low = ((o & 63) << 2) as u8;
             let high = (o >> 6) as u8;
             if len <= short_max {
-                self.put(&[marker | (len - 2) as u8, low, high])?;
+                self.put([marker | (len - 2) as u8, low, high])?;
             } else {
                 self.push(marker)?;
                 self.extension(len - short_max)?;
-                self.put(&[low, high])?;
+                self.put([low, high])?;
             }
         }
-        self.low_bits = Some(self.pos - 2);
+        self.low_bits = self.pos - 2;
         Ok(())
     }
 }
 
+/// The little-endian word at `at`, unchecked: the callers' loop bounds
+/// keep `at + 8 <= b.len()` (see [`block`]); checked in test builds.
 #[inline(always)]
+#[allow(unsafe_code)]
 fn read32(b: &[u8], at: usize) -> u32 {
-    match b.get(at..at + 4) {
-        Some(&[a, b, c, d]) => u32::from_le_bytes([a, b, c, d]),
-        _ => 0,
-    }
+    debug_assert!(at + 4 <= b.len());
+    // SAFETY: in bounds, as above; unaligned reads of plain bytes.
+    u32::from_le(unsafe { b.as_ptr().add(at).cast::<u32>().read_unaligned() })
+}
+
+/// As [`read32`], eight bytes.
+#[inline(always)]
+#[allow(unsafe_code)]
+fn read64(b: &[u8], at: usize) -> u64 {
+    debug_assert!(at + 8 <= b.len());
+    // SAFETY: as for read32.
+    u64::from_le(unsafe { b.as_ptr().add(at).cast::<u64>().read_unaligned() })
 }
 
 #[inline(always)]
 fn hash(v: u32) -> usize {
-    (v.wrapping_mul(0x9E37_79B1) >> (32 - TABLE_BITS)) as usize
-}
-
-/// How many bytes from `a` and `b` (a < b) agree, up to the end of `src`.
-#[inline(always)]
-fn common(src: &[u8], a: usize, b: usize) -> usize {
-    let (Some(x), Some(y)) = (src.get(a..), src.get(b..)) else { return 0 };
-    let mut n = 0;
-    // Eight bytes at a time; `chunks_exact` lets the loads go unchecked.
-    for (p, q) in x.chunks_exact(8).zip(y.chunks_exact(8)) {
-        let (Ok(p), Ok(q)) = (<[u8; 8]>::try_from(p), <[u8; 8]>::try_from(q)) else { break };
-        let d = u64::from_le_bytes(p) ^ u64::from_le_bytes(q);
-        if d != 0 {
-            return n + (d.trailing_zeros() / 8) as usize;
-        }
-        n += 8;
-    }
-    n + x[n..].iter().zip(&y[n..]).take_while(|(p, q)| p == q).count()
+    // The kernel's multiplier and width.
+    (v.wrapping_mul(0x1824_429d) >> (32 - TABLE_BITS)) as usize
 }
 
 /// Compresses `src` into `dst` as one LZO1X stream (end marker included);
 /// returns its length. `dst` of [`worst_case`]`(src.len())` bytes always suffices.
 pub fn compress_into(src: &[u8], dst: &mut [u8], table: &mut Table) -> Result<usize, OutputTooSmall> {
-    let mut out = Out { b: dst, pos: 0, low_bits: None };
+    let mut out = Out { b: dst, pos: 0, low_bits: 0 };
+    // The first byte not yet written out (literals carry over blocks).
     let mut lit = 0;
-    let mut ip = 1;
-    table.0.fill(0);
-    // The last 4 bytes are never the start of a hashed sequence.
-    while ip + 4 <= src.len() {
-        let v = read32(src, ip);
-        let h = hash(v);
-        let cand = table.0[h] as usize;
-        table.0[h] = ip as u32;
-        let off = ip - cand;
-        if cand < ip && off <= MAX_OFFSET && read32(src, cand) == v {
-            let len = 4 + common(src, cand + 4, ip + 4);
-            out.literals(&src[lit..ip])?;
-            out.matched(off, len)?;
+    let mut base = 0;
+    while src.len() - base > TAIL {
+        let end = base + (src.len() - base).min(BLOCK);
+        table.0.fill(0);
+        lit = block(src.get(..end).unwrap_or(src), base, lit, &mut out, &mut table.0)?;
+        base = end;
+    }
+    out.literals(src, lit, src.len())?;
+    // The end of stream: an M4 with offset 0.
+    out.put([M4_MARKER | 1, 0, 0])?;
+    Ok(out.pos)
+}
+
+/// Matches in `src[base..]` (at most [`BLOCK`] bytes, more than [`TAIL`]),
+/// with literals pending from `lit`; returns the first byte not written.
+#[inline(never)]
+fn block(src: &[u8], base: usize, mut lit: usize, out: &mut Out, table: &mut [u16; 1 << TABLE_BITS]) -> Result<usize, OutputTooSmall> {
+    // The writer's state in registers while the block runs.
+    let mut o = Out { b: &mut *out.b, pos: out.pos, low_bits: out.low_bits };
+    let ip_end = src.len() - TAIL;
+    // The first positions are not tried when no literals are pending.
+    let mut ip = base + 4usize.saturating_sub(base - lit);
+    loop {
+        // No match here: on, faster the longer the literal run.
+        ip += 1 + ((ip - lit) >> 5);
+        loop {
+            if ip >= ip_end {
+                (out.pos, out.low_bits) = (o.pos, o.low_bits);
+                return Ok(lit);
+            }
+            let v = read32(src, ip);
+            let h = hash(v) & ((1 << TABLE_BITS) - 1);
+            let cand = base + table[h] as usize;
+            table[h] = (ip - base) as u16;
+            if read32(src, cand) != v {
+                break;
+            }
+            // A match: how far it goes, eight bytes at a time.
+            let mut len = 4;
+            let mut d = read64(src, ip + len) ^ read64(src, cand + len);
+            while d == 0 {
+                len += 8;
+                if ip + len >= ip_end {
+                    break;
+                }
+                d = read64(src, ip + len) ^ read64(src, cand + len);
+            }
+            if d != 0 {
+                len += (d.trailing_zeros() / 8) as usize;
+            }
+            o.literals(src, lit, ip)?;
+            o.matched(ip - cand, len)?;
             ip += len;
             lit = ip;
-        } else {
-            // Incompressible stretches are crossed faster, as LZO1X-1 does.
-            ip += 1 + ((ip - lit) >> 5);
         }
     }
-    out.literals(&src[lit..])?;
-    // The end of stream: an M4 with offset 0.
-    out.push(M4_MARKER | 1)?;
-    out.push(0)?;
-    out.push(0)?;
-    Ok(out.pos)
 }
 
 #[cfg(test)]

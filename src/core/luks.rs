@@ -183,7 +183,7 @@ pub type Cipher = heapless::String<48>;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Keyslot {
-    pub id: u8,
+    pub id: u32,
     /// 2 = preferred, 1 = normal (0, "ignore", is left out).
     pub priority: u8,
     /// Bytes of volume key it holds.
@@ -231,7 +231,7 @@ pub struct Segment {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Meta {
     /// 1 or 2 (device-mapper uuids and messages name it).
-    pub version: u8,
+    pub version: u32,
     /// The container's UUID as written (LUKS2: the caller sets it from
     /// the [`BinHeader`]).
     pub uuid: heapless::String<40>,
@@ -293,7 +293,7 @@ fn keyslot(id: &str, v: json::Value) -> Option<Keyslot> {
     let key_size = num(v.get("key_size"))? as usize;
     let stripes = num(af.get("stripes"))? as usize;
     let slot = Keyslot {
-        id,
+        id: id.into(),
         priority,
         key_size,
         stripes,
@@ -436,7 +436,7 @@ pub fn parse_luks1(b: &[u8]) -> Result<Meta, Error> {
         let s = L1_SLOTS + usize::from(id) * L1_SLOT_SIZE;
         let (iterations, stripes) = (be32(b, s + 4), be32(b, s + 44) as usize);
         let mut slot = Keyslot {
-            id,
+            id: id.into(),
             priority: 1,
             key_size,
             stripes,
