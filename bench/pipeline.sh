@@ -79,8 +79,9 @@ report=$W/report.txt
     echo "sample: $sample ($(( $(stat -c %s "$sample") / 1048576 )) MiB), $reps passes, 128 KiB chunks; MB/s (1 MB = 10^6 bytes)"
     printf '%-15s %7s | %9s %9s | %7s | %s\n' what threads "ours" "kernel" "ours/k" "output/input (ours, kernel)"
 } > "$report"
-"$ours" "$sample" "$threads" "$reps" > "$W/ours.txt"
-"$W/harness" "$sample" "$threads" "$reps" > "$W/kernel.txt"
+# The kernel's compressed chunks are what both decoders read.
+PIPELINE_STREAMS=$W/streams "$W/harness" "$sample" "$threads" "$reps" > "$W/kernel.txt"
+PIPELINE_STREAMS=$W/streams "$ours" "$sample" "$threads" "$reps" > "$W/ours.txt"
 while read -r _ what t mbs ratio; do
     read -r kmbs kratio <<< "$(awk -v w="$what" -v t="$t" '$2 == w && $3 == t {print $4, $5}' "$W/kernel.txt")"
     [ -n "${kmbs:-}" ] || continue

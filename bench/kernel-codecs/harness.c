@@ -58,7 +58,23 @@ int main(int argc, char **argv) {
             size_t total = 0; for (long c = 0; c < nchunks; c++) total += cmplen[c];
             printf("kernel %s %d %.0f %.3f\n", names[what], nthreads, (double)reps * len / s / 1e6,
                    what == 0 || what == 2 ? (double)total / len : 1.0);
-            if (what == 0 || what == 2) break; /* one compression pass fills cmp[] for the decoder */
+            if (what == 0 || what == 2) {
+                /* The decoders on both sides read these same streams:
+                 * PIPELINE_STREAMS=PREFIX writes PREFIX.lzo / PREFIX.lz4,
+                 * each chunk as a 4-byte length and its bytes. */
+                const char *pre = getenv("PIPELINE_STREAMS");
+                if (pre) {
+                    char path[4096];
+                    snprintf(path, sizeof path, "%s.%s", pre, what == 0 ? "lzo" : "lz4");
+                    FILE *o = fopen(path, "wb");
+                    for (long c = 0; o && c < nchunks; c++) {
+                        unsigned int l = cmplen[c];
+                        fwrite(&l, 4, 1, o); fwrite(cmp[c], 1, l, o);
+                    }
+                    if (o) fclose(o);
+                }
+                break; /* one compression pass fills cmp[] for the decoder */
+            }
         }
     return 0;
 }

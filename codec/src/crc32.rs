@@ -43,8 +43,8 @@ impl Table {
             // Two 8-byte loads: left alone, the compiler reads 12 of the
             // 16 bytes one at a time, which costs more than the shifts under
             // QEMU's TCG, where every load is a TLB lookup.
-            let lo = opaque(u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]));
-            let hi = opaque(u64::from_le_bytes([w[8], w[9], w[10], w[11], w[12], w[13], w[14], w[15]]));
+            let lo = crate::copy::opaque(u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]));
+            let hi = crate::copy::opaque(u64::from_le_bytes([w[8], w[9], w[10], w[11], w[12], w[13], w[14], w[15]]));
             let (a, b, c, d) = (lo as u32 ^ crc, (lo >> 32) as u32, hi as u32, (hi >> 32) as u32);
             crc = at(15, a, 0) ^ at(14, a, 8) ^ at(13, a, 16) ^ at(12, a, 24)
                 ^ at(11, b, 0) ^ at(10, b, 8) ^ at(9, b, 16) ^ at(8, b, 24)
@@ -56,19 +56,6 @@ impl Table {
         }
         crc
     }
-}
-
-/// `v`, through an empty `asm!` the optimiser cannot see into, so that it
-/// is loaded whole into a register rather than a byte at a time.
-#[inline(always)]
-#[allow(unsafe_code)]
-fn opaque(mut v: u64) -> u64 {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: an empty instruction string: nothing is read or written.
-    unsafe {
-        core::arch::asm!("/* {0} */", inout(reg) v, options(pure, nomem, nostack, preserves_flags));
-    }
-    v
 }
 
 impl Default for Table {

@@ -1,15 +1,16 @@
 //! LZ4 block decompression (the format of the kernel's `LZ4_compress_fast`
-//! for hibernation images with `hibernate.compressor=lz4`), safe Rust,
-//! into a caller's buffer.
+//! for hibernation images with `hibernate.compressor=lz4`), into a
+//! caller's buffer.
 //!
 //! Why not `lz4_flex` alone: its safe decoder ran at 0.45× the kernel's C
 //! on the host (`bench/pipeline.sh`), copying short literals and matches
-//! with length-checked slice copies. This one takes the kernel's short
-//! cut in safe Rust: where both sides have room, a short literal run or
-//! match moves as one fixed 16-byte copy (two loads, two stores), the
-//! cursor advancing only by its length; the rest goes through the same
-//! block copies as the LZO decoder. `lz4_flex` stays as the oracle (unit
-//! tests and the `lz4_diff` fuzz target).
+//! with length-checked slice copies. This one takes the kernel's
+//! two-stage shortcut: where both buffers have room for it (one check),
+//! up to 14 literals move as 16 bytes and a match of up to 18 bytes at
+//! least 8 back as 8 + 8 + 2, the cursors advancing by the real lengths;
+//! the rest goes through the block copies shared with the LZO decoder
+//! (`copy`). `lz4_flex` stays as the oracle (unit tests and the
+//! `lz4_diff` fuzz target).
 
 /// Why a block does not decode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,70 +42,81 @@ fn length(src: &[u8], ip: &mut usize, mut n: usize) -> Result<usize, Error> {
 
 /// Decompresses a whole LZ4 block from `src` into `dst`; returns the
 /// number of bytes written.
+#[inline(never)]
+#[allow(unsafe_code)]
 pub fn decompress_into(src: &[u8], dst: &mut [u8]) -> Result<usize, Error> {
     let (mut ip, mut op) = (0usize, 0usize);
+    let (s, d) = (src.as_ptr(), dst.as_mut_ptr());
     loop {
         let token = *src.get(ip).ok_or(Error::InputOverrun)? as usize;
         ip += 1;
         let lit = token >> 4;
-        if lit < 15 && ip + WILD <= src.len() && op + WILD <= dst.len() {
-            // A short run: 16 bytes copied, `lit` of them kept.
-            dst[op..op + WILD].copy_from_slice(&src[ip..ip + WILD]);
-            ip += lit;
-            op += lit;
+        // The kernel's two-stage shortcut for the commonest sequence, under
+        // one check: up to 14 literals moved as 16 bytes, then a match of
+        // up to 18 bytes at least 8 back moved as 8 + 8 + 2.
+        if (lit < 15) & (src.len().saturating_sub(ip) > WILD + 2) & (dst.len().saturating_sub(op) >= WILD + 18) {
+            // SAFETY: `ip + 18 < src.len()` and `op + 34 <= dst.len()`
+            // (checked just above). Literals: 16 bytes read from `ip` and
+            // written at `op`. Offset: 2 bytes at `ip + lit <= ip + 14`.
+            // Match (only when 8 <= dist <= op + lit): reads from
+            // `op + lit - dist >= 0`, each 8-byte block ending by the start
+            // of the block it fills (dist >= 8: already written), writes
+            // up to `op + lit + 18 <= op + 32`.
+            unsafe {
+                for k in [0, 8] {
+                    let v = crate::copy::opaque(s.add(ip + k).cast::<u64>().read_unaligned());
+                    d.add(op + k).cast::<u64>().write_unaligned(v);
+                }
+                ip += lit;
+                op += lit;
+                let dist = usize::from(u16::from_le(s.add(ip).cast::<u16>().read_unaligned()));
+                let ml = token & 15;
+                if (ml != 15) & (dist >= 8) & (dist <= op) {
+                    let m = op - dist;
+                    for k in [0, 8] {
+                        let v = crate::copy::opaque(d.add(m + k).cast::<u64>().read_unaligned());
+                        d.add(op + k).cast::<u64>().write_unaligned(v);
+                    }
+                    let v = d.add(m + 16).cast::<u16>().read_unaligned();
+                    d.add(op + 16).cast::<u16>().write_unaligned(v);
+                    ip += 2;
+                    op += ml + 4;
+                    continue;
+                }
+            }
+            // Otherwise the match below, its offset at `ip`.
         } else {
             let lit = length(src, &mut ip, lit)?;
-            let from = src.get(ip..ip.checked_add(lit).ok_or(Error::InputOverrun)?).ok_or(Error::InputOverrun)?;
-            dst.get_mut(op..op.checked_add(lit).ok_or(Error::OutputOverrun)?).ok_or(Error::OutputOverrun)?.copy_from_slice(from);
+            if !crate::copy::run_copy(src, ip, dst, op, lit) {
+                // A long run, or near the end.
+                let from = src.get(ip..ip.checked_add(lit).ok_or(Error::InputOverrun)?).ok_or(Error::InputOverrun)?;
+                dst.get_mut(op..op.checked_add(lit).ok_or(Error::OutputOverrun)?).ok_or(Error::OutputOverrun)?.copy_from_slice(from);
+            }
             ip += lit;
             op += lit;
-            // (A long run: one block copy is as good as any.)
-        }
-        if ip == src.len() {
-            return Ok(op); // the last sequence has literals only
+            if ip == src.len() {
+                return Ok(op); // the last sequence has literals only
+            }
         }
         (ip, op) = match_step(src, dst, ip, op, token)?;
     }
 }
 
+/// The match of `token`, its offset at `ip`.
 #[inline(always)]
 fn match_step(src: &[u8], dst: &mut [u8], mut ip: usize, op: usize, token: usize) -> Result<(usize, usize), Error> {
     let off = src.get(ip..ip + 2).ok_or(Error::InputOverrun)?;
     let dist = usize::from(off[0]) | usize::from(off[1]) << 8;
     ip += 2;
     let len = length(src, &mut ip, token & 15)? + 4;
-    if dist == 0 || dist > op {
-        return Err(Error::LookbehindOverrun);
-    }
-    let from = op - dist;
-    if dist >= WILD && op + len + WILD <= dst.len() {
-        // 16 bytes at a time; each source chunk is complete before it is
-        // read (dist ≥ 16), so overlapping matches come out right too.
-        let mut k = 0;
-        while k < len {
-            dst.copy_within(from + k..from + k + WILD, op + k);
-            k += WILD;
-        }
+    if crate::copy::match_copy(dst, op, dist, len) {
         return Ok((ip, op + len));
     }
-    let end = op.checked_add(len).filter(|&e| e <= dst.len()).ok_or(Error::OutputOverrun)?;
-    if dist >= len {
-        dst.copy_within(from..from + len, op);
-    } else if dist == 1 {
-        let b = dst[from];
-        dst[op..end].fill(b);
-    } else {
-        // Periodic with period `dist`: copies that double in size.
-        let mut done = 0;
-        while done < len {
-            let span = (done + dist) / dist * dist;
-            let n = span.min(len - done);
-            let s = op + done - span;
-            dst.copy_within(s..s + n, op + done);
-            done += n;
-        }
+    match crate::copy::match_checked(dst, op, dist, len) {
+        Ok(end) => Ok((ip, end)),
+        Err(true) => Err(Error::LookbehindOverrun),
+        Err(false) => Err(Error::OutputOverrun),
     }
-    Ok((ip, end))
 }
 
 #[cfg(test)]

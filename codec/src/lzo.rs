@@ -1,14 +1,14 @@
 //! LZO1X decompression (the format of `lzo1x_1_compress`, which every
-//! kernel uses for hibernation images), safe Rust, into a caller's buffer.
+//! kernel uses for hibernation images), into a caller's buffer.
 //!
 //! Why not the `lzo` crate alone: it is correct and checks everything,
 //! but copies every match one byte at a time, which made it half of all
 //! instructions spent loading an LZO image (callgrind, 86 MiB image).
 //! This decoder makes the same checks and decodes the same streams — the
 //! crate stays as its oracle in the `lzo_diff` fuzz target and the unit
-//! tests — but moves matches with block copies: 16 bytes at a time where
-//! the output has room (literal runs too), otherwise non-overlapping ones
-//! in one `copy_within`, overlapping ones by doubling, runs with `fill`.
+//! tests — but moves matches and literal runs 8 bytes at a time where
+//! the buffers have room (`copy`), otherwise non-overlapping ones in one
+//! `copy_within`, overlapping ones by doubling, runs with `fill`.
 //! Format: Documentation/staging/lzo.rst of the kernel.
 
 /// Why a stream does not decode.
@@ -55,19 +55,19 @@ impl Input<'_> {
     }
 }
 
-/// Short copies move as one fixed 16-byte block where both sides have
-/// room (two loads, two stores, no call), the cursor advancing by the
-/// real length: most literal runs and matches are shorter.
-const WILD: usize = 16;
-
 #[inline(always)]
 fn literals(inp: &mut Input<'_>, out: &mut [u8], op: &mut usize, n: usize) -> Result<(), Error> {
-    if n <= WILD && inp.pos + WILD <= inp.b.len() && *op + WILD <= out.len() {
-        out[*op..*op + WILD].copy_from_slice(&inp.b[inp.pos..inp.pos + WILD]);
+    if crate::copy::run_copy(inp.b, inp.pos, out, *op, n) {
         inp.pos += n;
         *op += n;
         return Ok(());
     }
+    literals_checked(inp, out, op, n)
+}
+
+/// [`literals`] for long runs and near the ends of the buffers.
+#[inline(never)]
+fn literals_checked(inp: &mut Input<'_>, out: &mut [u8], op: &mut usize, n: usize) -> Result<(), Error> {
     let src = inp.b.get(inp.pos..inp.pos.checked_add(n).ok_or(Error::InputOverrun)?).ok_or(Error::InputOverrun)?;
     let dst = out.get_mut(*op..*op + n).ok_or(Error::OutputOverrun)?;
     dst.copy_from_slice(src);
@@ -79,43 +79,17 @@ fn literals(inp: &mut Input<'_>, out: &mut [u8], op: &mut usize, n: usize) -> Re
 /// Copies `len` bytes from `dist` bytes back, overlap allowed (LZ77).
 #[inline(always)]
 fn back_copy(out: &mut [u8], op: &mut usize, dist: usize, len: usize) -> Result<(), Error> {
-    if dist == 0 || dist > *op {
-        return Err(Error::LookbehindOverrun);
+    if crate::copy::match_copy(out, *op, dist, len) {
+        *op += len;
+        return Ok(());
     }
-    let end = op.checked_add(len).filter(|&e| e <= out.len()).ok_or(Error::OutputOverrun)?;
-    let from = *op - dist;
-    if dist >= WILD && end + WILD <= out.len() {
-        // 16 bytes at a time; each source block is complete before it is
-        // read (dist ≥ 16), so overlapping matches come out right too.
-        let mut k = 0;
-        while k < len {
-            out.copy_within(from + k..from + k + WILD, *op + k);
-            k += WILD;
-        }
-    } else if dist >= len {
-        out.copy_within(from..from + len, *op);
-    } else if dist == 1 {
-        let b = out[from];
-        out[*op..end].fill(b);
-    } else {
-        // The output is periodic with period `dist` from `from` on: each
-        // step may copy as much as has been written since `from`, a
-        // multiple of `dist`, so the copies double in size.
-        let mut done = 0;
-        while done < len {
-            let span = (done + dist) / dist * dist;
-            let n = span.min(len - done);
-            let src = *op + done - span;
-            out.copy_within(src..src + n, *op + done);
-            done += n;
-        }
-    }
-    *op = end;
+    *op = crate::copy::match_checked(out, *op, dist, len).map_err(|before| if before { Error::LookbehindOverrun } else { Error::OutputOverrun })?;
     Ok(())
 }
 
 /// Decompresses a whole LZO1X stream from `src` into `dst`; returns the
 /// number of bytes written.
+#[inline(never)]
 pub fn decompress_into(src: &[u8], dst: &mut [u8]) -> Result<usize, Error> {
     if src.len() < 3 {
         return Err(Error::InputOverrun);
@@ -128,7 +102,7 @@ pub fn decompress_into(src: &[u8], dst: &mut [u8]) -> Result<usize, Error> {
     if src[0] > 17 {
         inp.pos = 1;
         let n = src[0] as usize - 17;
-        literals(&mut inp, dst, &mut op, n)?;
+        literals_checked(&mut inp, dst, &mut op, n)?;
         state = n.min(4);
     } else {
         state = 0;
