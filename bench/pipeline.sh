@@ -6,12 +6,16 @@
 # same data cut into 128 KiB chunks, on 1 and more threads. This is the
 # figure that stands for real hardware, where KVM is not available here.
 #
-#   bench/pipeline.sh [-f SAMPLE] [-t MAX_THREADS] [-r REPS]
+#   bench/pipeline.sh [-f SAMPLE] [-t MAX_THREADS] [-r REPS] [-g KERNEL_VERSION [-s MiB]]
 #
 #   -f  the data (default: the pages of an uncompressed image the kernel
 #       writes in a QEMU guest, captured once into build/pipeline/sample.bin)
 #   -t  thread counts 1, 2, 4 … up to this (default: the host's CPUs)
 #   -r  passes over the data (default 3)
+#   -g  run both sides (built static) inside a QEMU guest under TCG, as the
+#       loader and the writer run in the other benchmarks, with this kernel,
+#       on the first -s MiB of the sample (default 16), one thread
+# Both decoders read the same bytes: the kernel code's compressed chunks.
 # Not part of the test suite: it prints figures, it passes or fails nothing.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,12 +24,16 @@ mkdir -p "$W"
 sample=""
 threads=$(nproc)
 reps=3
-while getopts "f:t:r:h" opt; do
+guest=""
+guest_mib=16
+while getopts "f:t:r:g:s:h" opt; do
     case $opt in
         f) sample=$OPTARG ;;
         t) threads=$OPTARG ;;
         r) reps=$OPTARG ;;
-        *) sed -n '2,15s/^# \{0,1\}//p' "$0"; exit 2 ;;
+        g) guest=$OPTARG ;;
+        s) guest_mib=$OPTARG ;;
+        *) sed -n '2,20s/^# \{0,1\}//p' "$0"; exit 2 ;;
     esac
 done
 "$top/scripts/setup.sh"
@@ -71,6 +79,45 @@ if [ -z "$sample" ]; then
         # The image's pages lie at the start of the fresh swap area.
         dd if="$R/swap.img" of="$sample" bs=4096 skip=2 count=$(( pages / 4 )) status=none
     fi
+fi
+
+if [ -n "$guest" ]; then
+    # Both sides static, in a busybox root with the sample, one boot.
+    G=$W/guest
+    mkdir -p "$G"
+    src=$W/src
+    gcc -O2 -static -pthread -I"$top/bench/kernel-codecs/shim" -I"$src/inc" -I"$src/lib" -I"$src/lib/lzo" -I"$src/lib/lz4" -w -o "$G/harness" \
+        "$top/bench/kernel-codecs/harness.c" "$src/lib/lzo/lzo1x_compress.c" "$src/lib/lzo/lzo1x_decompress_safe.c" \
+        "$src/lib/lz4/lz4_compress.c" "$src/lib/lz4/lz4_decompress.c" "$src/lib/crc32.c"
+    (cd "$top" && CARGO_TARGET_DIR=$W/static-target RUSTFLAGS="-C target-feature=+crt-static" \
+        cargo build --release --quiet --example pipeline --target x86_64-unknown-linux-gnu)
+    T=$G
+    # shellcheck source=tests/lib.sh
+    . "$top/tests/lib.sh"
+    make_rootdir "$G/root" "#!/bin/sh
+mount -t proc proc /proc
+for i in \$(seq $reps); do
+    PIPELINE_STREAMS=/tmp/streams /harness /sample.bin 1 2
+    PIPELINE_STREAMS=/tmp/streams /ours /sample.bin 1 2
+done
+poweroff -f"
+    cp "$G/harness" "$G/root/harness"
+    cp "$W/static-target/x86_64-unknown-linux-gnu/release/examples/pipeline" "$G/root/ours"
+    head -c "$((guest_mib * 1048576))" "$sample" > "$G/root/sample.bin"
+    mkext4 "$G/root.img" $((guest_mib * 3 + 120)) "$G/root"
+    "$top/scripts/mkinitramfs.sh" -k "$guest" -o "$G/initramfs.cpio.gz" >/dev/null
+    "$top/qemu/run.sh" -q -k "/boot/vmlinuz-$guest" -i "$G/initramfs.cpio.gz" -m 1024 -t 1800 -l "$G/console.log" \
+        -d "$G/root.img" -a "root=/dev/vda rw" || true
+    report=$W/report-guest.txt
+    {
+        echo "pipeline benchmark in a QEMU TCG guest ($(qemu-system-x86_64 --version | head -n 1)), kernel $guest, $(date -u +%Y-%m-%d)"
+        echo "host: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); $guest_mib MiB of $sample, 2 passes per run, $reps runs each, alternating"
+        echo "MB/s per run (1 MB = 10^6 bytes), one thread; both decoders read the kernel code's compressed chunks"
+        grep -E "^(kernel|ours) [a-z0-9-]+ 1 " "$G/console.log" | tr -d '\r' |
+            awk '{k=$2; v[$1" "k]=v[$1" "k]" "$4} END {for (k in v) print k, v[k]}' | sort -k2,2 -k1,1
+    } > "$report"
+    cat "$report"
+    exit 0
 fi
 
 report=$W/report.txt

@@ -29,8 +29,10 @@ pub(crate) fn opaque(mut v: u64) -> u64 {
 #[inline(always)]
 #[allow(unsafe_code)]
 pub fn match_copy(dst: &mut [u8], op: usize, dist: usize, len: usize) -> bool {
-    let room = dst.len().checked_sub(op).and_then(|r| r.checked_sub(8));
-    if !matches!(room, Some(r) if len <= r && dist != 0 && dist <= op) {
+    // One test of everything (no short-circuit: each branch would end a
+    // translated block): 1 <= dist <= op, op + len + 8 <= dst.len().
+    let room = dst.len().saturating_sub(op);
+    if !((dist.wrapping_sub(1) < op) & (len <= room) & (room.wrapping_sub(len) >= 8)) {
         return false;
     }
     let p = dst.as_mut_ptr();
@@ -101,8 +103,9 @@ pub fn match_checked(dst: &mut [u8], op: usize, dist: usize, len: usize) -> Resu
 #[inline(always)]
 #[allow(unsafe_code)]
 pub fn run_copy(src: &[u8], ip: usize, dst: &mut [u8], op: usize, n: usize) -> bool {
-    let fits = |len: usize, at: usize| len.checked_sub(at).and_then(|r| r.checked_sub(8)).is_some_and(|r| n <= r);
-    if !(n <= 64 && fits(src.len(), ip) && fits(dst.len(), op)) {
+    // One test, as in `match_copy` (n + 8 cannot wrap where n <= 64).
+    let need = n.wrapping_add(8);
+    if !((n <= 64) & (src.len().saturating_sub(ip) >= need) & (dst.len().saturating_sub(op) >= need)) {
         return false;
     }
     let (s, d) = (src.as_ptr(), dst.as_mut_ptr());

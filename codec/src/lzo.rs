@@ -57,22 +57,22 @@ impl Input<'_> {
 
 #[inline(always)]
 fn literals(inp: &mut Input<'_>, out: &mut [u8], op: &mut usize, n: usize) -> Result<(), Error> {
-    if crate::copy::run_copy(inp.b, inp.pos, out, *op, n) {
-        inp.pos += n;
-        *op += n;
-        return Ok(());
+    if !crate::copy::run_copy(inp.b, inp.pos, out, *op, n) {
+        literals_checked(inp.b, inp.pos, out, *op, n)?;
     }
-    literals_checked(inp, out, op, n)
-}
-
-/// [`literals`] for long runs and near the ends of the buffers.
-#[inline(never)]
-fn literals_checked(inp: &mut Input<'_>, out: &mut [u8], op: &mut usize, n: usize) -> Result<(), Error> {
-    let src = inp.b.get(inp.pos..inp.pos.checked_add(n).ok_or(Error::InputOverrun)?).ok_or(Error::InputOverrun)?;
-    let dst = out.get_mut(*op..*op + n).ok_or(Error::OutputOverrun)?;
-    dst.copy_from_slice(src);
     inp.pos += n;
     *op += n;
+    Ok(())
+}
+
+/// [`literals`] for long runs and near the ends of the buffers (the
+/// cursors passed by value: by reference they would live on the stack
+/// for the whole decoder).
+#[inline(never)]
+fn literals_checked(b: &[u8], ip: usize, out: &mut [u8], op: usize, n: usize) -> Result<(), Error> {
+    let src = b.get(ip..ip.checked_add(n).ok_or(Error::InputOverrun)?).ok_or(Error::InputOverrun)?;
+    let dst = out.get_mut(op..op.checked_add(n).ok_or(Error::OutputOverrun)?).ok_or(Error::OutputOverrun)?;
+    dst.copy_from_slice(src);
     Ok(())
 }
 
@@ -102,7 +102,9 @@ pub fn decompress_into(src: &[u8], dst: &mut [u8]) -> Result<usize, Error> {
     if src[0] > 17 {
         inp.pos = 1;
         let n = src[0] as usize - 17;
-        literals_checked(&mut inp, dst, &mut op, n)?;
+        literals_checked(src, 1, dst, 0, n)?;
+        inp.pos += n;
+        op = n;
         state = n.min(4);
     } else {
         state = 0;
