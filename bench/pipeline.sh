@@ -44,7 +44,7 @@ dpkg-query -W -f='${Status}' linux-source-6.1 2>/dev/null | grep -q "install ok 
 }
 
 # The kernel's code, built in user space.
-if [ ! -x "$W/harness" ]; then
+if [ ! -x "$W/harness" ] || [ "$top/bench/kernel-codecs/harness.c" -nt "$W/harness" ]; then
     src=$W/src
     rm -rf "$src"; mkdir -p "$src/inc/linux"
     tar -xJf /usr/src/linux-source-6.1.tar.xz -C "$src" --strip-components=1 --wildcards \
