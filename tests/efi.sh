@@ -3,7 +3,8 @@
 # copy of OVMF_VARS_4M.fd) of systemd's HibernateLocation EFI variable:
 # the resume device found there when the command line has no resume=,
 # used only by the kernel that hibernated, and removed once read; and
-# the same variable written by resume-init hibernate.
+# the same variable written by resume-init hibernate, for a swap
+# partition and for a swap file (the filesystem's UUID and the page).
 #
 #   tests/efi.sh   (sourced by scripts/test.sh, or run alone as root)
 set -uo pipefail
@@ -60,4 +61,23 @@ expect_not "$E/w1.log" "cannot write the EFI variable" "the variable not written
 expect_no_panic "$E/w2.log"
 expect "$E/w2.log" "resume-init: EFI variable HibernateLocation \(UUID=$SWAP_UUID at page 0, kernel $KVER\): used; removed" "the writer's variable used"
 expect "$E/w2.log" "RESUMED token=tokF proc=sh -c while :; do sleep 1; done holder-tokF  rc=0" "the session back"
+case_end
+
+case_begin "UEFI: resume-init hibernate to a swap file writes HibernateLocation with the filesystem's UUID and the page; a boot without resume= resumes from it"
+make_rootdir "$E/fileroot" "$RESUME_INIT_SCRIPT"
+cp "$BIN" "$E/fileroot/sbin/resume-init"
+# A swap file must have no holes: fill it, then mkswap keeps the data.
+head -c 96M /dev/urandom > "$E/fileroot/swapfile"
+chmod 600 "$E/fileroot/swapfile"
+mkswap -q "$E/fileroot/swapfile"
+mkext4 "$E/fileroot.img" 200 "$E/fileroot" -b 4096 -L efifile -U "$FILEROOT_UUID"
+offset=$(debugfs -R "bmap /swapfile 0" "$E/fileroot.img" 2>/dev/null | tail -n 1)
+boot "$E/f1.log" -m "$MEM" -e "$E/vars.fd" -d "$E/fileroot.img" -a "root=/dev/vda rw noresume swap=/swapfile hib=tokG writer=lzo"
+boot "$E/f2.log" -m "$MEM" -e "$E/vars.fd" -d "$E/fileroot.img" -a "root=/dev/vda rw noresume"
+expect_no_panic "$E/f1.log"
+expect "$E/f1.log" "hibernating to /swapfile \(/dev/vda, [0-9]+:[0-9]+, header at page $offset\)" "the swap file, at the page debugfs gives"
+expect "$E/f1.log" "resume-init: image committed on " "the image written by resume-init hibernate"
+expect_no_panic "$E/f2.log"
+expect "$E/f2.log" "resume-init: EFI variable HibernateLocation \(UUID=$FILEROOT_UUID at page $offset, kernel $KVER\): used; removed" "the variable naming the filesystem and the page, used"
+expect "$E/f2.log" "RESUMED token=tokG proc=sh -c while :; do sleep 1; done holder-tokG  rc=0" "the session back"
 case_end
