@@ -64,14 +64,7 @@ expect "$E/w2.log" "RESUMED token=tokF proc=sh -c while :; do sleep 1; done hold
 case_end
 
 case_begin "UEFI: resume-init hibernate to a swap file writes HibernateLocation with the filesystem's UUID and the page; a boot without resume= resumes from it"
-make_rootdir "$E/fileroot" "$RESUME_INIT_SCRIPT"
-cp "$BIN" "$E/fileroot/sbin/resume-init"
-# A swap file must have no holes: fill it, then mkswap keeps the data.
-head -c 96M /dev/urandom > "$E/fileroot/swapfile"
-chmod 600 "$E/fileroot/swapfile"
-mkswap -q "$E/fileroot/swapfile"
-mkext4 "$E/fileroot.img" 200 "$E/fileroot" -b 4096 -L efifile -U "$FILEROOT_UUID"
-offset=$(debugfs -R "bmap /swapfile 0" "$E/fileroot.img" 2>/dev/null | tail -n 1)
+offset=$(swapfile_root "$E/fileroot" efifile 96 200)
 boot "$E/f1.log" -m "$MEM" -e "$E/vars.fd" -d "$E/fileroot.img" -a "root=/dev/vda rw noresume swap=/swapfile hib=tokG writer=lzo"
 boot "$E/f2.log" -m "$MEM" -e "$E/vars.fd" -d "$E/fileroot.img" -a "root=/dev/vda rw noresume"
 expect_no_panic "$E/f1.log"

@@ -66,6 +66,21 @@ cp "$BIN" "$R/rootdir/sbin/resume-init"
 mkext4 "$R/root.img" 64 "$R/rootdir" -L resroot
 new_swap() { rm -f "$1"; truncate -s 256M "$1"; mkswap -q -L testswap -U "$SWAP_UUID" "$1"; }
 
+# swapfile_root DIR LABEL SWAP_MiB DISK_MiB: DIR.img, an ext4 root
+# (the test root, resume-init in /sbin for the writer, UUID
+# $FILEROOT_UUID) holding /swapfile; prints the page of its header.
+swapfile_root() {
+    local d=$1 label=$2 swap_mib=$3 disk_mib=$4
+    make_rootdir "$d" "$RESUME_INIT_SCRIPT"
+    cp "$BIN" "$d/sbin/resume-init"
+    # A swap file must have no holes: fill it, then mkswap keeps the data.
+    head -c "${swap_mib}M" /dev/urandom > "$d/swapfile"
+    chmod 600 "$d/swapfile"
+    mkswap -q "$d/swapfile"
+    mkext4 "$d.img" "$disk_mib" "$d" -b 4096 -L "$label" -U "$FILEROOT_UUID"
+    debugfs -R "bmap /swapfile 0" "$d.img" 2>/dev/null | tail -n 1
+}
+
 # inspect_status IMAGE [OFFSET]: resume-init inspect's exit status.
 inspect_status() {
     local s=0

@@ -73,14 +73,7 @@ case_end
 
 
 case_begin "resume-init hibernate to a swap file (resume_offset=) → resume-init"
-make_rootdir "$R/wfileroot" "$RESUME_INIT_SCRIPT"
-cp "$BIN" "$R/wfileroot/sbin/resume-init"
-# A swap file must have no holes: fill it, then mkswap keeps the data.
-head -c 192M /dev/urandom > "$R/wfileroot/swapfile"
-chmod 600 "$R/wfileroot/swapfile"
-mkswap -q "$R/wfileroot/swapfile"
-mkext4 "$R/wfileroot.img" 320 "$R/wfileroot" -b 4096 -L wfileroot -U "$FILEROOT_UUID"
-offset=$(debugfs -R "bmap /swapfile 0" "$R/wfileroot.img" 2>/dev/null | tail -n 1)
+offset=$(swapfile_root "$R/wfileroot" wfileroot 192 320)
 write_image "$R/w-file1.log" tokW7 "$R/wfileroot.img" -- root=/dev/vda rw resume=UUID=$FILEROOT_UUID resume_offset=$offset noresume swap=/swapfile writer=lzo
 expect "$R/w-file1.log" "hibernating to /swapfile \(/dev/vda, [0-9]+:[0-9]+, header at page $offset\)" "the swap file chosen, at its first page"
 expect_eq "$(inspect_status "$R/wfileroot.img" "$offset")" 0 "inspect --offset $offset of the root disk"

@@ -38,13 +38,7 @@ expect_eq "$(inspect_status "$R/swap.img")" 1 "inspect after the resume"
 case_end
 
 case_begin "swap file on the ext4 root with resume_offset="
-make_rootdir "$R/fileroot" "$RESUME_INIT_SCRIPT"
-# A swap file must have no holes: fill it, then mkswap keeps the data.
-head -c 192M /dev/urandom > "$R/fileroot/swapfile"
-chmod 600 "$R/fileroot/swapfile"
-mkswap -q "$R/fileroot/swapfile"
-mkext4 "$R/fileroot.img" 320 "$R/fileroot" -b 4096 -L fileroot -U "$FILEROOT_UUID"
-offset=$(debugfs -R "bmap /swapfile 0" "$R/fileroot.img" 2>/dev/null | tail -n 1)
+offset=$(swapfile_root "$R/fileroot" fileroot 192 320)
 echo "        swap file at page $offset"
 hibernate "$R/file1.log" tokF1 "$R/fileroot.img" -- root=/dev/vda rw resume=UUID=$FILEROOT_UUID resume_offset=$offset noresume swap=/swapfile
 expect_eq "$(inspect_status "$R/fileroot.img" "$offset")" 0 "inspect --offset $offset of the root disk"
