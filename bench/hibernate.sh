@@ -2,12 +2,12 @@
 # Benchmark: resume-init hibernate's writer against the kernel's own
 # (echo disk > /sys/power/state), same VM, same data, alternating, in one run.
 #
-#   bench/hibernate.sh [-k KERNEL_VERSION] [-s "SIZES_MiB"] [-c "COMPRESSIONS"] [-r RUNS] [-m MiB] [-p CPUS]
+#   bench/hibernate.sh [-k KERNEL_VERSION] [-s "SIZES_MiB"] [-c "COMPRESSIONS"] [-r RUNS] [-m MiB] [-p CPUS] [-t THREADS]
 #
 #   -s  MiB of random data put in a ramfs before hibernating (default "0 400")
 #   -c  any of lzo nocomp lz4 (default "lzo nocomp")
 #   -r  writes per writer (default 3)     -m  guest memory (default 2048)
-#   -p  guest CPUs (default 1)
+#   -p  guest CPUs (default 1)     -t  resume-init hibernate --threads (default: its own choice)
 #
 # Write time: the kernel's "PM: hibernation: Wrote N kbytes in S seconds"
 # (its write loop) against resume-init's "wrote N pages … in S s" (reading
@@ -24,7 +24,8 @@ runs=3
 mem=2048
 cpus=1
 kver_arg=""
-while getopts "k:s:c:r:m:p:h" opt; do
+threads=""
+while getopts "k:s:c:r:m:p:t:h" opt; do
     case $opt in
         k) kver_arg=$OPTARG ;;
         s) sizes=$OPTARG ;;
@@ -32,6 +33,7 @@ while getopts "k:s:c:r:m:p:h" opt; do
         r) runs=$OPTARG ;;
         m) mem=$OPTARG ;;
         p) cpus=$OPTARG ;;
+        t) threads=$OPTARG ;;
         *) sed -n '2,16s/^# \{0,1\}//p' "$0"; exit 2 ;;
     esac
 done
@@ -61,7 +63,7 @@ if [ -n "$writer" ]; then
     echo disk > /sys/power/state
   else
     c=$comp; [ "$c" = nocomp ] && c=none
-    /sbin/resume-init hibernate --compress "$c" --after shutdown
+    /sbin/resume-init hibernate --compress "$c" --after shutdown ${threads:+--threads "$threads"}
   fi
   if [ "$(digest)" = "$(cat /tmp/sum)" ]; then echo "BENCH-RESUMED digest-ok"; else echo "BENCH-RESUMED digest-BAD"; fi
 fi
@@ -73,7 +75,7 @@ stats() { printf '%s\n' $1 | sort -g | awk '{a[NR]=$1} END {printf "%.3f %.3f %.
 
 report=$T/report.txt
 {
-    echo "resume-init writer benchmark, $(date -u +%Y-%m-%d), kernel $KVER, QEMU $(qemu-system-x86_64 --version | head -1 | grep -Eo '[0-9]+\.[0-9.]+' | head -1) $( [ "${RESUME_INIT_KVM:-0}" = 1 ] && echo KVM || echo TCG), -m $mem -smp $cpus"
+    echo "resume-init writer benchmark, $(date -u +%Y-%m-%d), kernel $KVER, QEMU $(qemu-system-x86_64 --version | head -1 | grep -Eo '[0-9]+\.[0-9.]+' | head -1) $( [ "${RESUME_INIT_KVM:-0}" = 1 ] && echo KVM || echo TCG), -m $mem -smp $cpus${threads:+, --threads $threads}"
     echo "host: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
     echo "binary: $(stat -c %s "$BIN") bytes"
     printf '%-7s %5s %8s | %-24s | %-24s | %-18s | %s\n' comp data MiB "resume-init write s" "kernel write s" "ratio u/k" "resume-init breakdown (last run)"
@@ -89,7 +91,7 @@ for comp in $comps; do
                 rm -f "$T/swap.img"; truncate -s "${swapsize}M" "$T/swap.img"; mkswap -q "$T/swap.img"
                 log=$T/$comp-$size-$w-$r.log
                 "$top/qemu/run.sh" -q -k "$KERNEL" -i "$INITRD" -m "$mem" -c "$cpus" -t 900 -l "$log" \
-                    -d "$T/root.img" -d "$T/swap.img" -a "root=/dev/vda resume=/dev/vdb noresume writer=$w size=$size comp=$comp $extra"
+                    -d "$T/root.img" -d "$T/swap.img" -a "root=/dev/vda resume=/dev/vdb noresume writer=$w size=$size comp=$comp${threads:+ threads=$threads} $extra"
                 if [ $w = kernel ]; then
                     s=$(grep -Eo 'Wrote [0-9]+ kbytes in [0-9.]+ seconds' "$log" | awk '{print $5}' | tail -n 1)
                     kb=$(grep -Eo 'Wrote [0-9]+ kbytes' "$log" | awk '{print $2}' | tail -n 1)

@@ -50,7 +50,7 @@ pub fn pread_full<Fd: rustix::fd::AsFd>(fd: Fd, buf: &mut [u8], offset: u64) -> 
 /// Reads a small text file (sysfs, procfs) and returns it trimmed.
 pub fn read_str<'b>(path: &str, buf: &'b mut [u8]) -> Result<&'b str, Errno> {
     let b = read_file(path, buf)?;
-    core::str::from_utf8(b).map(str::trim).map_err(|_| Errno::ILSEQ)
+    core::str::from_utf8(b).map(str::trim_ascii).map_err(|_| Errno::ILSEQ)
 }
 
 /// Writes `s` to the file at `path` in one `write` (as sysfs wants it).

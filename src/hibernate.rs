@@ -192,7 +192,7 @@ fn active_areas() -> heapless::Vec<Area, 8> {
 fn choose(opts: &Options) -> Result<Area, i32> {
     let areas = active_areas();
     // An exact match, or else the one area whose place is unknown (a
-    // btrfs swap file), taken at the place given: SNAPSHOT_SET_SWAP_AREA
+    // btrfs swap file whose chunk-tree mapping failed), taken at the place given: SNAPSHOT_SET_SWAP_AREA
     // refuses it if no swap header is there.
     let find = |maj: u32, min: u32, off: u64| {
         let unknown = || Some(areas.iter().filter(|a| a.major == 0)).filter(|u| u.clone().count() == 1).and_then(|mut u| u.next());
@@ -317,8 +317,8 @@ impl SlotSink for Device<'_> {
 struct Stream<'a>(&'a SnapshotReader);
 
 impl StreamSource for Stream<'_> {
-    fn next_page(&mut self, buf: &mut Page) -> Result<bool, resume_init::errno::Errno> {
-        self.0.read_page(buf).map_err(core_errno)
+    fn next_pages(&mut self, buf: &mut [u8]) -> Result<usize, resume_init::errno::Errno> {
+        self.0.read_pages(buf).map_err(core_errno)
     }
 }
 

@@ -6,7 +6,7 @@
 //! `SNAPSHOT_ATOMIC_RESTORE` (returns only on failure), `SNAPSHOT_UNFREEZE`.
 //! Numbers from `include/uapi/linux/suspend_ioctls.h` (magic '3').
 
-use resume_init::swsusp::{PAGE, Page};
+use resume_init::swsusp::PAGE;
 use rustix::fd::OwnedFd;
 use rustix::fs::OFlags;
 use rustix::io::Errno;
@@ -221,19 +221,32 @@ impl SnapshotReader {
         unsafe { ioctl(&self.fd, Getter::<SNAPSHOT_ALLOC_SWAP_PAGE, i64>::new()) }.map(|v| v.max(0) as u64)
     }
 
-    /// `read(2)` of the next stream page; `false` after the last one.
-    pub fn read_page(&self, page: &mut Page) -> Result<bool, Errno> {
-        let mut n = 0;
-        while n < page.len() {
-            match rustix::io::read(&self.fd, &mut page[n..]) {
-                Ok(0) if n == 0 => return Ok(false),
-                Ok(0) => return Err(Errno::NODATA),
-                Ok(k) => n += k,
+    /// The next stream pages into `buf` (whole pages), up to 32 in one
+    /// `readv(2)`: the kernel reads the iovecs one by one, a page each, as
+    /// in [`write_pages`](Self::write_pages), so one system call instead
+    /// of 32. The number of pages: fewer than fit only at the end of the
+    /// stream. No iovec is ever empty (the kernel would hand out a page
+    /// into it and lose it); a read that stops inside a page (a fault the
+    /// kernel never meets with our mapped buffers) is an error.
+    pub fn read_pages(&self, buf: &mut [u8]) -> Result<usize, Errno> {
+        const MAX: usize = 32;
+        let mut done = 0; // bytes
+        while done < buf.len() {
+            let mut iov: [rustix::io::IoSliceMut; MAX] = core::array::from_fn(|_| rustix::io::IoSliceMut::new(&mut []));
+            let mut n = 0;
+            for (slot, p) in iov.iter_mut().zip(buf[done..].chunks_mut(PAGE)) {
+                *slot = rustix::io::IoSliceMut::new(p);
+                n += 1;
+            }
+            match rustix::io::readv(&self.fd, &mut iov[..n]) {
+                Ok(0) => break,
+                Ok(k) if k % PAGE != 0 => return Err(Errno::NODATA),
+                Ok(k) => done += k,
                 Err(Errno::INTR) => {}
                 Err(e) => return Err(e),
             }
         }
-        Ok(true)
+        Ok(done / PAGE)
     }
 
     /// `SNAPSHOT_FREE_SWAP_PAGES`: gives back every slot allocated.

@@ -38,10 +38,11 @@ const fn max(a: usize, b: usize) -> usize {
 }
 const NEXT_SWAP: usize = PAGE - 8;
 
-/// Where the stream comes from: `read()` on `/dev/snapshot`.
+/// Where the stream comes from: `readv()` on `/dev/snapshot`.
 pub trait StreamSource {
-    /// The next stream page into `buf`; `false` after the last one.
-    fn next_page(&mut self, buf: &mut Page) -> Result<bool, Errno>;
+    /// The next stream pages into `buf` (whole pages); how many were read:
+    /// fewer than fit only when the stream has ended.
+    fn next_pages(&mut self, buf: &mut [u8]) -> Result<usize, Errno>;
 }
 
 /// Where pages go: the kernel's swap slots on the resume device.
@@ -226,15 +227,13 @@ impl Stream {
         let mut filled = 0;
         for c in chunks.iter_mut() {
             c.pages = 0;
-            while c.pages < UNC_PAGES && !self.ended {
-                let buf: &mut Page = (&mut c.unc[c.pages * PAGE..(c.pages + 1) * PAGE]).try_into().map_err(|_| Error::Compress)?;
-                if !src.next_page(buf).map_err(|errno| Error::Read { index: self.next, errno })? {
-                    self.ended = true;
-                    break;
-                }
-                c.pages += 1;
-                self.next += 1;
+            if self.ended {
+                break;
             }
+            // A chunk in one call (one `readv` of 32 pages, not 32 `read`s).
+            c.pages = src.next_pages(&mut c.unc).map_err(|errno| Error::Read { index: self.next, errno })?;
+            self.next += c.pages as u64;
+            self.ended = c.pages < UNC_PAGES;
             if c.pages == 0 {
                 break;
             }
@@ -309,7 +308,7 @@ pub fn write_image(
     let first = dst.alloc().map_err(|errno| Error::Alloc { done: 0, errno })?;
     let mut m = Map { page: map, slot: first, first, k: 0, used: 1 };
 
-    let read = |src: &mut dyn StreamSource, buf: &mut Page, index: u64| src.next_page(buf).map_err(|errno| Error::Read { index, errno });
+    let read = |src: &mut dyn StreamSource, buf: &mut Page, index: u64| src.next_pages(buf).map(|n| n == 1).map_err(|errno| Error::Read { index, errno });
     if !read(src, page, 0)? {
         return Err(Error::Length { have: 0, want: 2 });
     }

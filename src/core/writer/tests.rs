@@ -15,11 +15,15 @@ struct Stream {
 }
 
 impl StreamSource for Stream {
-    fn next_page(&mut self, buf: &mut Page) -> Result<bool, Errno> {
-        let Some(p) = self.pages.get(self.next) else { return Ok(false) };
-        *buf = *p;
-        self.next += 1;
-        Ok(true)
+    fn next_pages(&mut self, buf: &mut [u8]) -> Result<usize, Errno> {
+        let mut n = 0;
+        for dst in buf.chunks_exact_mut(PAGE) {
+            let Some(p) = self.pages.get(self.next) else { break };
+            dst.copy_from_slice(p);
+            self.next += 1;
+            n += 1;
+        }
+        Ok(n)
     }
 }
 
