@@ -192,8 +192,9 @@ fn active_areas() -> heapless::Vec<Area, 8> {
 fn choose(opts: &Options) -> Result<Area, i32> {
     let areas = active_areas();
     // An exact match, or else the one area whose place is unknown (a
-    // btrfs swap file whose chunk-tree mapping failed), taken at the place given: SNAPSHOT_SET_SWAP_AREA
-    // refuses it if no swap header is there.
+    // btrfs swap file whose chunk-tree mapping failed), taken at the
+    // place given: SNAPSHOT_SET_SWAP_AREA refuses it if no swap header is
+    // there.
     let find = |maj: u32, min: u32, off: u64| {
         let unknown = || Some(areas.iter().filter(|a| a.major == 0)).filter(|u| u.clone().count() == 1).and_then(|mut u| u.next());
         areas.iter().find(|a| (a.major, a.minor, a.offset) == (maj, min, off)).or_else(unknown).map(|a| Area { name: a.name.clone(), major: maj, minor: min, offset: off })
