@@ -45,9 +45,10 @@ dpkg-query -W -f='${Status}' linux-source-6.1 2>/dev/null | grep -q "install ok 
 }
 
 # The kernel's code, built in user space as the kernel builds it: general
-# registers only (the kernel's -mno-sse; gcc 12 vectorises at -O2 otherwise,
-# which made its LZO encoder 15-25 % slower in a TCG guest and its LZ4
-# decoder faster than the kernel's own); the harness around it normally.
+# registers only (the kernel's -mno-sse; gcc 12 vectorises at -O2 otherwise:
+# SSE code the kernel never runs, which slowed its LZO code down, on the host
+# and in a TCG guest, and sped its LZ4 decoder up in the guest); the harness
+# around it normally.
 src=$W/src
 shim=$top/bench/kernel-codecs/shim
 build_harness() { # OUT [more gcc flags]
