@@ -357,8 +357,8 @@ pub unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
 }
 
 /// Checks `memcpy`, `memmove` and `memset` above: every size 0..=300 and
-/// some from 511 to 880 (`rep movsq`), at several alignments, overlapping both ways, against a byte-by-byte
-/// reference.
+/// some from 511 to 880 (`rep movsq`), at several alignments, overlapping
+/// both ways, against a byte-by-byte reference.
 /// Run by `resume-init selftest` in the test suite.
 #[cfg(feature = "selftest")]
 pub fn selftest_mem() -> bool {

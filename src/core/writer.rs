@@ -61,6 +61,8 @@ pub enum Error {
     /// No free swap slot was left (`ENOSPC`) or allocation failed.
     Alloc { done: u64, errno: Errno },
     Write { slot: u64, errno: Errno },
+    /// A read of the stream failed; `index` is the first page it asked for
+    /// (a chunk is read in one call).
     Read { index: u64, errno: Errno },
     /// The stream's first page is not a `swsusp_info` we understand.
     BadInfo(&'static str),
@@ -75,7 +77,7 @@ impl core::fmt::Display for Error {
         match *self {
             Error::Alloc { done, errno } => write!(f, "no swap slot for page {done}: {errno}"),
             Error::Write { slot, errno } => write!(f, "write error at device page {slot}: {errno}"),
-            Error::Read { index, errno } => write!(f, "reading stream page {index} from the kernel: {errno}"),
+            Error::Read { index, errno } => write!(f, "reading stream pages {index}.. from the kernel: {errno}"),
             Error::BadInfo(why) => write!(f, "the kernel's image header: {why}"),
             Error::Length { have, want } => write!(f, "the kernel gave {have} pages of an image of {want}"),
             Error::Compress => f.write_str("a chunk did not compress into its buffer"),
