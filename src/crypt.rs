@@ -14,36 +14,58 @@ use core::fmt::Write;
 use resume_init::cmdline::{Config, LuksDevice};
 use resume_init::devspec::DevSpec;
 use resume_init::json::Token;
-use resume_init::luks::{self, BIN_SIZE, Keyslot, MAX_HDR, MAX_KEY, Meta};
+use resume_init::luks::{self, BIN_SIZE, KeyArg, Keyslot, MAX_HDR, MAX_KEY, Meta};
 use rustix::fs::OFlags;
 use rustix::io::Errno;
 
-use crate::device::{self, Deadline, Device};
+use crate::device::{self, Deadline, Device, Miss, Nodes};
 use crate::dm::{Control, Target};
 use crate::error::E;
 use crate::log::{error, info, warning};
 use crate::sys::Anon;
+use zeroize::Zeroizing;
 
 /// How long to wait for a LUKS device to appear.
 const WAIT_MS: u64 = 10_000;
 /// The temporary mapping that shows a keyslot's decrypted material.
 const KEYSLOT_MAPPING: &str = "resume-init-keyslot";
-/// Longest passphrase or keyfile used (cryptsetup's default keyfile
-/// limit is 8 MiB; real ones are far shorter).
-const MAX_SECRET: usize = 512;
+/// The kernel keyring name of a keyslot's area key, while it is mapped.
+const KEYSLOT_KEY: &str = "resume-init:keyslot";
+/// The largest keyfile taken, whole, as cryptsetup takes it (its
+/// `--keyfile-size` default limit); a larger one is refused.
+const MAX_KEYFILE: u64 = 8 << 20;
+/// The longest passphrase typed on the console (cryptsetup's limit).
+const MAX_PASSPHRASE: usize = 512;
+/// How long one keyslot's KDF may run: cryptsetup sizes it for about 2 s
+/// on the machine that made it; a crafted header must not hold the boot.
+const KDF_TIME_LIMIT_MS: u64 = 300_000;
 /// Argon2 may use this share of `MemAvailable`, at most.
 const KDF_MEMORY_SHARE: u64 = 3; // one third
 
-type Secret = heapless::Vec<u8, MAX_SECRET>;
 type MapName = heapless::String<64>;
 
-/// A secret wiped when dropped.
-struct Key(Secret);
+/// A passphrase or keyfile's bytes, in a mapping of its own (a keyfile
+/// may be megabytes), wiped when dropped (`Anon` wipes its pages).
+struct Key {
+    mem: Anon,
+    len: usize,
+}
 
-impl Drop for Key {
-    fn drop(&mut self) {
-        self.0.iter_mut().for_each(|b| *b = 0);
-        core::hint::black_box(&self.0);
+impl Key {
+    fn with_capacity(n: usize) -> Result<Key, Errno> {
+        Ok(Key { mem: Anon::new(n)?, len: 0 })
+    }
+
+    fn bytes(&mut self) -> &[u8] {
+        &self.mem.bytes()[..self.len]
+    }
+
+    /// Appends a byte; false when full.
+    fn push(&mut self, b: u8) -> bool {
+        let Some(slot) = self.mem.bytes().get_mut(self.len) else { return false };
+        *slot = b;
+        self.len += 1;
+        true
     }
 }
 
@@ -65,14 +87,14 @@ pub fn unlock_all(cfg: &Config) {
             return;
         }
     };
-    let mut cached = Key(Secret::new());
+    let mut cached = None;
     for d in &cfg.luks {
         unlock(cfg, &ctl, d, &mut cached);
     }
 }
 
 #[inline(never)]
-fn unlock(cfg: &Config, ctl: &Control, d: &LuksDevice, cached: &mut Key) {
+fn unlock(cfg: &Config, ctl: &Control, d: &LuksDevice, cached: &mut Option<Key>) {
     // rd.luks.* name a UUID; cryptdevice= any device (UUID=, /dev/…).
     let (spec, shown) = match resume_init::text::parse_uuid(d.uuid) {
         Some(u) => (DevSpec::Uuid(u), "UUID="),
@@ -86,30 +108,37 @@ fn unlock(cfg: &Config, ctl: &Control, d: &LuksDevice, cached: &mut Key) {
         Some(n) => name.push_str(n).map_err(|_| ()),
         None => write!(name, "luks-{}", d.uuid).map_err(|_| ()),
     };
-    let Some(dev) = device::wait_for("LUKS", d.uuid, &spec, Deadline::Ms(WAIT_MS)) else {
-        error!("LUKS device {shown}{} did not appear within {} s; /dev/mapper/{name} will be missing", d.uuid, WAIT_MS / 1000);
-        return;
+    let dev = match device::wait_for("LUKS", d.uuid, &spec, Deadline::Ms(WAIT_MS)) {
+        Ok(dev) => dev,
+        Err(Miss::None) => return error!("LUKS device {shown}{} did not appear within {} s; /dev/mapper/{name} will be missing", d.uuid, WAIT_MS / 1000),
+        Err(Miss::Several(all)) => {
+            // A key must not go to a copy, nor a passphrase to a look-alike.
+            return error!("LUKS device {shown}{} is on several devices ({}); not unlocking any: remove the copy or name the device by path; /dev/mapper/{name} will be missing", d.uuid, Nodes(&all));
+        }
     };
     let node = dev.node();
-    let fail = |why: &str| error!("cannot unlock {node} ({shown}{}): {why}; /dev/mapper/{name} will be missing", d.uuid);
+    let fail = |why: &dyn core::fmt::Display| error!("cannot unlock {node} ({shown}{}): {why}; /dev/mapper/{name} will be missing", d.uuid);
     let meta = match read_meta(&dev) {
         Ok(m) => m,
-        Err(why) => return fail(why),
+        Err(why) => return fail(&why),
     };
-    let Ok(fd) = dev.open(OFlags::RDONLY) else { return fail("cannot open it") };
+    for (n, why) in &meta.refused {
+        warning!("keyslot {n} of {node} (LUKS UUID={}) not used: {why}", meta.uuid);
+    }
+    let Ok(fd) = dev.open(OFlags::RDONLY) else { return fail(&"cannot open it") };
     let dev_bytes = rustix::fs::seek(&fd, rustix::fs::SeekFrom::End(0)).unwrap_or(0);
     drop(fd);
 
     // Keyfiles first, then the passphrase that opened the last device,
     // then the console until one fits.
-    let mut vk = [0u8; MAX_KEY];
+    let mut vk = Zeroizing::new([0u8; MAX_KEY]);
     let mut opened = None;
     // Whether any keyslot can be tried here at all (a cipher the kernel
     // lacks makes every one fail before the passphrase matters).
     let mut usable = true;
     for k in cfg.luks_keys.iter().filter(|k| k.uuid.is_none_or(|u| u.eq_ignore_ascii_case(&meta.uuid))) {
         match read_keyfile(k.path) {
-            Ok(key) => match try_key(ctl, &dev, &meta, &key.0, &mut vk) {
+            Ok(mut key) => match try_key(ctl, &dev, &meta, key.bytes(), &mut vk) {
                 Ok(slot) => {
                     opened = Some((slot, "keyfile"));
                     break;
@@ -119,25 +148,24 @@ fn unlock(cfg: &Config, ctl: &Control, d: &LuksDevice, cached: &mut Key) {
                     warning!("keyfile {} does not open {node} (UUID={})", k.path, meta.uuid)
                 }
             },
-            Err(e) => warning!("cannot read keyfile {}: {}", k.path, E(e)),
+            Err(why) => warning!("cannot use keyfile {}: {why}", k.path),
         }
     }
-    if opened.is_none() && !cached.0.is_empty() {
-        opened = try_key(ctl, &dev, &meta, &cached.0, &mut vk).ok().map(|s| (s, "the passphrase given before"));
+    if let (None, Some(c)) = (opened, cached.as_mut()) {
+        opened = try_key(ctl, &dev, &meta, c.bytes(), &mut vk).ok().map(|s| (s, "the passphrase given before"));
     }
     while opened.is_none() {
         if !usable {
-            return fail("none of its keyslots can be used here (see above)");
+            return fail(&"none of its keyslots can be used here (see above)");
         }
         let mut prompt = heapless::String::<160>::new();
         let _ = write!(prompt, "Passphrase for {node} ({name}): ");
-        let Some(pass) = ask(&prompt) else {
-            return fail("no key fits and there is no console to ask on");
+        let Some(mut pass) = ask(&prompt) else {
+            return fail(&"no key fits and there is no console to ask on");
         };
-        match try_key(ctl, &dev, &meta, &pass.0, &mut vk) {
+        match try_key(ctl, &dev, &meta, pass.bytes(), &mut vk) {
             Ok(s) => {
-                cached.0.clear();
-                let _ = cached.0.extend_from_slice(&pass.0);
+                *cached = Some(pass); // the old one is wiped as it drops
                 opened = Some((s, "passphrase"));
             }
             Err(tried) => {
@@ -151,31 +179,90 @@ fn unlock(cfg: &Config, ctl: &Control, d: &LuksDevice, cached: &mut Key) {
     let Some((slot, how)) = opened else { return };
     let key = &vk[..meta.keyslots.iter().find(|k| k.id == slot).map_or(0, |k| k.key_size)];
     let discard = cfg.luks_discard || meta.allow_discards;
-    let params = luks::crypt_params(&meta.segment, key, (dev.major, dev.minor), dev_bytes, discard);
-    vk.fill(0);
-    core::hint::black_box(&vk);
-    let Some((len, params)) = params else { return fail("its data segment does not fit the device") };
     let mut uuid_text = heapless::String::<160>::new();
     let _ = write!(uuid_text, "CRYPT-LUKS{}-", meta.version);
     for c in meta.uuid.chars().filter(|c| *c != '-') {
         let _ = uuid_text.push(c.to_ascii_lowercase());
     }
     let _ = write!(uuid_text, "-{name}");
-    match ctl.create(&name, &uuid_text, &[Target { start: 0, len, kind: "crypt", params: &params }], false) {
+    // cryptsetup's name for the volume key in the keyring.
+    let mut desc = heapless::String::<64>::new();
+    let _ = write!(desc, "cryptsetup:{}-d0", meta.uuid);
+    let made = map_crypt(ctl, &name, &uuid_text, key, &desc, false, |k| luks::crypt_params(&meta.segment, k, (dev.major, dev.minor), dev_bytes, discard));
+    drop(vk);
+    match made {
         Ok(m) => {
             crate::dm::udev_record(&m, &name, None);
             info!("unlocked {node} (LUKS{} UUID={}) with keyslot {slot} ({how}) as /dev/mapper/{name} ({})", meta.version, meta.uuid, m.node());
         }
-        Err(e) => error!("cannot map {node} as {name}: {e}; /dev/mapper/{name} will be missing"),
+        Err(MapError::Params) => fail(&"its data segment does not fit the device"),
+        Err(MapError::Dm(e)) => error!("cannot map {node} as {name}: {e}; /dev/mapper/{name} will be missing"),
+    }
+}
+
+/// Why [`map_crypt`] made no mapping.
+enum MapError {
+    /// The table could not be written (the segment does not fit).
+    Params,
+    Dm(crate::dm::DmError),
+}
+
+/// Whether the kernel keyring was found missing once (said once).
+static NO_KEYRING: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Makes the `crypt` mapping `name` whose table `params` writes, handing
+/// `key` to dm-crypt as a `logon` key named `desc` in the kernel keyring
+/// (as cryptsetup 2 does: the table, which `dmsetup table --showkeys`
+/// shows for the whole uptime, names the key instead of holding it). The
+/// keyring key is invalidated as soon as dm-crypt has taken its copy.
+/// Where the kernel has no keyring, the key goes into the table in hex,
+/// with a warning.
+fn map_crypt(
+    ctl: &Control,
+    name: &str,
+    uuid: &str,
+    key: &[u8],
+    desc: &str,
+    read_only: bool,
+    params: impl Fn(KeyArg) -> Option<(u64, luks::Params)>,
+) -> Result<Device, MapError> {
+    let logon = match crate::sys::LogonKey::add(desc, key) {
+        Ok(k) => Some(k),
+        Err(e) => {
+            if !NO_KEYRING.swap(true, core::sync::atomic::Ordering::Relaxed) {
+                warning!("the kernel keyring refused a key ({}): dm-crypt gets volume keys in its table, where dmsetup table --showkeys shows them", E(e));
+            }
+            None
+        }
+    };
+    let arg = if logon.is_some() { KeyArg::Logon { size: key.len(), desc } } else { KeyArg::Hex(key) };
+    let (len, p) = params(arg).ok_or(MapError::Params)?;
+    let made = ctl.create(name, uuid, &[Target { start: 0, len, kind: "crypt", params: p.as_str() }], read_only);
+    drop(logon);
+    made.map_err(MapError::Dm)
+}
+
+/// Why a header could not be read: a step here, or what the reader said.
+enum MetaError {
+    Text(&'static str),
+    Luks(luks::Error),
+}
+
+impl core::fmt::Display for MetaError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            MetaError::Text(t) => f.write_str(t),
+            MetaError::Luks(e) => e.fmt(f),
+        }
     }
 }
 
 /// Reads and checks both header copies (the valid one with the higher
 /// sequence number wins, as in cryptsetup) and parses the metadata.
 #[inline(never)]
-fn read_meta(dev: &Device) -> Result<Meta, &'static str> {
-    let fd = dev.open(OFlags::RDONLY).map_err(|_| "cannot open it")?;
-    let mut buf = Anon::new(MAX_HDR).map_err(|_| "no memory for its header")?;
+fn read_meta(dev: &Device) -> Result<Meta, MetaError> {
+    let fd = dev.open(OFlags::RDONLY).map_err(|_| MetaError::Text("cannot open it"))?;
+    let mut buf = Anon::new(MAX_HDR).map_err(|_| MetaError::Text("no memory for its header"))?;
     let buf = buf.bytes();
     let read_copy = |buf: &mut [u8], at: u64| -> Option<luks::BinHeader> {
         let head = buf.get_mut(..BIN_SIZE)?;
@@ -191,8 +278,8 @@ fn read_meta(dev: &Device) -> Result<Meta, &'static str> {
     let version = if primary.is_some() { Some(2) } else { luks::version(buf) };
     if version == Some(1) {
         return luks::parse_luks1(buf).map_err(|e| match e {
-            luks::Error::Unsupported(w) | luks::Error::Metadata(w) => w,
-            _ => "no active LUKS1 keyslot",
+            luks::Error::NoKeyslot => MetaError::Text("no active LUKS1 keyslot"),
+            e => MetaError::Luks(e),
         });
     }
     let mut holds = primary.as_ref().map(|_| 0u64);
@@ -207,28 +294,38 @@ fn read_meta(dev: &Device) -> Result<Meta, &'static str> {
             break;
         }
     }
-    let (at, h) = best.ok_or(if version.is_none() { "no LUKS header" } else { "no valid LUKS2 header (damaged?)" })?;
+    let (at, h) = best.ok_or(MetaError::Text(if version.is_none() { "no LUKS header" } else { "no valid LUKS2 header (damaged?)" }))?;
     if holds != Some(at) {
-        read_copy(buf, at).ok_or("its header changed while being read")?;
+        read_copy(buf, at).ok_or(MetaError::Text("its header changed while being read"))?;
     }
-    let text = luks::json_text(buf, &h).map_err(|_| "damaged LUKS2 metadata")?;
+    let text = luks::json_text(buf, &h).map_err(MetaError::Luks)?;
     let mut toks = [Token::EMPTY; luks::MAX_TOKENS];
-    let mut meta = luks::parse_meta(text, &mut toks).map_err(|e| match e {
-        luks::Error::Unsupported(w) => w,
-        luks::Error::NoKeyslot => "no usable keyslot (argon2id, argon2i or pbkdf2 with sha256)",
-        _ => "damaged LUKS2 metadata (JSON)",
-    })?;
+    let mut meta = luks::parse_meta(text, &mut toks).map_err(MetaError::Luks)?;
     meta.uuid = h.uuid;
     Ok(meta)
 }
 
-fn read_keyfile(path: &str) -> Result<Key, Errno> {
-    let mut k = Key(Secret::new());
-    let mut buf = [0u8; MAX_SECRET];
-    let b = crate::fsutil::read_file(path, &mut buf)?;
-    let _ = k.0.extend_from_slice(b);
-    buf.fill(0);
-    core::hint::black_box(&buf);
+/// A keyfile, whole, as cryptsetup reads it: never cut; one larger than
+/// [`MAX_KEYFILE`] is refused.
+fn read_keyfile(path: &str) -> Result<Key, heapless::String<96>> {
+    let why = |e: Errno| {
+        let mut s = heapless::String::new();
+        let _ = write!(s, "{}", E(e));
+        s
+    };
+    let fd = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, rustix::fs::Mode::empty()).map_err(why)?;
+    let size = rustix::fs::fstat(&fd).map_err(why)?.st_size as u64;
+    if size > MAX_KEYFILE {
+        let mut s = heapless::String::new();
+        let _ = write!(s, "{size} bytes, larger than the {} MiB limit (cryptsetup's default)", MAX_KEYFILE >> 20);
+        return Err(s);
+    }
+    let mut k = Key::with_capacity(size as usize).map_err(why)?;
+    let n = crate::fsutil::pread_full(&fd, &mut k.mem.bytes()[..size as usize], 0).map_err(why)?;
+    if n as u64 != size {
+        return Err(why(Errno::IO));
+    }
+    k.len = n;
     Ok(k)
 }
 
@@ -257,11 +354,11 @@ fn open_slot(ctl: &Control, dev: &Device, meta: &Meta, slot: &Keyslot, pass: &[u
         warning!("keyslot {} of {node}: Argon2 needs {} MiB, more than a third of the {} MiB available; skipped", slot.id, kib / 1024, avail / 1024);
         return None;
     }
-    let mut dk = [0u8; MAX_KEY];
+    let mut dk = Zeroizing::new([0u8; MAX_KEY]);
     let t0 = crate::fsutil::now_ms();
     // In a child process: if the KDF's memory runs out, the OOM killer
     // takes the child, not PID 1.
-    let derived = crate::sys::in_child(&mut dk, |out| {
+    let derived = crate::sys::in_child(&mut dk[..], KDF_TIME_LIMIT_MS, |out| {
         let _ = crate::fsutil::write_str("/proc/self/oom_score_adj", "1000");
         Anon::new(kib as usize * 1024).is_ok_and(|mut mem| luks::derive(slot, pass, mem.blocks(), out).is_ok())
     });
@@ -269,6 +366,7 @@ fn open_slot(ctl: &Control, dev: &Device, meta: &Meta, slot: &Keyslot, pass: &[u
         let why = match end {
             crate::sys::ChildEnd::Killed(9) => "killed, out of memory",
             crate::sys::ChildEnd::NotStarted(_) => "cannot fork for it",
+            crate::sys::ChildEnd::TimedOut => "still running after 5 minutes; stopped",
             _ => "parameters out of range, or no memory for them",
         };
         warning!("keyslot {} of {node}: its KDF failed ({why})", slot.id);
@@ -276,8 +374,7 @@ fn open_slot(ctl: &Control, dev: &Device, meta: &Meta, slot: &Keyslot, pass: &[u
     }
     crate::log::debug!("keyslot {}: KDF took {} ms", slot.id, crate::fsutil::now_ms() - t0);
     let material = read_material(ctl, dev, slot, &dk[..slot.area_key_size]);
-    dk.fill(0);
-    core::hint::black_box(&dk);
+    drop(dk);
     let mut material = material?;
     let key = &mut vk[..slot.key_size];
     luks::af_merge(&material.bytes()[..slot.material_len()], slot.stripes, key);
@@ -287,24 +384,28 @@ fn open_slot(ctl: &Control, dev: &Device, meta: &Meta, slot: &Keyslot, pass: &[u
 
 /// The keyslot's key material, decrypted by dm-crypt through a temporary
 /// read-only mapping of its area (cryptsetup's way without a user-space
-/// cipher); the mapping is removed before this returns.
+/// cipher), read with `O_DIRECT` so that no copy stays in the page cache;
+/// the mapping is removed before this returns, and a mapping that cannot
+/// be removed is a failure (the material would stay readable).
 fn read_material(ctl: &Control, dev: &Device, slot: &Keyslot, key: &[u8]) -> Option<Anon> {
-    let (len, params) = luks::area_params(slot, key, (dev.major, dev.minor))?;
-    let m = match ctl.create(KEYSLOT_MAPPING, "", &[Target { start: 0, len, kind: "crypt", params: &params }], true) {
+    let m = match map_crypt(ctl, KEYSLOT_MAPPING, "", key, KEYSLOT_KEY, true, |k| luks::area_params(slot, k, (dev.major, dev.minor))) {
         Ok(m) => m,
-        Err(e) => {
+        Err(MapError::Params) => return None,
+        Err(MapError::Dm(e)) => {
             warning!("keyslot {} of {}: {e} (cipher {}; is its kernel module in the initramfs?)", slot.id, dev.node(), slot.area_cipher);
             return None;
         }
     };
     let n = slot.material_len();
     let mut out = Anon::new(n).ok();
-    let read = match (&mut out, m.open(OFlags::RDONLY)) {
+    let read = match (&mut out, m.open(OFlags::RDONLY | OFlags::DIRECT)) {
+        // (`Anon` is page-aligned and `n` whole sectors, as O_DIRECT needs.)
         (Some(buf), Ok(fd)) => crate::fsutil::pread_full(&fd, &mut buf.bytes()[..n], 0).ok() == Some(n),
         _ => false,
     };
     if let Err(e) = ctl.remove(KEYSLOT_MAPPING) {
-        warning!("cannot remove the temporary mapping {KEYSLOT_MAPPING}: {e}");
+        error!("keyslot {} of {}: cannot remove the temporary mapping {KEYSLOT_MAPPING} that shows its key material: {e}; not used", slot.id, dev.node());
+        return None;
     }
     if !read {
         warning!("keyslot {} of {}: cannot read its key material through {}", slot.id, dev.node(), m.node());
@@ -334,19 +435,31 @@ fn ask(prompt: &str) -> Option<Key> {
     let mut quiet = saved;
     quiet.c_lflag = (quiet.c_lflag & !ECHO) | ECHONL | ICANON;
     let _ = crate::ioctl::tcsets(fd, &quiet);
-    let _ = rustix::io::write(crate::sys::stderr(), prompt.as_bytes());
-    let mut k = Key(Secret::new());
-    let mut byte = [0u8; 1];
-    let ok = loop {
-        match rustix::io::read(fd, &mut byte) {
-            Ok(1) if byte[0] == b'\n' => break true,
-            Ok(1) => {
-                let _ = k.0.push(byte[0]);
-            }
-            Err(Errno::INTR) => {}
-            _ => break false,
+    let got = loop {
+        let _ = rustix::io::write(crate::sys::stderr(), prompt.as_bytes());
+        match read_line(fd) {
+            Some(Ok(k)) => break Some(k),
+            // Never cut: a cut passphrase would be tried as if typed.
+            Some(Err(())) => warning!("the passphrase is longer than {MAX_PASSPHRASE} bytes (cryptsetup's limit); not tried, type it again"),
+            None => break None,
         }
     };
     let _ = crate::ioctl::tcsets(fd, &saved);
-    ok.then_some(k)
+    got
+}
+
+/// One line from the console; `Err` when longer than [`MAX_PASSPHRASE`],
+/// `None` at its end or on an error.
+fn read_line(fd: rustix::fd::BorrowedFd) -> Option<Result<Key, ()>> {
+    let mut k = Key::with_capacity(MAX_PASSPHRASE).ok()?;
+    let mut byte = Zeroizing::new([0u8; 1]);
+    let mut too_long = false;
+    loop {
+        match rustix::io::read(fd, &mut byte[..]) {
+            Ok(1) if byte[0] == b'\n' => return Some(if too_long { Err(()) } else { Ok(k) }),
+            Ok(1) => too_long |= !k.push(byte[0]),
+            Err(Errno::INTR) => {}
+            _ => return None,
+        }
+    }
 }

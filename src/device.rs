@@ -13,7 +13,7 @@ use rustix::fs::{FileType, Mode, OFlags};
 use rustix::io::Errno;
 
 use crate::fsutil::{self, path, read_str};
-use crate::log::{debug, info};
+use crate::log::{debug, info, warning};
 
 const SYS_BLOCK: &str = "/sys/class/block";
 /// How often the scan is repeated while waiting.
@@ -134,14 +134,32 @@ pub fn read_at(dev: &Device, offset: u64, buf: &mut [u8]) -> Result<usize, Errno
 }
 
 /// What `dev` holds, by its first page or else (btrfs) the page at
-/// 64 KiB, read into `page`.
+/// 64 KiB, read into `page`. An md RAID member is that, whatever its
+/// first page looks like: a RAID1 leg with metadata 0.90 or 1.0 starts
+/// with the array's own filesystem or swap page.
 pub fn identify<'p>(dev: &Device, page: &'p mut [u8; PROBE_SIZE]) -> Option<probe::Ident<'p>> {
-    let n = read_at(dev, 0, page).ok()?;
+    let fd = dev.open(OFlags::RDONLY).ok()?;
+    if let Some(v) = md_member(&fd) {
+        debug!("{} is an md RAID member (metadata {v})", dev.node());
+        return Some(probe::Ident { kind: probe::Kind::MdMember, uuid: None, label: "" });
+    }
+    let n = fsutil::pread_full(&fd, page, 0).ok()?;
     if probe::identify(&page[..n]).is_some() {
         return probe::identify(&page[..n]);
     }
-    let n = read_at(dev, probe::BTRFS_SB_AT, page).ok()?;
+    let n = fsutil::pread_full(&fd, page, probe::BTRFS_SB_AT).ok()?;
     probe::identify_btrfs(&page[..n])
+}
+
+/// The metadata version of the md RAID superblock on an open device, if
+/// it has one (at the four places blkid looks).
+pub fn md_member(fd: &rustix::fd::OwnedFd) -> Option<&'static str> {
+    let size = rustix::fs::seek(fd, rustix::fs::SeekFrom::End(0)).ok()?;
+    let mut sb = [0u8; probe::MD_SB_READ];
+    probe::md_superblock_places(size).into_iter().find_map(|(at, v)| {
+        let n = fsutil::pread_full(fd, &mut sb, at).ok()?;
+        probe::is_md_superblock(&sb[..n], at, v).then_some(v)
+    })
 }
 
 /// Whether the content of `e` matches a UUID or LABEL spec.
@@ -153,7 +171,7 @@ fn content_matches(e: &Entry, spec: &DevSpec) -> bool {
     let Some(id) = identify(&e.dev, &mut page) else { return false };
     match spec {
         DevSpec::Uuid(u) => id.uuid.as_ref() == Some(u),
-        DevSpec::Label(l) => id.label == *l,
+        DevSpec::Label(l) => !l.is_empty() && id.label == *l,
         _ => false,
     }
 }
@@ -175,8 +193,54 @@ fn disk_number(disk: &str) -> Option<(u32, u32)> {
     parse_maj_min(read_str(path(format_args!("{SYS_BLOCK}/{disk}/dev")).ok()?.as_str(), &mut buf).ok()?)
 }
 
+/// Devices a search by content or partition identity found, at most.
+const MAX_FOUND: usize = 8;
+pub type Found = heapless::Vec<Device, MAX_FOUND>;
+
+/// Why a device could not be taken.
+pub enum Miss {
+    /// Nothing matched (yet).
+    None,
+    /// Several devices carry the identity (listed), and none of them is a
+    /// device-mapper device made in this boot that would settle it.
+    Several(Found),
+}
+
+/// Every device whose entry `f` accepts.
+fn scan_all(f: &mut dyn FnMut(&Entry) -> bool) -> heapless::Vec<Entry, MAX_FOUND> {
+    let mut all = heapless::Vec::new();
+    let _ = scan(&mut |e| {
+        if f(e) {
+            // (More than MAX_FOUND: the list says "several" all the same.)
+            let _ = all.push(Entry { dev: e.dev.clone(), partn: e.partn, parent: e.parent.clone(), size_sectors: e.size_sectors });
+        }
+        false
+    });
+    all
+}
+
+/// The one device among `found`: blkid and systemd treat an identity
+/// that two devices carry as an error, and so does this. A device-mapper
+/// device (a LUKS container or LVM volume opened in this boot) settles it:
+/// an unlocked container's filesystem is meant over a plain disk carrying
+/// the same UUID (a copy, or a stick made to look like the root).
+fn one_of(found: heapless::Vec<Entry, MAX_FOUND>) -> Result<Entry, Miss> {
+    if found.len() <= 1 {
+        return found.into_iter().next().ok_or(Miss::None);
+    }
+    let mapped = || found.iter().filter(|e| e.dev.name.starts_with("dm-"));
+    if mapped().count() == 1 {
+        let pick = mapped().next().map(|e| Entry { dev: e.dev.clone(), partn: e.partn, parent: e.parent.clone(), size_sectors: e.size_sectors });
+        for e in found.iter().filter(|e| !e.dev.name.starts_with("dm-")) {
+            warning!("{} carries the same identity as the mapping {}; the mapping opened in this boot is taken", e.dev.node(), pick.as_ref().map_or(Name::new(), |p| p.dev.name.clone()));
+        }
+        return pick.ok_or(Miss::None);
+    }
+    Err(Miss::Several(found.into_iter().map(|e| e.dev).collect()))
+}
+
 /// Looks once for the device `spec` names.
-pub fn find(spec: &DevSpec) -> Option<Device> {
+pub fn find(spec: &DevSpec) -> Result<Device, Miss> {
     match spec {
         DevSpec::Name(n) if n.starts_with("mapper/") => {
             // /dev/mapper/NAME: udev's link; its device-mapper name is in sysfs.
@@ -187,33 +251,58 @@ pub fn find(spec: &DevSpec) -> Option<Device> {
                 read_str(p.as_str(), &mut buf).is_ok_and(|n| n.trim_ascii_end() == want)
             })
             .map(|e| e.dev)
+            .ok_or(Miss::None)
         }
-        DevSpec::Name(n) if n.contains('/') && rustix::fs::lstat(path(format_args!("/dev/{n}")).ok()?.as_str()).is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Symlink) => {
+        DevSpec::Name(n) if n.contains('/') && is_link(n) => {
             // /dev/VG/LV: the link made when the LV was activated (to ../dm-N).
             let mut buf = [MaybeUninit::<u8>::uninit(); 64];
-            let (target, _) = rustix::fs::readlinkat_raw(rustix::fs::CWD, path(format_args!("/dev/{n}")).ok()?.as_str(), &mut buf).ok()?;
-            let target = core::str::from_utf8(target).ok()?;
-            read_entry(target.get(target.as_bytes().iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1)..)?).map(|e| e.dev)
+            let p = path(format_args!("/dev/{n}")).map_err(|_| Miss::None)?;
+            let (target, _) = rustix::fs::readlinkat_raw(rustix::fs::CWD, p.as_str(), &mut buf).map_err(|_| Miss::None)?;
+            let target = core::str::from_utf8(target).map_err(|_| Miss::None)?;
+            let last = target.get(target.as_bytes().iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1)..).ok_or(Miss::None)?;
+            read_entry(last).map(|e| e.dev).ok_or(Miss::None)
         }
         DevSpec::Name(n) => {
             // sysfs writes '/' in names as '!' (cciss/c0d0 → cciss!c0d0).
             let mut s = Name::new();
             for c in n.chars() {
-                s.push(if c == '/' { '!' } else { c }).ok()?;
+                s.push(if c == '/' { '!' } else { c }).map_err(|_| Miss::None)?;
             }
-            read_entry(&s).map(|e| e.dev)
+            read_entry(&s).map(|e| e.dev).ok_or(Miss::None)
         }
-        DevSpec::Number { major, minor } => scan(&mut |e| e.dev.major == *major && e.dev.minor == *minor).map(|e| e.dev),
-        DevSpec::Uuid(_) | DevSpec::Label(_) => scan(&mut |e| content_matches(e, spec)).map(|e| e.dev),
-        DevSpec::PartLabel(_) => scan(&mut |e| partition_matches(e, spec)).map(|e| e.dev),
+        DevSpec::Number { major, minor } => scan(&mut |e| e.dev.major == *major && e.dev.minor == *minor).map(|e| e.dev).ok_or(Miss::None),
+        DevSpec::Uuid(_) | DevSpec::Label(_) => one_of(scan_all(&mut |e| content_matches(e, spec))).map(|e| e.dev),
+        DevSpec::PartLabel(_) => one_of(scan_all(&mut |e| partition_matches(e, spec))).map(|e| e.dev),
         DevSpec::PartUuid { offset, .. } => {
-            let Entry { parent, partn, dev, .. } = scan(&mut |e| partition_matches(e, spec))?;
+            let Entry { parent, partn, dev, .. } = one_of(scan_all(&mut |e| partition_matches(e, spec)))?;
             if *offset == 0 {
-                return Some(dev);
+                return Ok(dev);
             }
-            let want = partn?.checked_add_signed(*offset)?;
-            scan(&mut |e| e.parent == parent && e.partn == Some(want)).map(|e| e.dev)
+            let want = partn.and_then(|p| p.checked_add_signed(*offset)).ok_or(Miss::None)?;
+            scan(&mut |e| e.parent == parent && e.partn == Some(want)).map(|e| e.dev).ok_or(Miss::None)
         }
+    }
+}
+
+fn is_link(n: &str) -> bool {
+    path(format_args!("/dev/{n}"))
+        .ok()
+        .and_then(|p| rustix::fs::lstat(p.as_str()).ok())
+        .is_some_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Symlink)
+}
+
+/// The devices of a [`Miss::Several`], for a message: `/dev/vda, /dev/vdb`.
+pub struct Nodes<'a>(pub &'a Found);
+
+impl core::fmt::Display for Nodes<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        for (i, d) in self.0.iter().enumerate() {
+            write!(f, "{}{}", if i > 0 { ", " } else { "" }, d.node())?;
+        }
+        if self.0.len() == MAX_FOUND {
+            f.write_str(" and more")?;
+        }
+        Ok(())
     }
 }
 
@@ -224,19 +313,25 @@ pub enum Deadline {
     Ms(u64),
 }
 
-/// Waits until the device appears, polling; `None` when the deadline passes.
-pub fn wait_for(what: &str, text: &str, spec: &DevSpec, deadline: Deadline) -> Option<Device> {
+/// Waits until the device appears, polling. `Err(Miss::None)` when the
+/// deadline passes; `Err(Miss::Several)` at once when more than one device
+/// carries the identity (waiting would not make it one).
+pub fn wait_for(what: &str, text: &str, spec: &DevSpec, deadline: Deadline) -> Result<Device, Miss> {
     let start = fsutil::now_ms();
     let mut announced = false;
     loop {
-        if let Some(d) = find(spec) {
-            debug!("{what} {text} is {} ({}:{})", d.node(), d.major, d.minor);
-            return Some(d);
+        match find(spec) {
+            Ok(d) => {
+                debug!("{what} {text} is {} ({}:{})", d.node(), d.major, d.minor);
+                return Ok(d);
+            }
+            Err(Miss::Several(all)) => return Err(Miss::Several(all)),
+            Err(Miss::None) => {}
         }
         let waited = fsutil::now_ms() - start;
         if let Deadline::Ms(limit) = deadline {
             if waited >= limit {
-                return None;
+                return Err(Miss::None);
             }
         }
         if !announced && waited >= 1000 {

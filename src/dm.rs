@@ -96,8 +96,7 @@ impl Control {
     pub fn create(&self, name: &str, uuid: &str, t: &[Target], read_only: bool) -> Result<Device, DmError> {
         let mut buf = DmBuf([0; DM_BUF]);
         let r = self.create_in(&mut buf, name, uuid, t, read_only);
-        buf.0.fill(0); // the table held the key
-        core::hint::black_box(&buf);
+        zeroize::Zeroize::zeroize(&mut buf.0[..]); // the table may have held a key
         r
     }
 

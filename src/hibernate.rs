@@ -42,7 +42,7 @@ pub const FAILED: i32 = 1;
 pub const USAGE: i32 = 3;
 
 pub const USAGE_TEXT: &str = "usage: resume-init hibernate [--device DEV] [--offset PAGES] [--compress lzo|lz4|none]\n\
-  [--threads N] [--image-size MIB] [--after platform|shutdown|reboot|suspend]\n\
+  [--threads N] [--image-size MIB] [--after platform|shutdown|reboot|suspend] [--allow-plain-swap]\n\
   Writes an image both loaders restore, then powers off. --threads: default every CPU, at most 4.\n\
   Target: the swap area /sys/power/resume names, else the only active one.";
 
@@ -87,14 +87,22 @@ struct Options<'a> {
     threads: Option<u32>,
     image_mib: Option<u64>,
     after: Option<After>,
+    /// Write to an unencrypted swap area even while dm-crypt keys are in
+    /// memory (they would be on disk in the clear).
+    allow_plain: bool,
 }
 
 fn parse_options(args: &Args) -> Result<Options<'static>, &'static str> {
     let arg = |i| args.arg(i).and_then(|a| core::str::from_utf8(a).ok());
-    let mut o = Options { device: None, offset: None, comp: Compression::Lzo, threads: None, image_mib: None, after: None };
+    let mut o = Options { device: None, offset: None, comp: Compression::Lzo, threads: None, image_mib: None, after: None, allow_plain: false };
     let mut i = 2;
     while let Some(a) = arg(i) {
         let v = arg(i + 1);
+        if a == "--allow-plain-swap" {
+            o.allow_plain = true;
+            i += 1;
+            continue;
+        }
         match a {
             "--device" => o.device = Some(v.ok_or("--device needs a path")?),
             "--offset" => o.offset = Some(v.and_then(parse_u64).ok_or("--offset needs a page number")?),
@@ -331,6 +339,92 @@ fn read_header(fd: &OwnedFd, offset: u64, page: &mut Aligned<PAGE>) -> Result<()
     }
 }
 
+/// The device-mapper UUID of a block device (`CRYPT-LUKS2-…`, `LVM-…`), if any.
+fn dm_uuid<'b>(name: &str, buf: &'b mut [u8]) -> Option<&'b str> {
+    read_str(fsutil::path(format_args!("/sys/class/block/{name}/dm/uuid")).ok()?.as_str(), buf).ok().map(str::trim_ascii_end)
+}
+
+/// The dm-crypt mapping under a block device, through device-mapper
+/// slaves (swap on LVM on LUKS): its kernel name and dm UUID's kind.
+fn crypt_under(name: &str, depth: u32) -> Option<(crate::device::Name, bool)> {
+    let mut buf = [0u8; 160];
+    if let Some(u) = dm_uuid(name, &mut buf) {
+        if let Some(rest) = u.strip_prefix("CRYPT-") {
+            let n = crate::device::Name::try_from(name).ok()?;
+            return Some((n, rest.starts_with("PLAIN-")));
+        }
+    }
+    if depth > 8 {
+        return None;
+    }
+    // Partitions and plain disks have no slaves directory: not encrypted.
+    let dir = rustix::fs::open(fsutil::path(format_args!("/sys/class/block/{name}/slaves")).ok()?.as_str(), OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok()?;
+    let mut dbuf = [core::mem::MaybeUninit::<u8>::uninit(); 1024];
+    let mut it = rustix::fs::RawDir::new(&dir, &mut dbuf);
+    while let Some(Ok(e)) = it.next() {
+        let Ok(n) = e.file_name().to_str() else { continue };
+        if !n.starts_with('.') {
+            if let Some(found) = crypt_under(n, depth + 1) {
+                return Some(found);
+            }
+        }
+    }
+    None
+}
+
+/// An open dm-crypt mapping of any kind, by its `/dev/mapper` name.
+fn any_crypt_mapping() -> Option<heapless::String<128>> {
+    let mut found = None;
+    crate::device::for_each(|d| {
+        let mut buf = [0u8; 160];
+        if found.is_none() && dm_uuid(&d.name, &mut buf).is_some_and(|u| u.starts_with("CRYPT-")) {
+            let mut n = [0u8; 130];
+            found = fsutil::path(format_args!("/sys/class/block/{}/dm/name", d.name))
+                .ok()
+                .and_then(|p| read_str(p.as_str(), &mut n).ok().and_then(|s| heapless::String::try_from(s.trim_ascii_end()).ok()));
+        }
+    });
+    found
+}
+
+/// Whether `/etc/crypttab` gives mapping `name` a key read from a random
+/// device (a new key every boot: what is written can never be read back).
+fn random_key_in_crypttab(name: &str) -> bool {
+    let mut buf = [0u8; 8192];
+    let Ok(text) = fsutil::read_file("/etc/crypttab", &mut buf).map(|b| core::str::from_utf8(whole_lines(b)).unwrap_or("")) else { return false };
+    text.lines().filter(|l| !l.trim_start().starts_with('#')).any(|l| {
+        let mut f = l.split_ascii_whitespace();
+        f.next() == Some(name) && matches!(f.nth(1), Some("/dev/urandom" | "/dev/random" | "/dev/hw_random"))
+    })
+}
+
+/// Refuses an image that would put secrets where they must not go: on a
+/// swap area that is not encrypted while dm-crypt keys are in memory
+/// (unless `allow_plain`), or on one whose key is new at every boot.
+fn secrets_stay_secret(dev: &crate::device::Device, allow_plain: bool) -> Result<(), heapless::String<320>> {
+    let mut why = heapless::String::new();
+    match crypt_under(&dev.name, 0) {
+        Some((m, plain)) => {
+            let mut n = [0u8; 130];
+            let p = fsutil::path(format_args!("/sys/class/block/{m}/dm/name"));
+            let mapper = p.ok().and_then(|p| read_str(p.as_str(), &mut n).ok().map(|s| s.trim_ascii_end())).unwrap_or("");
+            if plain && random_key_in_crypttab(mapper) {
+                let _ = write!(why, "it lies on /dev/mapper/{mapper}, whose key /etc/crypttab draws from a random device at every boot: the image could never be read back. Use a LUKS swap with a stored key, or a swap file on an encrypted root");
+                return Err(why);
+            }
+            Ok(())
+        }
+        None if allow_plain => Ok(()),
+        None => match any_crypt_mapping() {
+            None => Ok(()),
+            Some(m) => {
+                let _ = write!(why, "it is not encrypted, and dm-crypt mappings are open (/dev/mapper/{m}): their keys are in memory and would be written to it in the clear. Use an encrypted swap, or --allow-plain-swap to write anyway");
+                Err(why)
+            }
+        },
+    }
+}
+
 /// Writes the header page back and flushes it.
 fn write_header(fd: &OwnedFd, offset: u64, page: &Aligned<PAGE>) -> Result<(), Errno> {
     let n = rustix::io::pwrite(fd, &page.0, offset * PAGE as u64)?;
@@ -421,7 +515,7 @@ fn hibernate(
     header: &mut Aligned<PAGE>,
 ) -> i32 {
     let Area { ref name, major, minor, offset } = *area;
-    let Some(dev) = crate::device::find(&DevSpec::Number { major, minor }) else {
+    let Ok(dev) = crate::device::find(&DevSpec::Number { major, minor }) else {
         error!("cannot find the block device of {name} ({major}:{minor}) in /sys/class/block");
         return FAILED;
     };
@@ -453,6 +547,10 @@ fn hibernate(
             return FAILED;
         }
     }
+    if let Err(why) = secrets_stay_secret(&dev, opts.allow_plain) {
+        error!("not hibernating to {name} ({node}): {why}");
+        return FAILED;
+    }
     let snap = match SnapshotReader::open() {
         Ok(s) => s,
         Err(s) if s.errno == Errno::PERM => {
@@ -477,7 +575,10 @@ fn hibernate(
     let mut saved_size = [0u8; 32];
     let saved_size = read_str(SYS_IMAGE_SIZE, &mut saved_size).ok().and_then(parse_u64);
     if let Err(e) = rustix::mm::mlockall(rustix::mm::MlockAllFlags::CURRENT | rustix::mm::MlockAllFlags::FUTURE) {
-        warning!("mlockall: {}; going on", E(e));
+        // A page of ours faulted in from swap while everything is frozen
+        // can deadlock the writer: uswsusp stops here too.
+        error!("cannot lock the writer's memory (mlockall: {}); not hibernating, nothing was changed", E(e));
+        return FAILED;
     }
     let hw_sig = hw_signature();
     info!(
@@ -586,11 +687,18 @@ fn snapshot_and_write(
     // The commit record: the header, last, flushed.
     let flags = writer::flags(comp, after == After::Platform, hw_sig);
     let fd = dev.fd;
+    // From the header write on, an exit would thaw over a valid image.
+    crate::sys::image_committed();
     if let Err(e) = read_header(&fd, offset, header).and_then(|()| {
         swsusp::mark(&mut header.0, w.first_map, flags, w.crc.unwrap_or(0), hw_sig);
         write_header(&fd, offset, header)
     }) {
-        unmark(&fd, offset, header);
+        if !unmark(&fd, offset, header) {
+            set_echo(Echo::All);
+            error!("cannot write the image header to {name} ({}), nor tell whether it is valid; powering off", E(e));
+            crate::sys::power_off_for_good();
+        }
+        crate::sys::image_withdrawn();
         return give_back(snap, format_args!("cannot write the image header to {name}: {}", E(e)));
     }
     let bytes = w.pages * PAGE as u64;
@@ -661,11 +769,9 @@ fn power_down(snap: &SnapshotReader, fd: &OwnedFd, name: &str, offset: u64, afte
         // past waits on disk: that corrupts file systems at the next boot.
         set_echo(Echo::All);
         error!("cannot put the swap signature back on {name}; halting instead of going on");
-        loop {
-            let _ = rustix::system::reboot(rustix::system::RebootCommand::PowerOff);
-            fsutil::sleep_ms(10_000);
-        }
+        crate::sys::power_off_for_good();
     }
+    crate::sys::image_withdrawn();
     let _ = snap.free_swap_pages();
     let _ = snap.free();
     let _ = snap.unfreeze();

@@ -89,6 +89,7 @@ enum Fatal<'a> {
     NoRoot,
     RootSpec { root: &'a str, why: SpecError },
     RootMissing { root: &'a str, secs: u64 },
+    RootSeveral { root: &'a str, all: device::Found },
     Mount { root: &'a str, node: fsutil::PathBuf, err: mount::RootError },
     Switch(switch_root::SwitchError),
     NoInit,
@@ -102,6 +103,11 @@ impl fmt::Display for Fatal<'_> {
             Fatal::RootMissing { root, secs } => write!(
                 f,
                 "root device root={root} did not appear within {secs} s; check the name, or that the initramfs has its driver (mkinitramfs.sh -m MODULE); rootwait waits longer"
+            ),
+            Fatal::RootSeveral { root, all } => write!(
+                f,
+                "root={root} matches several devices ({}); not guessing which is the root: remove the copy (a disk or stick carrying the same identity), or name the device by path",
+                device::Nodes(all)
             ),
             Fatal::Mount { root, node, err } => write!(f, "cannot mount root={root} ({node}): {err}"),
             Fatal::Switch(e) => write!(f, "cannot switch to the real root: {e}"),
@@ -226,12 +232,16 @@ fn mount_root<'a>(cfg: &Config<'a>) -> Result<(), Fatal<'a>> {
         Wait::Forever => Deadline::Forever,
         Wait::Seconds(s) => Deadline::Ms(u64::from(s) * 1000),
     };
-    let Some(dev) = device::wait_for("root", root, &spec, deadline) else {
-        let secs = match deadline {
-            Deadline::Ms(ms) => ms / 1000,
-            Deadline::Forever => 0,
-        };
-        return Err(Fatal::RootMissing { root, secs });
+    let dev = match device::wait_for("root", root, &spec, deadline) {
+        Ok(dev) => dev,
+        Err(device::Miss::Several(all)) => return Err(Fatal::RootSeveral { root, all }),
+        Err(device::Miss::None) => {
+            let secs = match deadline {
+                Deadline::Ms(ms) => ms / 1000,
+                Deadline::Forever => 0,
+            };
+            return Err(Fatal::RootMissing { root, secs });
+        }
     };
     mount::root(&dev, cfg.rootfstype, cfg.rootflags, cfg.read_only).map_err(|err| Fatal::Mount { root, node: dev.node(), err })
 }

@@ -79,6 +79,8 @@ pub enum RootError {
     /// Every filesystem type was tried; `last` is the last errno;
     /// `probed`: the type the superblock named.
     NoFilesystem { tried: u32, last: Errno, probed: Option<&'static str> },
+    /// It is a member of an md RAID array (this metadata version).
+    MdMember(&'static str),
     Sys(Sys<'static>),
 }
 
@@ -96,6 +98,10 @@ impl core::fmt::Display for RootError {
                 "no filesystem recognised it ({tried} types tried, last error {}); is it formatted? rootfstype= names the type",
                 E(*last)
             ),
+            RootError::MdMember(v) => write!(
+                f,
+                "it is a member of an md RAID array (metadata {v}), not a filesystem of its own; resume-init does not assemble arrays: use the distribution's initramfs for an md root"
+            ),
             RootError::Sys(s) => s.fmt(f),
         }
     }
@@ -108,6 +114,10 @@ impl core::fmt::Display for RootError {
 pub fn root(dev: &Device, fstype: Option<&str>, data: Option<&str>, read_only: bool) -> Result<(), RootError> {
     mkdir(NEW_ROOT).map_err(|errno| RootError::Sys(Sys { op: "mkdir", what: NEW_ROOT, errno }))?;
     let node = dev.node();
+    if let Some(v) = dev.open(rustix::fs::OFlags::RDONLY).ok().and_then(|fd| crate::device::md_member(&fd)) {
+        // A RAID1 leg mounted alone drifts from the other leg.
+        return Err(RootError::MdMember(v));
+    }
     let mut list = [0u8; 4096];
     let probed = if fstype.is_none() { fstype_of(dev) } else { None };
     let types: &str = match fstype {

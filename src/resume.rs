@@ -12,7 +12,7 @@ use resume_init::swsusp::{self, PAGE, Page, SF_HW_SIG};
 use rustix::fs::OFlags;
 use rustix::io::Errno;
 
-use crate::device::{self, Deadline, Device};
+use crate::device::{self, Deadline, Device, Miss, Nodes};
 use crate::error::{E, core_errno};
 use crate::fsutil::{self, now_ms};
 use crate::image_reader::ImageDevice;
@@ -45,14 +45,17 @@ pub fn run(cfg: &Config) {
         fsutil::sleep_ms(u64::from(s) * 1000);
     }
     let deadline = if cfg.resumewait { Deadline::Forever } else { Deadline::Ms(DEFAULT_RESUME_WAIT_MS) };
-    let Some(dev) = device::wait_for("resume", text, &spec, deadline) else {
-        error!(
-            "resume device resume={text} did not appear within {} s; booting fresh (resumewait waits longer)",
-            DEFAULT_RESUME_WAIT_MS / 1000
-        );
-        return;
-    };
     let offset = cfg.resume_offset.unwrap_or(0);
+    let dev = match device::wait_for("resume", text, &spec, deadline) {
+        Ok(dev) => dev,
+        Err(Miss::None) => {
+            return error!(
+                "resume device resume={text} did not appear within {} s; booting fresh (resumewait waits longer)",
+                DEFAULT_RESUME_WAIT_MS / 1000
+            );
+        }
+        Err(Miss::Several(all)) => return several(text, &all, offset),
+    };
     if cfg.resume_mode == ResumeMode::Kernel {
         kernel_resume(&dev, offset);
         return;
@@ -85,6 +88,31 @@ fn kernel_resume(dev: &Device, offset: u64) {
         let mut page = [0u8; PAGE];
         if d.read_header(&mut page).is_ok() && swsusp::parse_header(&page).is_some() {
             discard(&mut d, &mut page, dev, "the kernel's loader left it in place");
+        }
+    }
+}
+
+/// `resume=` names an identity several devices carry. Which image is
+/// the session cannot be known: none is restored. If none of them holds
+/// an image the boot goes on; if one does, booting fresh would mount
+/// filesystems under an image that a later boot could still restore, so
+/// the boot holds until the command line names the device.
+fn several(text: &str, all: &device::Found, offset: u64) {
+    let holder = all.iter().find(|d| {
+        let mut page = [0u8; PAGE];
+        let Ok(fd) = d.open(OFlags::RDONLY) else { return false };
+        fsutil::pread_full(&fd, &mut page, offset * PAGE as u64).is_ok_and(|n| n == PAGE)
+            && matches!(resume_init::probe::identify(&page).map(|i| i.kind), Some(resume_init::probe::Kind::Swap { hibernated: true }))
+    });
+    match holder {
+        None => error!("resume={text} matches several devices ({}), none holding a hibernation image; booting fresh without resuming (name the device by path, or re-label one)", Nodes(all)),
+        Some(h) => {
+            error!(
+                "resume={text} matches several devices ({}) and {} holds a hibernation image: not guessing which to restore, and not booting over it; name the device (resume=/dev/…) or remove the copy",
+                Nodes(all),
+                h.node()
+            );
+            crate::hold();
         }
     }
 }
@@ -175,6 +203,13 @@ impl PageSink for SnapshotSink<'_> {
 #[inline(never)]
 fn userspace_resume(cfg: &Config, text: &str, dev: &Device, offset: u64) -> bool {
     let node = dev.node();
+    if let Some(v) = dev.open(OFlags::RDONLY).ok().and_then(|fd| device::md_member(&fd)) {
+        // One leg of a RAID1 array starts with the array's own swap page:
+        // resuming from it, and clearing the signature there, would leave
+        // the image valid on the other leg.
+        error!("{node} (resume={text}) is a member of an md RAID array (metadata {v}), not a swap area of its own; resume-init does not assemble arrays and never reads one leg: booting fresh");
+        return false;
+    }
     let Some(mut d) = open(dev, offset) else { return false };
     let mut page = [0u8; PAGE];
     if let Err(e) = d.read_header(&mut page) {

@@ -138,7 +138,12 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
         crate::log::error_args(format_args!("  at {}:{}", l.file(), l.line()));
     }
     // A command (inspect, hibernate) exits: closing /dev/snapshot thaws a
-    // frozen system. Only PID 1 may not exit.
+    // frozen system. Only PID 1 may not exit; nor may the writer with a
+    // committed image on disk: it powers off, and the image is restored.
+    if crate::sys::image_pending() {
+        crate::log::error_args(format_args!("a committed hibernation image is on disk: powering off instead of going on"));
+        crate::sys::power_off_for_good();
+    }
     if rustix::process::getpid() != rustix::process::Pid::INIT {
         exit(101);
     }

@@ -91,13 +91,20 @@ impl Anon {
         Ok(Anon { ptr, len })
     }
 
-    /// The mapping as Argon2 blocks (1 KiB of `u64`s each).
-    pub fn blocks(&mut self) -> &mut [[u64; 128]] {
-        let n = self.len / core::mem::size_of::<[u64; 128]>();
+    /// The mapping as Argon2 blocks (1 KiB each), every one set to zero.
+    pub fn blocks(&mut self) -> &mut [argon2::Block] {
+        use core::mem::MaybeUninit;
+        let n = self.len / core::mem::size_of::<argon2::Block>();
         // SAFETY: the mapping is `len` bytes, readable and writable, page-
-        // aligned (enough for `u64`), owned by `self` for the borrow; any
-        // bytes are valid `u64`s.
-        unsafe { core::slice::from_raw_parts_mut(self.ptr.cast::<[u64; 128]>(), n) }
+        // aligned (more than `Block`'s 64), owned by `self` for the borrow;
+        // it is viewed as uninitialised blocks, each written below before
+        // the slice is handed out as initialised.
+        let raw = unsafe { core::slice::from_raw_parts_mut(self.ptr.cast::<MaybeUninit<argon2::Block>>(), n) };
+        for b in raw.iter_mut() {
+            b.write(argon2::Block::new());
+        }
+        // SAFETY: every element was written just above.
+        unsafe { core::slice::from_raw_parts_mut(self.ptr.cast::<argon2::Block>(), n) }
     }
 
     pub fn bytes(&mut self) -> &mut [u8] {
@@ -109,9 +116,7 @@ impl Anon {
 impl Drop for Anon {
     fn drop(&mut self) {
         // Keys may have passed through: wipe before giving the pages back.
-        let b = self.bytes();
-        b.fill(0);
-        core::hint::black_box(&b);
+        zeroize::Zeroize::zeroize(self.bytes());
         // SAFETY: the mapping made in `new`, no longer borrowed.
         let _ = unsafe { rustix::mm::munmap(self.ptr, self.len) };
     }
@@ -126,14 +131,18 @@ pub enum ChildEnd {
     Failed(i32),
     /// A signal ended it (SIGKILL from the OOM killer, say).
     Killed(u32),
+    /// It ran past its time limit and was killed.
+    TimedOut,
 }
 
 /// Runs `f` in a forked child process and gives back the bytes it left in
 /// `out` when it succeeded. For work that may exhaust memory (a KDF):
 /// the kernel's OOM killer can take the child, never PID 1 (whose death
 /// is a kernel panic), and the child's memory is all given back when it
-/// ends. `out` travels through one shared anonymous page.
-pub fn in_child(out: &mut [u8], f: impl FnOnce(&mut [u8]) -> bool) -> Result<(), ChildEnd> {
+/// ends. `out` travels through one shared anonymous page. A child still
+/// running after `limit_ms` is killed: nothing it computes may hold the
+/// boot for ever.
+pub fn in_child(out: &mut [u8], limit_ms: u64, f: impl FnOnce(&mut [u8]) -> bool) -> Result<(), ChildEnd> {
     use rustix::mm::{MapFlags, ProtFlags};
     let len = out.len().min(4096);
     // SAFETY: a fresh shared anonymous page that nothing else refers to.
@@ -156,14 +165,24 @@ pub fn in_child(out: &mut [u8], f: impl FnOnce(&mut [u8]) -> bool) -> Result<(),
         Err(ChildEnd::NotStarted(rustix::io::Errno::from_raw_os_error(-pid as i32)))
     } else {
         let child = rustix::process::Pid::from_raw(pid as i32);
+        let deadline = crate::fsutil::now_ms() + limit_ms;
+        let mut timed_out = false;
         let status = loop {
-            match rustix::process::waitpid(child, rustix::process::WaitOptions::empty()) {
+            match rustix::process::waitpid(child, rustix::process::WaitOptions::NOHANG) {
                 Err(rustix::io::Errno::INTR) => {}
                 Ok(Some((_, s))) => break Some(s),
+                Ok(None) if crate::fsutil::now_ms() >= deadline && !timed_out => {
+                    if let Some(c) = child {
+                        let _ = rustix::process::kill_process(c, rustix::process::Signal::KILL);
+                    }
+                    timed_out = true;
+                }
+                Ok(None) => crate::fsutil::sleep_ms(10),
                 _ => break None,
             }
         };
         match status {
+            _ if timed_out => Err(ChildEnd::TimedOut),
             Some(s) if s.exit_status() == Some(0) => {
                 out[..len].copy_from_slice(&shared[..len]);
                 Ok(())
@@ -175,9 +194,132 @@ pub fn in_child(out: &mut [u8], f: impl FnOnce(&mut [u8]) -> bool) -> Result<(),
             None => Err(ChildEnd::Failed(-1)),
         }
     };
-    shared.fill(0);
-    core::hint::black_box(&shared);
+    zeroize::Zeroize::zeroize(shared);
     // SAFETY: the page mapped above; `shared` is not used after this.
     let _ = unsafe { rustix::mm::munmap(page, 4096) };
     result
+}
+
+/// A raw system call of up to five arguments, for the few calls rustix
+/// does not wrap (the kernel keyring's `add_key` and `keyctl`). Returns
+/// the result or the error.
+///
+/// # Safety
+/// The arguments must be what call `nr` expects: pointers valid for what
+/// it reads and writes.
+unsafe fn syscall5(nr: u32, a: usize, b: usize, c: usize, d: usize, e: usize) -> Result<usize, rustix::io::Errno> {
+    let ret: isize;
+    // SAFETY: per this function's contract.
+    unsafe {
+        core::arch::asm!(
+            "syscall",
+            inlateout("rax") nr as isize => ret,
+            in("rdi") a,
+            in("rsi") b,
+            in("rdx") c,
+            in("r10") d,
+            in("r8") e,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    if (-4095..0).contains(&ret) { Err(rustix::io::Errno::from_raw_os_error(-ret as i32)) } else { Ok(ret as usize) }
+}
+
+/// `KEY_SPEC_THREAD_KEYRING`: the calling thread's own keyring.
+const KEY_SPEC_THREAD_KEYRING: i32 = -1;
+/// `KEYCTL_INVALIDATE`: the key is gone at once, for every keyring.
+const KEYCTL_INVALIDATE: usize = 21;
+
+/// A `logon` key in the kernel keyring (readable by the kernel only, never
+/// by user space), invalidated when dropped: how a volume key reaches
+/// dm-crypt without appearing in its table.
+pub struct LogonKey(i32);
+
+impl LogonKey {
+    /// Adds `payload` as a `logon` key named `desc` (`prefix:rest`) to
+    /// this thread's keyring.
+    pub fn add(desc: &str, payload: &[u8]) -> Result<LogonKey, rustix::io::Errno> {
+        let mut d = heapless::Vec::<u8, 128>::new();
+        d.extend_from_slice(desc.as_bytes()).map_err(|_| rustix::io::Errno::NAMETOOLONG)?;
+        d.push(0).map_err(|_| rustix::io::Errno::NAMETOOLONG)?;
+        // SAFETY: add_key(type, description, payload, plen, keyring): two
+        // NUL-terminated strings and `payload.len()` readable bytes.
+        let id = unsafe {
+            syscall5(
+                linux_raw_sys::general::__NR_add_key,
+                c"logon".as_ptr() as usize,
+                d.as_ptr() as usize,
+                payload.as_ptr() as usize,
+                payload.len(),
+                KEY_SPEC_THREAD_KEYRING as usize,
+            )
+        }?;
+        Ok(LogonKey(id as i32))
+    }
+}
+
+impl Drop for LogonKey {
+    fn drop(&mut self) {
+        // SAFETY: keyctl(KEYCTL_INVALIDATE, id) takes two integers.
+        let _ = unsafe { syscall5(linux_raw_sys::general::__NR_keyctl, KEYCTL_INVALIDATE, self.0 as u32 as usize, 0, 0, 0) };
+    }
+}
+
+/// Set from the moment a hibernation image is committed on disk until the
+/// running system has put the swap signature back (or powered off): a
+/// panic or a fatal signal in that window powers the machine off instead
+/// of exiting, because an exit closes `/dev/snapshot`, which thaws the
+/// system while a valid image of its past waits on disk.
+static COMMITTED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Powers off, for good: the image on disk is restored at the next boot.
+pub fn power_off_for_good() -> ! {
+    loop {
+        let _ = rustix::system::reboot(rustix::system::RebootCommand::PowerOff);
+        crate::fsutil::sleep_ms(10_000);
+    }
+}
+
+extern "C" fn on_fatal_signal(_sig: i32) {
+    power_off_for_good()
+}
+
+/// `struct sigaction` as `rt_sigaction(2)` takes it on x86_64.
+#[repr(C)]
+struct KernelSigaction {
+    handler: usize,
+    flags: u64,
+    restorer: usize,
+    mask: u64,
+}
+
+/// Marks an image committed (see [`COMMITTED`]) and makes every fatal
+/// signal that can be caught power the machine off. (SIGKILL cannot be
+/// caught; nothing else runs to send it while the system is frozen.)
+pub fn image_committed() {
+    use linux_raw_sys::general::*;
+    COMMITTED.store(true, core::sync::atomic::Ordering::SeqCst);
+    // The handler never returns, so the restorer x86_64 requires is never
+    // used; it is set to the handler itself.
+    let h = on_fatal_signal as extern "C" fn(i32) as usize;
+    let act = KernelSigaction { handler: h, flags: u64::from(SA_RESTORER), restorer: h, mask: !0 };
+    for sig in [SIGHUP, SIGINT, SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE, SIGSEGV, SIGPIPE, SIGTERM, SIGXCPU, SIGXFSZ, SIGSYS] {
+        // SAFETY: rt_sigaction(sig, act, NULL, sizeof(sigset_t)) reads one
+        // `KernelSigaction`; the handler is a valid function for the
+        // whole process lifetime.
+        let _ = unsafe { syscall5(__NR_rt_sigaction, sig as usize, &act as *const KernelSigaction as usize, 0, 8, 0) };
+    }
+}
+
+/// The image on disk is invalid again (the signature is back): a failure
+/// from here on may exit as usual.
+pub fn image_withdrawn() {
+    COMMITTED.store(false, core::sync::atomic::Ordering::SeqCst);
+}
+
+/// Whether a committed image is on disk while this process runs.
+pub fn image_pending() -> bool {
+    COMMITTED.load(core::sync::atomic::Ordering::SeqCst)
 }

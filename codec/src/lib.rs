@@ -1,8 +1,8 @@
 //! The hot loops of resume-init, in a crate of their own so that the
 //! release profile can build them for speed (`opt-level = 3`) while the
 //! rest of the binary is built for size: LZO1X decoding (`lzo`) and
-//! encoding (`lzo_compress`), CRC-32 (`crc32`), and Argon2's compression
-//! (`argon2`, for LUKS2 keyslots). `#![no_std]`, no allocation; the core
+//! encoding (`lzo_compress`) and CRC-32 (`crc32`). `#![no_std]`, no
+//! allocation; the core
 //! re-exports them under its own name.
 //!
 //! `unsafe` is denied but for a few marked places where bounds checks cost
@@ -15,7 +15,6 @@
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_code)]
 
-pub mod argon2;
 mod copy;
 pub mod crc32;
 pub mod lz4;

@@ -243,10 +243,10 @@ pub fn luks(data: &[u8]) {
     let key = [0x5au8; luks::MAX_KEY];
     for slot in &meta.keyslots {
         assert!(slot.material_len() <= luks::MAX_AF && slot.key_size <= luks::MAX_KEY);
-        let _ = luks::area_params(slot, &key[..slot.area_key_size], (8, 16));
+        let _ = luks::area_params(slot, luks::KeyArg::Hex(&key[..slot.area_key_size]), (8, 16));
     }
-    let _ = luks::crypt_params(&meta.segment, &key, (8, 16), u64::MAX, true);
-    let _ = luks::crypt_params(&meta.segment, &key, (8, 16), 1 << 30, false);
+    let _ = luks::crypt_params(&meta.segment, luks::KeyArg::Hex(&key), (8, 16), u64::MAX, true);
+    let _ = luks::crypt_params(&meta.segment, luks::KeyArg::Logon { size: 64, desc: "cryptsetup:x-d0" }, (8, 16), 1 << 30, false);
 }
 
 /// LVM2: the label scan, the metadata header, and (as text) the metadata

@@ -43,6 +43,8 @@ pub enum Error {
     Syntax(usize),
     TooDeep,
     TooManyTokens,
+    /// The object at this byte offset names a key twice, or with an escape.
+    Key(usize),
 }
 
 impl core::fmt::Display for Error {
@@ -51,6 +53,7 @@ impl core::fmt::Display for Error {
             Error::Syntax(at) => write!(f, "not valid JSON at byte {at}"),
             Error::TooDeep => write!(f, "nested deeper than {MAX_DEPTH}"),
             Error::TooManyTokens => f.write_str("too many values"),
+            Error::Key(at) => write!(f, "the object at byte {at} repeats a key, or writes one with an escape"),
         }
     }
 }
@@ -289,7 +292,28 @@ pub fn parse_lvm<'a>(text: &'a str, toks: &'a mut [Token]) -> Result<Json<'a>, E
     let i = p.push(Kind::Object, 0)?;
     p.lvm_members(i, 0)?;
     let n = p.n;
-    Ok(Json { text, toks: &toks[..n] })
+    unique_keys(Json { text, toks: &toks[..n] })
+}
+
+/// Refuses an object that names a key twice, or a key written with an
+/// escape: a JSON library keeps the last of repeated keys (json-c, which
+/// cryptsetup uses) or the first (this reader's `get`), and `"\u0074ype"`
+/// is `"type"` to one and not to the other. Neither LUKS2 nor lvm2 ever
+/// writes either, so a header with them is read by nobody rather than
+/// read differently.
+fn unique_keys(doc: Json<'_>) -> Result<Json<'_>, Error> {
+    for (i, t) in doc.toks.iter().enumerate() {
+        if t.kind != Kind::Object {
+            continue;
+        }
+        let obj = Value { doc, i };
+        for (n, (k, _)) in obj.members().enumerate() {
+            if k.contains('\\') || obj.members().skip(n + 1).any(|(other, _)| other == k) {
+                return Err(Error::Key(t.start as usize));
+            }
+        }
+    }
+    Ok(doc)
 }
 
 /// Parsed JSON: the text and its tokens (the first is the whole value).
@@ -308,7 +332,7 @@ pub fn parse<'a>(text: &'a str, toks: &'a mut [Token]) -> Result<Json<'a>, Error
         return p.err();
     }
     let n = p.n;
-    Ok(Json { text, toks: &toks[..n] })
+    unique_keys(Json { text, toks: &toks[..n] })
 }
 
 impl<'a> Json<'a> {
@@ -375,7 +399,7 @@ impl<'a> Value<'a> {
         self.children().filter(move |_| is_array)
     }
 
-    /// The member `key` of an object (the first, if repeated).
+    /// The member `key` of an object (keys are unique: see `unique_keys`).
     pub fn get(&self, key: &str) -> Option<Value<'a>> {
         self.members().find(|(k, _)| *k == key).map(|(_, v)| v)
     }
@@ -445,5 +469,15 @@ mod tests {
         assert_eq!(parse(&deep, &mut t).err(), Some(Error::TooDeep));
         let mut few = [Token::EMPTY; 2];
         assert_eq!(parse("[1,2]", &mut few).err(), Some(Error::TooManyTokens));
+    }
+
+    #[test]
+    fn repeated_or_escaped_keys_are_refused() {
+        let mut t = [Token::EMPTY; 32];
+        // json-c (cryptsetup) would keep the last "type", this reader the first.
+        assert_eq!(parse(r#"{"k":{"type":"luks2","type":"x"}}"#, &mut t).err(), Some(Error::Key(5)));
+        assert_eq!(parse(r#"{"\u0074ype":"x","type":"luks2"}"#, &mut t).err(), Some(Error::Key(0)));
+        assert!(parse(r#"{"a":{"type":1},"b":{"type":2}}"#, &mut t).is_ok(), "the same key in two objects");
+        assert_eq!(parse_lvm("vg {\nid = \"a\"\nid = \"b\"\n}\n", &mut t).err().map(|e| matches!(e, Error::Key(_))), Some(true));
     }
 }

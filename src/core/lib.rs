@@ -7,7 +7,6 @@
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
-pub mod argon2;
 pub mod cmdline;
 pub use codec::{crc32, lz4, lzo, lzo_compress};
 pub mod devspec;
@@ -22,7 +21,6 @@ pub mod lvm;
 pub mod par;
 pub mod parttable;
 pub mod probe;
-pub mod sha256;
 pub mod swsusp;
 pub mod text;
 pub mod writer;

@@ -2,7 +2,8 @@
 //! checksum (both copies, the higher sequence number wins) and JSON
 //! metadata, LUKS1's one binary header ([`parse_luks1`]), and the
 //! unlock steps of cryptsetup's `luks2_keyslot_get_key`: the keyslot's KDF
-//! (Argon2id, Argon2i (own, `crate::argon2`) or PBKDF2-SHA256) over the passphrase, the
+//! (Argon2id, Argon2i or PBKDF2-SHA256, from RustCrypto's `argon2`,
+//! `pbkdf2` and `sha2`) over the passphrase, the
 //! anti-forensic merge of the decrypted key material, and the digest
 //! check of the volume key. Decrypting the key material is the caller's
 //! (the init asks the kernel's dm-crypt, as cryptsetup does without a
@@ -14,8 +15,10 @@
 
 use core::fmt::Write;
 
-use crate::argon2::{self, Block};
-use crate::sha256;
+pub use argon2::Block;
+use base64ct::{Base64, Encoding};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroize;
 
 use crate::json::{self, Token};
 
@@ -58,6 +61,8 @@ pub enum Error {
     Json(json::Error),
     /// No keyslot can be used with what this reader supports.
     NoKeyslot,
+    /// No keyslot can be used, and this one was refused for this reason.
+    Refused(u8, &'static str),
     /// The KDF's parameters were refused, or its memory is too small.
     Kdf,
 }
@@ -70,6 +75,7 @@ impl core::fmt::Display for Error {
             Error::Metadata(what) => write!(f, "damaged LUKS metadata: {what}"),
             Error::Json(e) => write!(f, "damaged LUKS2 metadata: {e}"),
             Error::NoKeyslot => f.write_str("no usable keyslot (argon2id, argon2i or pbkdf2 with sha256)"),
+            Error::Refused(n, why) => write!(f, "no usable keyslot (keyslot {n}: {why})"),
             Error::Kdf => f.write_str("the keyslot's KDF parameters are out of range"),
         }
     }
@@ -115,7 +121,8 @@ pub fn check_copy(buf: &[u8], at: u64) -> Option<BinHeader> {
         return None;
     }
     let all = buf.get(..size)?;
-    if sha256::digest(&[&all[..CSUM], &[0u8; 64], &all[CSUM + 64..]]) != all[CSUM..CSUM + 32] {
+    let sum = Sha256::new().chain_update(&all[..CSUM]).chain_update([0u8; 64]).chain_update(&all[CSUM + 64..]).finalize();
+    if sum[..] != all[CSUM..CSUM + 32] {
         return None;
     }
     let uuid = crate::text::fixed_str(&all[UUID..UUID + 40])?;
@@ -138,32 +145,10 @@ pub struct Bytes {
 
 impl Bytes {
     /// Standard padded base64 (`A–Z a–z 0–9 + /`, `=`), as cryptsetup
-    /// writes salts and digests. Ten lines instead of base64ct's 2.5 KiB
-    /// of constant-time decoding: these values are not secret.
+    /// writes salts and digests; at most 64 bytes.
     fn decode(v: Option<json::Value>) -> Option<Bytes> {
-        let s = v?.str()?.as_bytes();
-        let body = s.strip_suffix(b"==").or_else(|| s.strip_suffix(b"=")).unwrap_or(s);
-        if s.len() % 4 != 0 || body.len() * 3 / 4 > 64 {
-            return None;
-        }
-        let (mut b, mut len, mut acc, mut bits) = ([0u8; 64], 0, 0u32, 0);
-        for &c in body {
-            let v = match c {
-                b'A'..=b'Z' => c - b'A',
-                b'a'..=b'z' => c - b'a' + 26,
-                b'0'..=b'9' => c - b'0' + 52,
-                b'+' => 62,
-                b'/' => 63,
-                _ => return None,
-            };
-            acc = acc << 6 | u32::from(v);
-            bits += 6;
-            if bits >= 8 {
-                bits -= 8;
-                b[len] = (acc >> bits) as u8;
-                len += 1;
-            }
-        }
+        let mut b = [0u8; 64];
+        let len = Base64::decode(v?.str()?, &mut b).ok()?.len();
         Some(Bytes { b, len })
     }
 
@@ -237,6 +222,8 @@ pub struct Meta {
     pub uuid: heapless::String<40>,
     /// Usable keyslots, preferred first.
     pub keyslots: heapless::Vec<Keyslot, MAX_KEYSLOTS>,
+    /// Keyslots left out, with why (for the messages).
+    pub refused: heapless::Vec<(u8, &'static str), MAX_KEYSLOTS>,
     pub segment: Segment,
     /// `config.flags` has `allow-discards`.
     pub allow_discards: bool,
@@ -262,54 +249,93 @@ fn cipher_str(s: &str) -> Option<Cipher> {
     Cipher::try_from(s).ok()
 }
 
-#[inline(never)]
-fn keyslot(id: &str, v: json::Value) -> Option<Keyslot> {
-    let id: u8 = id.parse().ok().filter(|&n| (n as usize) < MAX_KEYSLOTS)?;
-    if v.get("type")?.str()? != "luks2" {
-        return None;
+/// The KDF bounds cryptsetup sets (`crypt_pbkdf_get_limits`): Argon2 at
+/// most 4 GiB and 4 threads; and a time cost of at least one pass.
+const MAX_ARGON2_KIB: u32 = 4 * 1024 * 1024;
+const MIN_ARGON2_KIB: u32 = 32;
+const MAX_ARGON2_LANES: u32 = 4;
+
+/// Whether a keyslot's KDF parameters are inside cryptsetup's bounds, so
+/// that a crafted header cannot ask for more than cryptsetup would run.
+fn kdf_bounds(kdf: &Kdf) -> Result<(), &'static str> {
+    match *kdf {
+        Kdf::Pbkdf2 { iterations: 0, .. } => Err("PBKDF2 with 0 iterations"),
+        Kdf::Pbkdf2 { .. } => Ok(()),
+        Kdf::Argon2 { time, memory_kib, lanes, .. } => {
+            if time == 0 {
+                Err("Argon2 with 0 passes")
+            } else if !(MIN_ARGON2_KIB..=MAX_ARGON2_KIB).contains(&memory_kib) {
+                Err("Argon2 memory outside cryptsetup's 32 KiB to 4 GiB")
+            } else if !(1..=MAX_ARGON2_LANES).contains(&lanes) {
+                Err("Argon2 threads outside cryptsetup's 1 to 4")
+            } else {
+                Ok(())
+            }
+        }
     }
+}
+
+/// One LUKS2 keyslot from its JSON, or why it cannot be used: a kind this
+/// reader does not do, or values outside what cryptsetup writes and reads.
+fn keyslot(id: u8, v: json::Value) -> Result<Keyslot, &'static str> {
+    if v.get("type").and_then(|t| t.str()) != Some("luks2") {
+        return Err("not of type luks2");
+    }
+    // 0 ignore, 1 normal, 2 preferred: anything else is damage, not a
+    // wish (258 must not wrap to "preferred").
     let priority = match v.get("priority") {
         None => 1,
-        Some(p) => p.u64()? as u8,
+        Some(p) => p.u64().and_then(|p| u8::try_from(p).ok()).filter(|&p| p <= 2).ok_or("a priority other than 0, 1 or 2")?,
     };
-    let af = v.get("af")?;
-    let area = v.get("area")?;
-    if af.get("type")?.str()? != "luks1" || af.get("hash")?.str()? != "sha256" || area.get("type")?.str()? != "raw" {
-        return None;
+    let af = v.get("af").ok_or("no af")?;
+    let area = v.get("area").ok_or("no area")?;
+    if af.get("type").and_then(|t| t.str()) != Some("luks1") || af.get("hash").and_then(|t| t.str()) != Some("sha256") || area.get("type").and_then(|t| t.str()) != Some("raw") {
+        return Err("an anti-forensic split or area other than luks1 with sha256 over raw");
     }
-    let kdf = v.get("kdf")?;
-    let salt = Bytes::decode(kdf.get("salt"))?;
-    let kdf = match kdf.get("type")?.str()? {
-        "pbkdf2" if kdf.get("hash")?.str()? == "sha256" => Kdf::Pbkdf2 { iterations: u32::try_from(num(kdf.get("iterations"))?).ok()?, salt },
-        t @ ("argon2id" | "argon2i") => Kdf::Argon2 {
+    let kdf = v.get("kdf").ok_or("no kdf")?;
+    let salt = Bytes::decode(kdf.get("salt")).ok_or("its KDF salt")?;
+    let u32_of = |o: Option<json::Value>, what| num(o).and_then(|n| u32::try_from(n).ok()).ok_or(what);
+    let kdf = match kdf.get("type").and_then(|t| t.str()) {
+        Some("pbkdf2") if kdf.get("hash").and_then(|h| h.str()) == Some("sha256") => Kdf::Pbkdf2 { iterations: u32_of(kdf.get("iterations"), "PBKDF2 iterations")?, salt },
+        Some(t @ ("argon2id" | "argon2i")) => Kdf::Argon2 {
             id: t == "argon2id",
-            time: u32::try_from(num(kdf.get("time"))?).ok()?,
-            memory_kib: u32::try_from(num(kdf.get("memory"))?).ok()?,
-            lanes: u32::try_from(num(kdf.get("cpus"))?).ok()?,
+            time: u32_of(kdf.get("time"), "Argon2 time")?,
+            memory_kib: u32_of(kdf.get("memory"), "Argon2 memory")?,
+            lanes: u32_of(kdf.get("cpus"), "Argon2 cpus")?,
             salt,
         },
-        _ => return None,
+        _ => return Err("a KDF other than argon2id, argon2i or pbkdf2 with sha256"),
     };
-    let key_size = num(v.get("key_size"))? as usize;
-    let stripes = num(af.get("stripes"))? as usize;
+    kdf_bounds(&kdf)?;
+    let size_of = |o: Option<json::Value>, what| num(o).and_then(|n| usize::try_from(n).ok()).ok_or(what);
+    let key_size = size_of(v.get("key_size"), "key_size")?;
+    let stripes = size_of(af.get("stripes"), "stripes")?;
+    let area_key_size = size_of(area.get("key_size"), "area key_size")?;
+    // Bounded before any arithmetic: key × stripes cannot wrap.
+    if !(1..=MAX_KEY).contains(&key_size) || !(1..=MAX_KEY).contains(&area_key_size) {
+        return Err("a key size outside 1 to 64 bytes");
+    }
+    if !(1..=MAX_AF).contains(&stripes) {
+        return Err("a stripe count outside what fits its area");
+    }
     let slot = Keyslot {
         id: id.into(),
         priority,
         key_size,
         stripes,
-        area_offset: num(area.get("offset"))?,
-        area_size: num(area.get("size"))?,
-        area_cipher: cipher(area.get("encryption"))?,
-        area_key_size: num(area.get("key_size"))? as usize,
+        area_offset: num(area.get("offset")).ok_or("area offset")?,
+        area_size: num(area.get("size")).ok_or("area size")?,
+        area_cipher: cipher(area.get("encryption")).ok_or("area encryption")?,
+        area_key_size,
         kdf,
     };
-    let fits = (1..=MAX_KEY).contains(&key_size)
-        && (1..=MAX_KEY).contains(&slot.area_key_size)
-        && stripes >= 1
-        && slot.material_len() <= MAX_AF
-        && slot.material_len() as u64 <= slot.area_size
-        && slot.area_offset % 512 == 0;
-    fits.then_some(slot)
+    if slot.material_len() > MAX_AF || slot.material_len() as u64 > slot.area_size {
+        return Err("key material larger than its area");
+    }
+    if slot.area_offset % 512 != 0 || slot.area_offset.checked_add(slot.area_size).is_none() {
+        return Err("an area not in whole sectors");
+    }
+    Ok(slot)
 }
 
 /// Reads the metadata of a checked header's JSON; `toks` is the token
@@ -373,19 +399,26 @@ pub fn parse_meta(text: &str, toks: &mut [Token]) -> Result<Meta, Error> {
 
     let mut keyslots: heapless::Vec<Keyslot, MAX_KEYSLOTS> = heapless::Vec::new();
     let all = root.get("keyslots").ok_or(Error::Metadata("no keyslots"))?;
-    for prio in [2, 1] {
-        for (id, v) in all.members() {
-            if let Some(k) = keyslot(id, v) {
-                if k.priority == prio && digest_slots & (1 << k.id) != 0 {
-                    let _ = keyslots.push(k);
-                }
-            }
+    let mut refused = heapless::Vec::new();
+    for (id, v) in all.members() {
+        let n: u8 = id.parse().ok().filter(|&n| (n as usize) < MAX_KEYSLOTS).ok_or(Error::Metadata("a keyslot number"))?;
+        if digest_slots & (1 << n) == 0 {
+            continue; // a keyslot of another segment's digest (reencryption)
+        }
+        match keyslot(n, v) {
+            Ok(k) if k.priority == 0 => {}
+            Ok(k) => keyslots.push(k).map_err(|_| Error::Metadata("more than 32 keyslots"))?,
+            Err(why) => refused.push((n, why)).map_err(|_| Error::Metadata("more than 32 keyslots"))?,
         }
     }
+    // Preferred (2) first, each group in the order written, as cryptsetup tries them.
+    let mut ordered: heapless::Vec<Keyslot, MAX_KEYSLOTS> = keyslots.iter().filter(|k| k.priority == 2).cloned().collect();
+    ordered.extend(keyslots.into_iter().filter(|k| k.priority == 1));
+    let keyslots = ordered;
     if keyslots.is_empty() {
-        return Err(Error::NoKeyslot);
+        return Err(refused.first().map_or(Error::NoKeyslot, |&(n, why)| Error::Refused(n, why)));
     }
-    Ok(Meta { version: 2, uuid: heapless::String::new(), keyslots, segment, allow_discards, digest_slots, digest_iterations, digest_salt, digest })
+    Ok(Meta { version: 2, uuid: heapless::String::new(), keyslots, refused, segment, allow_discards, digest_slots, digest_iterations, digest_salt, digest })
 }
 
 /// The LUKS1 header (`struct luks_phdr`, 592 bytes, big-endian): its
@@ -432,6 +465,7 @@ pub fn parse_luks1(b: &[u8]) -> Result<Meta, Error> {
         v
     };
     let mut keyslots = heapless::Vec::new();
+    let mut refused = heapless::Vec::new();
     for id in 0..8u8 {
         let s = L1_SLOTS + usize::from(id) * L1_SLOT_SIZE;
         let (iterations, stripes) = (be32(b, s + 4), be32(b, s + 44) as usize);
@@ -446,14 +480,20 @@ pub fn parse_luks1(b: &[u8]) -> Result<Meta, Error> {
             area_key_size: key_size,
             kdf: Kdf::Pbkdf2 { iterations, salt: bytes(s + 8, 32) },
         };
-        slot.area_size = slot.material_len() as u64;
-        let fits = (1..=MAX_KEY).contains(&key_size) && stripes >= 1 && slot.material_len() <= MAX_AF && iterations > 0;
-        if be32(b, s) == L1_ACTIVE && fits {
-            let _ = keyslots.push(slot);
+        // Bounded before any arithmetic: key × stripes cannot wrap.
+        let fits = (1..=MAX_KEY).contains(&key_size) && (1..=MAX_AF).contains(&stripes) && iterations > 0;
+        if be32(b, s) != L1_ACTIVE {
+            continue;
         }
+        if !fits || slot.material_len() > MAX_AF {
+            let _ = refused.push((id, "a key size, stripe count or iteration count out of range"));
+            continue;
+        }
+        slot.area_size = slot.material_len() as u64;
+        let _ = keyslots.push(slot);
     }
     if keyslots.is_empty() {
-        return Err(Error::NoKeyslot);
+        return Err(refused.first().map_or(Error::NoKeyslot, |&(n, why)| Error::Refused(n, why)));
     }
     let segment = Segment { offset: u64::from(be32(b, L1_PAYLOAD)) * 512, size: None, iv_tweak: 0, cipher: spec, sector_size: 512 };
     let digest_iterations = be32(b, L1_DIGEST_ITER);
@@ -464,6 +504,7 @@ pub fn parse_luks1(b: &[u8]) -> Result<Meta, Error> {
         version: 1,
         uuid: crate::text::fixed_str(&b[UUID..UUID + 40]).and_then(|u| heapless::String::try_from(u).ok()).unwrap_or_default(),
         keyslots,
+        refused,
         segment,
         allow_discards: false,
         digest_slots: 0xff,
@@ -483,21 +524,27 @@ pub fn derive(slot: &Keyslot, pass: &[u8], memory: &mut [Block], out: &mut [u8])
             if iterations == 0 {
                 return Err(Error::Kdf);
             }
-            sha256::pbkdf2(pass, salt.as_slice(), iterations, out);
+            pbkdf2::pbkdf2_hmac::<Sha256>(pass, salt.as_slice(), iterations, out);
             Ok(())
         }
-        Kdf::Argon2 { id, time, memory_kib, lanes, salt } => argon2::hash(id, pass, salt.as_slice(), time, memory_kib, lanes, memory, out).map_err(|_| Error::Kdf),
+        Kdf::Argon2 { id, time, memory_kib, lanes, salt } => {
+            let params = argon2::Params::new(memory_kib, time, lanes, Some(out.len())).map_err(|_| Error::Kdf)?;
+            let alg = if id { argon2::Algorithm::Argon2id } else { argon2::Algorithm::Argon2i };
+            argon2::Argon2::new(alg, argon2::Version::V0x13, params)
+                .hash_password_into_with_memory(pass, salt.as_slice(), out, memory)
+                .map_err(|_| Error::Kdf)
+        }
     }
 }
 
 /// SHA-256 "diffusion" of `AF_merge`: each 32-byte piece `j` of `buf`
 /// becomes H(be32(j) ‖ piece), the last one cut to its length.
-#[inline(never)]
 fn diffuse(buf: &mut [u8]) {
     for (j, piece) in buf.chunks_mut(32).enumerate() {
-        let d = sha256::digest(&[&(j as u32).to_be_bytes(), piece]);
+        let mut d: [u8; 32] = Sha256::new().chain_update((j as u32).to_be_bytes()).chain_update(&*piece).finalize().into();
         let n = piece.len();
         piece.copy_from_slice(&d[..n]);
+        d.zeroize();
     }
 }
 
@@ -519,22 +566,69 @@ impl Meta {
     pub fn is_volume_key(&self, key: &[u8]) -> bool {
         let mut out = [0u8; 64];
         let out = &mut out[..self.digest.len];
-        sha256::pbkdf2(key, self.digest_salt.as_slice(), self.digest_iterations, out);
+        pbkdf2::pbkdf2_hmac::<Sha256>(key, self.digest_salt.as_slice(), self.digest_iterations, out);
         // The same time whatever matches: no early exit.
         let diff = out.iter().zip(self.digest.as_slice()).fold(0u8, |d, (a, b)| d | (a ^ b));
-        out.fill(0);
+        out.zeroize();
         diff == 0
     }
 }
 
-/// A device-mapper table line's parameters.
-pub type Params512 = heapless::String<512>;
+/// A device-mapper table line's parameters, wiped when dropped (they may
+/// hold a key in hex).
+#[derive(PartialEq, Eq)]
+pub struct Params {
+    buf: [u8; 512],
+    len: usize,
+}
+
+impl Params {
+    fn new() -> Params {
+        Params { buf: [0; 512], len: 0 }
+    }
+
+    pub fn as_str(&self) -> &str {
+        core::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+    }
+}
+
+impl Write for Params {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let end = self.len.checked_add(s.len()).filter(|&e| e <= self.buf.len()).ok_or(core::fmt::Error)?;
+        self.buf[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+impl core::fmt::Debug for Params {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Params(…)") // never the key
+    }
+}
+
+impl Drop for Params {
+    fn drop(&mut self) {
+        self.buf.zeroize();
+    }
+}
+
+/// How the `crypt` target is given its key.
+#[derive(Debug, Clone, Copy)]
+pub enum KeyArg<'a> {
+    /// The key itself, in hex in the table (shown by `dmsetup table
+    /// --showkeys`): only where the kernel has no keyring.
+    Hex(&'a [u8]),
+    /// A `logon` key of `size` bytes in the kernel keyring, named `desc`:
+    /// the table holds only `:SIZE:logon:DESC`, as cryptsetup 2 writes it.
+    Logon { size: usize, desc: &'a str },
+}
 
 /// The `crypt` target's parameters for the data segment:
-/// `<cipher> <hex key> <iv offset> <MAJ:MIN> <offset sectors> [options]`,
+/// `<cipher> <key> <iv offset> <MAJ:MIN> <offset sectors> [options]`,
 /// with the mapping's length in 512-byte sectors (`dev_bytes` sizes a
 /// "dynamic" segment). `None` if the device is smaller than the segment.
-pub fn crypt_params(seg: &Segment, key: &[u8], dev: (u32, u32), dev_bytes: u64, discard: bool) -> Option<(u64, Params512)> {
+pub fn crypt_params(seg: &Segment, key: KeyArg, dev: (u32, u32), dev_bytes: u64, discard: bool) -> Option<(u64, Params)> {
     let len = match seg.size {
         Some(s) => s,
         None => dev_bytes.checked_sub(seg.offset)?,
@@ -542,17 +636,22 @@ pub fn crypt_params(seg: &Segment, key: &[u8], dev: (u32, u32), dev_bytes: u64, 
     if len == 0 || seg.offset.checked_add(len * 512)? > dev_bytes {
         return None;
     }
-    let mut p = Params512::new();
+    let mut p = Params::new();
     write!(p, "{} ", seg.cipher).ok()?;
-    for b in key {
-        write!(p, "{b:02x}").ok()?;
+    match key {
+        KeyArg::Hex(k) => {
+            for b in k {
+                write!(p, "{b:02x}").ok()?;
+            }
+        }
+        KeyArg::Logon { size, desc } => write!(p, ":{size}:logon:{desc}").ok()?,
     }
     write!(p, " {} {}:{} {}", seg.iv_tweak, dev.0, dev.1, seg.offset / 512).ok()?;
     let count = usize::from(discard) + usize::from(seg.sector_size != 512);
     if count > 0 {
         write!(p, " {count}").ok()?;
         if discard {
-            p.push_str(" allow_discards").ok()?;
+            p.write_str(" allow_discards").ok()?;
         }
         if seg.sector_size != 512 {
             write!(p, " sector_size:{}", seg.sector_size).ok()?;
@@ -563,7 +662,7 @@ pub fn crypt_params(seg: &Segment, key: &[u8], dev: (u32, u32), dev_bytes: u64, 
 
 /// The `crypt` parameters that show a keyslot's area, decrypted with
 /// `key` (the KDF's output), from sector 0 of the area.
-pub fn area_params(slot: &Keyslot, key: &[u8], dev: (u32, u32)) -> Option<(u64, Params512)> {
+pub fn area_params(slot: &Keyslot, key: KeyArg, dev: (u32, u32)) -> Option<(u64, Params)> {
     let seg = Segment { offset: slot.area_offset, size: Some(slot.material_len() as u64), iv_tweak: 0, cipher: slot.area_cipher.clone(), sector_size: 512 };
     crypt_params(&seg, key, dev, u64::MAX, false)
 }

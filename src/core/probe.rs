@@ -17,6 +17,9 @@ const EXT_UUID: usize = EXT_SB + 0x68;
 const EXT_LABEL: usize = EXT_SB + 0x78;
 const EXT_LABEL_LEN: usize = 16;
 const EXT_MAGIC: u16 = 0xEF53;
+const EXT_INCOMPAT: usize = EXT_SB + 0x60;
+/// `EXT3_FEATURE_INCOMPAT_JOURNAL_DEV`.
+const EXT_INCOMPAT_JOURNAL_DEV: u32 = 0x0008;
 
 /// Swap header fields (`include/linux/swap.h` `union swap_header`).
 pub(crate) const SWAP_VERSION: usize = 0x400;
@@ -66,6 +69,14 @@ pub enum Kind {
     /// btrfs; its UUID is the filesystem's (`fsid`), the same on every
     /// device of a multi-device filesystem, as blkid reports it.
     Btrfs,
+    /// A member of an md RAID array (blkid's `linux_raid_member`): with
+    /// metadata 0.90 or 1.0 the superblock is at the end and a RAID1 leg
+    /// starts with the array's own filesystem or swap page, which must
+    /// never be taken for the array's. Its UUID is the array's.
+    MdMember,
+    /// An ext3/4 external journal device (`jbd`): an ext superblock with
+    /// the journal-device feature, not a filesystem.
+    ExtJournal,
 }
 
 impl Kind {
@@ -115,6 +126,45 @@ fn is_hibernation_sig(sig: &[u8]) -> bool {
         || sig == b"LINHIB0001"
 }
 
+/// TuxOnIce's image magic at byte 0 of its swap area (util-linux
+/// `TOI_MAGIC_STRING`): an image of another format, not plain swap.
+const TOI_MAGIC: &[u8; 8] = b"\xed\xc3\x02\xe9\x98\x56\xe5\x0c";
+
+/// The md RAID superblock's magic (`MD_SB_MAGIC`), little-endian on disk
+/// for metadata 1.x and in the writer's byte order for 0.90.
+const MD_MAGIC: u32 = 0xa92b_4efc;
+/// `struct mdp_superblock_1`: `major_version` and `super_offset` (in
+/// 512-byte sectors from the device start).
+const MD1_MAJOR: usize = 4;
+const MD1_SUPER_OFFSET: usize = 144;
+/// Bytes a caller reads at each of [`md_superblock_places`] for
+/// [`is_md_superblock`].
+pub const MD_SB_READ: usize = 512;
+
+/// Where an md RAID member's superblock may lie on a device of `size`
+/// bytes, with its metadata version, as blkid looks for
+/// `linux_raid_member`: 0.90 in the last 64 KiB-aligned 64 KiB, 1.0 8 KiB
+/// before the end (4 KiB-aligned), 1.1 at 0, 1.2 at 4 KiB.
+pub fn md_superblock_places(size: u64) -> [(u64, &'static str); 4] {
+    let v090 = (size & !0xffff).saturating_sub(0x10000);
+    let v10 = (size.saturating_sub(8192)) & !4095;
+    [(v090, "0.90"), (v10, "1.0"), (0, "1.1"), (4096, "1.2")]
+}
+
+/// Whether the [`MD_SB_READ`] bytes read at `at` hold the md superblock
+/// of `version` (a place from [`md_superblock_places`]).
+pub fn is_md_superblock(b: &[u8], at: u64, version: &str) -> bool {
+    if version == "0.90" {
+        // major_version 0 right after the magic, in either byte order.
+        return (le32(b, 0) == Some(MD_MAGIC) && le32(b, 4) == Some(0)) || (be32(b, 0) == Some(MD_MAGIC) && be32(b, 4) == Some(0));
+    }
+    le32(b, 0) == Some(MD_MAGIC) && le32(b, MD1_MAJOR) == Some(1) && le64(b, MD1_SUPER_OFFSET) == Some(at / 512)
+}
+
+fn be32(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
 /// Identifies the first [`PROBE_SIZE`] bytes of a device.
 pub fn identify(b: &[u8]) -> Option<Ident<'_>> {
     if crate::luks::version(b).is_some() {
@@ -130,16 +180,19 @@ pub fn identify(b: &[u8]) -> Option<Ident<'_>> {
         }
     }
     if le16(b, EXT_MAGIC_AT) == Some(EXT_MAGIC) {
+        let journal_dev = le32(b, EXT_INCOMPAT)? & EXT_INCOMPAT_JOURNAL_DEV != 0;
         return Some(Ident {
-            kind: Kind::Ext,
+            kind: if journal_dev { Kind::ExtJournal } else { Kind::Ext },
             uuid: uuid_at(b, EXT_UUID),
             label: fixed_str(b.get(EXT_LABEL..EXT_LABEL + EXT_LABEL_LEN)?).unwrap_or(""),
         });
     }
     let sig = b.get(SWAP_SIG..SWAP_SIG + 10)?;
-    let hibernated = is_hibernation_sig(sig);
+    let hibernated = is_hibernation_sig(sig) || b.get(..8)? == TOI_MAGIC;
     if sig == SWAPSPACE2 || hibernated {
-        if le32(b, SWAP_VERSION) != Some(1) {
+        // A header written on a machine of the other byte order keeps its
+        // UUID and label (byte arrays) as they are (blkid reads them too).
+        if le32(b, SWAP_VERSION) != Some(1) && be32(b, SWAP_VERSION) != Some(1) {
             // Swap v0 or a foreign format: a swap area without identity.
             return Some(Ident { kind: Kind::Swap { hibernated }, uuid: None, label: "" });
         }
@@ -253,5 +306,55 @@ mod tests {
         let mut bad = include_bytes!("../../tests/fixtures/xfs-head.bin").to_vec();
         bad[XFS_BLOCKSIZE + 2] = 3; // block size not a power of two
         assert_eq!(identify(&bad), None);
+    }
+
+    #[test]
+    fn ext_journal_device_is_not_a_filesystem() {
+        let mut p = ext4_page();
+        p[EXT_INCOMPAT] |= EXT_INCOMPAT_JOURNAL_DEV as u8;
+        let id = identify(&p).unwrap();
+        assert_eq!((id.kind, id.kind.fstype()), (Kind::ExtJournal, None));
+    }
+
+    #[test]
+    fn tuxonice_and_byte_swapped_swap() {
+        // TuxOnIce's magic at byte 0 over a swap signature: an image.
+        let mut p = swap_page(SWAPSPACE2);
+        p[..8].copy_from_slice(TOI_MAGIC);
+        assert_eq!(identify(&p).unwrap().kind, Kind::Swap { hibernated: true });
+        // mkswap on a big-endian machine: version 1 byte-swapped; UUID
+        // and label are byte arrays and still found.
+        let mut p = swap_page(SWAPSPACE2);
+        p[SWAP_VERSION..SWAP_VERSION + 4].copy_from_slice(&1u32.to_be_bytes());
+        let id = identify(&p).unwrap();
+        assert_eq!((id.uuid, id.label), (Some([0x5a; 16]), "swap"));
+    }
+
+    #[test]
+    fn md_superblocks_where_blkid_looks() {
+        let size = 100 * 1024 * 1024 + 12345;
+        let places = md_superblock_places(size);
+        // 0.90: the last whole 64 KiB before the 64 KiB-aligned end.
+        assert_eq!(places[0], ((size & !0xffff) - 0x10000, "0.90"));
+        // 1.0: 8 KiB before the end, 4 KiB-aligned.
+        assert_eq!(places[1], ((size - 8192) & !4095, "1.0"));
+        assert_eq!((places[2], places[3]), ((0, "1.1"), (4096, "1.2")));
+        for (at, v) in places {
+            let mut sb = [0u8; MD_SB_READ];
+            sb[..4].copy_from_slice(&MD_MAGIC.to_le_bytes());
+            if v == "0.90" {
+                assert!(is_md_superblock(&sb, at, v));
+                sb[4] = 1; // major_version 1 at the 0.90 place
+                assert!(!is_md_superblock(&sb, at, v));
+                continue;
+            }
+            sb[MD1_MAJOR] = 1;
+            sb[MD1_SUPER_OFFSET..MD1_SUPER_OFFSET + 8].copy_from_slice(&(at / 512).to_le_bytes());
+            assert!(is_md_superblock(&sb, at, v), "{v}");
+            // A copy that does not say it lies here (a stale one, or data).
+            assert!(!is_md_superblock(&sb, at + 512, v), "{v}");
+            assert!(!is_md_superblock(&sb[..100], at, v), "{v} short");
+        }
+        assert_eq!(md_superblock_places(1000)[0].0, 0, "a tiny device does not wrap");
     }
 }

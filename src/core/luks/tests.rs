@@ -65,7 +65,7 @@ fn header(img: &[u8]) -> (BinHeader, Meta) {
 /// The whole unlock, the area decrypted in user space.
 fn unlock(img: &[u8], meta: &Meta, pass: &[u8]) -> Option<Vec<u8>> {
     for slot in &meta.keyslots {
-        let mut mem = vec![[0u64; 128]; slot.kdf_memory_kib() as usize];
+        let mut mem = vec![Block::new(); slot.kdf_memory_kib() as usize];
         let mut dk = [0u8; MAX_KEY];
         derive(slot, pass, &mut mem, &mut dk).unwrap();
         let at = slot.area_offset as usize;
@@ -108,11 +108,11 @@ fn pbkdf2_argon2i_4k_sectors_and_discards() {
     assert!(matches!(meta.keyslots[0].kdf, Kdf::Pbkdf2 { iterations: 1000, .. }));
     assert_eq!(meta.segment.sector_size, 4096);
     assert_eq!(unlock(&img, &meta, PASS).as_deref(), Some(&vkey[..32]));
-    let (len, p) = crypt_params(&meta.segment, &vkey[..32], (254, 3), 24 << 20, true).unwrap();
+    let (len, p) = crypt_params(&meta.segment, KeyArg::Hex(&vkey[..32]), (254, 3), 24 << 20, true).unwrap();
     assert_eq!(len, (8 << 20) / 512);
     let hex: String = vkey[..32].iter().map(|b| format!("{b:02x}")).collect();
     assert_eq!(p.as_str(), format!("aes-xts-plain64 {hex} 0 254:3 32768 2 allow_discards sector_size:4096"));
-    assert_eq!(crypt_params(&meta.segment, &vkey[..32], (254, 3), 16 << 20, false), None, "a device that ends at the segment");
+    assert_eq!(crypt_params(&meta.segment, KeyArg::Hex(&vkey[..32]), (254, 3), 16 << 20, false), None, "a device that ends at the segment");
 
     let (img, vkey) = format("a2i", &["--pbkdf", "argon2i", "--pbkdf-memory", "2048", "--pbkdf-force-iterations", "4", "--pbkdf-parallel", "2"]);
     let (_, meta) = header(&img);
@@ -149,8 +149,8 @@ fn metadata_refusals() {
         ("\"config\":{", "\"config\":{\"requirements\":{\"mandatory\":[\"online-reencrypt-v2\"]},", Error::Unsupported("mandatory requirements (reencryption, OPAL or hardware tags)")),
         ("\"type\":\"crypt\"", "\"type\":\"linear\"", Error::Unsupported("a segment that is not of type crypt")),
         ("\"type\":\"crypt\",", "\"type\":\"crypt\",\"integrity\":{},", Error::Unsupported("authenticated encryption (integrity)")),
-        ("\"type\":\"argon2id\"", "\"type\":\"scrypt\"", Error::NoKeyslot),
-        ("\"type\":\"luks2\"", "\"type\":\"reencrypt\"", Error::NoKeyslot),
+        ("\"type\":\"argon2id\"", "\"type\":\"scrypt\"", Error::Refused(0, "a KDF other than argon2id, argon2i or pbkdf2 with sha256")),
+        ("\"type\":\"luks2\"", "\"type\":\"reencrypt\"", Error::Refused(0, "not of type luks2")),
         ("\"digests\":{", "\"x\":{", Error::Metadata("no digests")),
         ("\"sector_size\":4096", "\"sector_size\":4095", Error::Metadata("segment sector_size")),
         ("\"encryption\":\"aes-xts-plain64\",\"sector_size\"", "\"encryption\":\"aes xts\",\"sector_size\"", Error::Metadata("segment encryption")),
@@ -161,6 +161,60 @@ fn metadata_refusals() {
         assert_eq!(parse_meta(&t, &mut toks).err(), Some(*want), "{from} -> {to}");
     }
     assert!(matches!(parse_meta(&text[..text.len() - 1], &mut toks), Err(Error::Json(_))));
+}
+
+/// A keyslot whose values are outside what cryptsetup writes is left out,
+/// and the reason kept for the message that names it: nothing wraps (a
+/// huge stripe count is not a small key material area, priority 258 is
+/// not "preferred"), and no KDF asks for more than cryptsetup would run.
+#[test]
+fn hostile_keyslot_values_are_refused_by_name() {
+    let (img, _) = format("hostile", SMALL_ARGON);
+    let h = check_copy(&img, 0).unwrap();
+    let text = json_text(&img, &h).unwrap().to_string();
+    let mut toks = vec![Token::EMPTY; MAX_TOKENS];
+    let ok = parse_meta(&text, &mut toks).unwrap();
+    assert_eq!((ok.keyslots.len(), ok.refused.len()), (1, 0));
+    let cases: &[(&str, &str, &str)] = &[
+        // 2^58 + 8 stripes × 64 bytes wraps to 512 bytes in 64-bit arithmetic.
+        (r#""stripes":4000"#, r#""stripes":288230376151711752"#, "a stripe count outside what fits its area"),
+        (r#""key_size":64"#, r#""key_size":65"#, "a key size outside 1 to 64 bytes"),
+        (r#""type":"luks2","#, r#""type":"luks2","priority":258,"#, "a priority other than 0, 1 or 2"),
+        (r#""memory":1024"#, r#""memory":4194305"#, "Argon2 memory outside cryptsetup's 32 KiB to 4 GiB"),
+        (r#""cpus":1"#, r#""cpus":5"#, "Argon2 threads outside cryptsetup's 1 to 4"),
+        (r#""time":4"#, r#""time":0"#, "Argon2 with 0 passes"),
+    ];
+    for (from, to, why) in cases {
+        assert!(text.contains(from), "fixture has {from}: {text}");
+        let t = text.replacen(from, to, 1);
+        assert_eq!(parse_meta(&t, &mut toks).err(), Some(Error::Refused(0, why)), "{from} -> {to}");
+        // With a second, sound keyslot the bad one is named, the other used.
+        let two = t.replacen("\"keyslots\":{", &format!("\"keyslots\":{{\"7\":{},", keyslot_json(&text)), 1).replacen("\"keyslots\":[\"0\"]", "\"keyslots\":[\"0\",\"7\"]", 1);
+        let m = parse_meta(&two, &mut toks).unwrap_or_else(|e| panic!("{e}: {two}"));
+        assert_eq!((m.keyslots.len(), m.refused.as_slice()), (1, &[(0u8, *why)][..]), "{from} -> {to}");
+    }
+    // Repeated keys: json-c would read the last, this reader refuses.
+    let t = text.replacen("\"type\":\"luks2\",", "\"type\":\"luks2\",\"type\":\"x\",", 1);
+    assert!(matches!(parse_meta(&t, &mut toks), Err(Error::Json(crate::json::Error::Key(_)))));
+}
+
+/// The JSON text of keyslot 0 of a header's metadata.
+fn keyslot_json(text: &str) -> String {
+    let start = text.find("\"keyslots\":{\"0\":").unwrap() + "\"keyslots\":{\"0\":".len();
+    let mut depth = 0;
+    for (i, c) in text[start..].char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return text[start..start + i + 1].to_string();
+                }
+            }
+            _ => {}
+        }
+    }
+    panic!("no keyslot 0 in {text}")
 }
 
 #[test]
@@ -186,7 +240,7 @@ fn kdf_vectors() {
         area_key_size: 32,
         kdf: Kdf::Argon2 { id: true, time: 3, memory_kib: 32, lanes: 4, salt },
     };
-    let mut mem = vec![[0u64; 128]; 32];
+    let mut mem = vec![Block::new(); 32];
     let mut out = [0u8; 64];
     derive(&slot, &[1u8; 32], &mut mem, &mut out).unwrap();
     assert_eq!(out[..32], hex("03aab965c12001c9d7d0d2de33192c0494b684bb148196d73c1df1acaf6d0c2e")[..]);
@@ -201,6 +255,25 @@ fn kdf_vectors() {
     // Too little memory for the Argon2 parameters: an error, not a panic.
     slot.kdf = Kdf::Argon2 { id: true, time: 3, memory_kib: 32, lanes: 4, salt };
     assert_eq!(derive(&slot, b"x", &mut mem[..8], &mut out), Err(Error::Kdf));
+}
+
+/// RFC 9106 §5.3's own Argon2id and §5.2's Argon2i vectors (with a
+/// secret and associated data, which LUKS2 never uses), through the same
+/// crate and version [`derive`] calls: the vectors above are the ones
+/// without them, from cryptsetup.
+#[test]
+fn rfc9106_vectors_through_the_argon2_crate() {
+    let hex = |s: &str| (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect::<Vec<u8>>();
+    for (alg, tag) in [
+        (argon2::Algorithm::Argon2id, "0d640df58d78766c08c037a34a8b53c9d01ef0452d75b65eb52520e96b01e659"),
+        (argon2::Algorithm::Argon2i, "c814d9d1dc7f37aa13f0d77f2494bda1c8de6b016dd388d29952a4c4672b6ce8"),
+    ] {
+        let params = argon2::ParamsBuilder::new().m_cost(32).t_cost(3).p_cost(4).data(argon2::AssociatedData::new(&[4; 12]).unwrap()).output_len(32).build().unwrap();
+        let a = argon2::Argon2::new_with_secret(&[3; 8], alg, argon2::Version::V0x13, params).unwrap();
+        let mut out = [0u8; 32];
+        a.hash_password_into_with_memory(&[1; 32], &[2; 16], &mut out, vec![Block::new(); 32]).unwrap();
+        assert_eq!(out[..], hex(tag)[..], "{alg:?}");
+    }
 }
 
 #[test]
@@ -236,8 +309,11 @@ fn luks1_keyslots_open_with_the_passphrase_only() {
     assert_eq!(unlock(&img, &meta, PASS).as_deref(), Some(&vkey[..]));
     assert_eq!(unlock(&img, &meta, b"wrong"), None);
     let hex: String = vkey.iter().map(|b| format!("{b:02x}")).collect();
-    let (len, p) = crypt_params(&meta.segment, &vkey, (8, 16), 24 << 20, false).unwrap();
+    let (len, p) = crypt_params(&meta.segment, KeyArg::Hex(&vkey), (8, 16), 24 << 20, false).unwrap();
     assert_eq!((len, p.as_str()), (((24 << 20) - (2 << 20)) / 512, format!("aes-xts-plain64 {hex} 0 8:16 4096").as_str()));
+    // The same through the kernel keyring: the table names the key only.
+    let (_, p) = crypt_params(&meta.segment, KeyArg::Logon { size: 64, desc: "cryptsetup:u-d0" }, (8, 16), 24 << 20, false).unwrap();
+    assert_eq!(p.as_str(), "aes-xts-plain64 :64:logon:cryptsetup:u-d0 0 8:16 4096");
 
     // A second keyslot (cryptsetup luksAddKey) in slot 3.
     let img_path = tmp("l1");
