@@ -4,6 +4,9 @@
 #   - the running kernel (/proc/sys/kernel/osrelease);
 #   - the root: its device and type from /proc/mounts, its root= from
 #     /etc/fstab (else the UUID of the device, from /dev/disk/by-uuid);
+#     a root or resume device on a device-mapper device (LUKS, LVM) is
+#     named /dev/mapper/NAME, which only the mapping made at boot can
+#     carry (a filesystem UUID can be copied onto any stick);
 #   - the resume device: initramfs-tools' /etc/initramfs-tools/conf.d/resume,
 #     else what the kernel has in /sys/power/resume(_offset), else the one
 #     swap partition in /proc/swaps;
@@ -26,6 +29,12 @@ host_name_of() {
         /dev/mapper/*|/dev/disk/*) d=$(readlink -f "$HR$d" 2>/dev/null) || return 1; d=${d#"$HR"} ;;
     esac
     case $d in /dev/*) echo "${d#/dev/}" ;; *) return 1 ;; esac
+}
+
+# host_mapper_of NAME: /dev/mapper/DMNAME for a device-mapper device.
+host_mapper_of() {
+    local n
+    n=$(cat "$HR/sys/class/block/$1/dm/name" 2>/dev/null) && [ -n "$n" ] && echo "/dev/mapper/$n"
 }
 
 # host_uuid_of NAME: the UUID= spec of a kernel device name, if any.
@@ -82,7 +91,7 @@ host_detect() {
     esac
     rname=$(host_name_of "$src") || { echo "mkinitramfs --host: the root $src is not a block device (network or virtual roots are not supported)" >&2; return 1; }
     case $rname in md*) echo "mkinitramfs --host: the root is on md RAID ($src), which resume-init cannot assemble yet" >&2; return 1 ;; esac
-    spec=$(awk '$1 !~ /^#/ && $2 == "/" { print $1; exit }' "$HR/etc/fstab" 2>/dev/null)
+    spec=$(host_mapper_of "$rname") || spec=$(awk '$1 !~ /^#/ && $2 == "/" { print $1; exit }' "$HR/etc/fstab" 2>/dev/null)
     [ -n "$spec" ] || spec=$(host_uuid_of "$rname") || spec=$src
     host_modules=()
     [ "$fstype" = ext4 ] || [ "${fstype#ext}" = "$fstype" ] || fstype=ext4
@@ -129,6 +138,8 @@ host_detect() {
             /dev/*) sname=$(host_name_of "$host_resume") || sname="" ;;
         esac
         if [ -n "$sname" ]; then
+            case $host_resume in UUID=*|/dev/dm-*) host_resume=$(host_mapper_of "$sname") || true ;; esac
+            [ -n "$host_resume" ] || host_resume=$(host_uuid_of "$sname") || host_resume=/dev/$sname
             while read -r m; do [ -n "$m" ] && host_modules+=("$m"); done < <(host_drivers "$sname" | sort -u)
             luks=$(printf '%s\n%s\n' "$luks" "$(host_luks "$sname")")
         fi

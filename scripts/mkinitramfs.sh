@@ -15,7 +15,9 @@
 # dependencies from modules.dep and pre-softdeps from modules.softdep,
 # listed in load order in /etc/resume-init/modules. Compressed modules
 # (.ko.xz, .ko.zst, .ko.gz) are decompressed here, so the init needs no
-# decompressor. Run as root (mknod of /dev/console).
+# decompressor. Run as root (mknod of /dev/console). The image is written
+# mode 0600, whatever the umask: it may hold a keyfile (-f), and with it
+# the key to the swap, whose image holds every other secret.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -112,6 +114,9 @@ resolve() {
         $(for f in modules.builtin modules.alias modules.softdep; do [ -f "$moddir/$f" ] && echo "$moddir/$f"; done)
 }
 # --- staging -------------------------------------------------------------
+# From here on nothing is readable by other users: the staged keyfiles,
+# the image, and its temporary file.
+umask 077
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 # Defaults are best effort (a kernel may build them in); -m modules must exist.
@@ -152,7 +157,9 @@ for rel in "${order[@]}"; do
 done
 
 mkdir -p "$(dirname "$out")"
+rm -f "$out.tmp"
 (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) | gzip -9n > "$out.tmp"
+chmod 0600 "$out.tmp"
 mv "$out.tmp" "$out"
 echo "mkinitramfs: wrote $out ($(du -k "$out" | cut -f1) KiB, kernel $kver, ${#order[@]} modules)"
 if [ $host = 1 ]; then

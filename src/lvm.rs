@@ -58,30 +58,26 @@ pub fn activate_all(cfg: &Config) {
     };
     // 128 KiB on the stack: a token per value of the metadata text.
     let mut toks = [Token::EMPTY; 8192];
-    let mut done: heapless::Vec<Id, MAX_PVS> = heapless::Vec::new();
-    for i in 0..pvs.len() {
-        // The volume group of this PV, read from the PV of its group that
-        // has the newest metadata.
-        let Some(first) = read_vg(&pvs[i], text.bytes(), &mut toks) else { continue };
-        if done.contains(&first.id) {
+    // What each PV says of its group (id, name, sequence number), read
+    // once; then each group from the PV holding its newest metadata.
+    let mut seen: heapless::Vec<(Id, lvm::Name, u64, usize), MAX_PVS> = heapless::Vec::new();
+    for (i, pv) in pvs.iter().enumerate() {
+        if let Some(vg) = read_vg(pv, text.bytes(), &mut toks) {
+            let _ = seen.push((vg.id, vg.name, vg.seqno, i));
+        }
+    }
+    for (k, (id, name, _, _)) in seen.iter().enumerate() {
+        if seen[..k].iter().any(|(other, _, _, _)| other == id) {
+            continue; // this group was handled at its first PV
+        }
+        // Two groups of one name: lvm2 refuses to pick, and so does this
+        // (/dev/NAME/LV would be either).
+        if let Some((_, _, _, j)) = seen.iter().find(|(other, n, _, _)| other != id && n == name) {
+            error!("two LVM volume groups are named {name} (on {} and {}); neither is activated: rename one (vgrename by UUID)", pvs[seen[k].3].dev.node(), pvs[*j].dev.node());
             continue;
         }
-        let _ = done.push(first.id.clone());
-        let mut best = (first.seqno, i);
-        for (j, pv) in pvs.iter().enumerate().skip(i + 1) {
-            if let Some(vg) = read_vg(pv, text.bytes(), &mut toks) {
-                if vg.id == first.id && vg.seqno > best.0 {
-                    best = (vg.seqno, j);
-                }
-            }
-        }
-        // The first copy read is kept unless another PV holds a newer one.
-        let vg = if best.1 == i {
-            first
-        } else {
-            let Some(vg) = read_vg(&pvs[best.1], text.bytes(), &mut toks) else { continue };
-            vg
-        };
+        let Some(&(_, _, _, best)) = seen.iter().filter(|(other, _, _, _)| other == id).max_by_key(|(_, _, seqno, _)| *seqno) else { continue };
+        let Some(vg) = read_vg(&pvs[best], text.bytes(), &mut toks) else { continue };
         activate_vg(cfg, &ctl, &vg, &pvs);
     }
 }

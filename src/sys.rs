@@ -91,19 +91,15 @@ impl Anon {
         Ok(Anon { ptr, len })
     }
 
-    /// The mapping as Argon2 blocks (1 KiB each), every one set to zero.
+    /// The mapping as Argon2 blocks (1 KiB each, zero as mapped).
     pub fn blocks(&mut self) -> &mut [argon2::Block] {
-        use core::mem::MaybeUninit;
+        // `Block` has one field, `[u64; 128]`: with no room for padding,
+        // the field is all of it, so any 1024 bytes are a valid `Block`.
+        const _: () = assert!(core::mem::size_of::<argon2::Block>() == core::mem::size_of::<[u64; 128]>());
         let n = self.len / core::mem::size_of::<argon2::Block>();
         // SAFETY: the mapping is `len` bytes, readable and writable, page-
         // aligned (more than `Block`'s 64), owned by `self` for the borrow;
-        // it is viewed as uninitialised blocks, each written below before
-        // the slice is handed out as initialised.
-        let raw = unsafe { core::slice::from_raw_parts_mut(self.ptr.cast::<MaybeUninit<argon2::Block>>(), n) };
-        for b in raw.iter_mut() {
-            b.write(argon2::Block::new());
-        }
-        // SAFETY: every element was written just above.
+        // every bit pattern is a valid `Block` (above).
         unsafe { core::slice::from_raw_parts_mut(self.ptr.cast::<argon2::Block>(), n) }
     }
 

@@ -95,6 +95,15 @@ expect "$H/crypt.log" "kernel command line: root=/dev/mapper/deb--vg-root rd.luk
 expect "$L.out/conf/conf.d/resume" "^RESUME=/dev/mapper/deb--vg-swap_1$" "initramfs-tools' resume device"
 expect "$L.out/etc/resume-init/modules" "/nvme\.ko$" "the NVMe driver under the mappings"
 expect "$L.out/etc/resume-init/modules" "/dm-crypt\.ko$" "dm-crypt"
+# fstab and initramfs-tools naming them by UUID: still /dev/mapper/NAME,
+# which no copied filesystem UUID on another disk can take over.
+ln -sfn ../../dm-1 "$L/dev/disk/by-uuid/0e0e0e0e-0000-4000-8000-000000000001"
+ln -sfn ../../dm-2 "$L/dev/disk/by-uuid/0e0e0e0e-0000-4000-8000-000000000002"
+echo "UUID=0e0e0e0e-0000-4000-8000-000000000001 / ext4 errors=remount-ro 0 1" > "$L/etc/fstab"
+echo "RESUME=UUID=0e0e0e0e-0000-4000-8000-000000000002" > "$L/etc/initramfs-tools/conf.d/resume"
+host_build "$L" "$H/crypt2.log" || check_fail "mkinitramfs --host failed: $(cat "$H/crypt2.log")"
+expect "$H/crypt2.log" "kernel command line: root=/dev/mapper/deb--vg-root rd.luks.name=" "root= by its mapping, not fstab's UUID"
+expect "$L.out/conf/conf.d/resume" "^RESUME=/dev/mapper/deb--vg-swap_1$" "the resume device by its mapping"
 case_end
 
 case_begin "--host: btrfs root on virtio with a swap file the kernel was told of (/sys/power/resume, resume_offset)"

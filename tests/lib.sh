@@ -90,6 +90,16 @@ make_rootdir() {
     chmod 0755 "$d/sbin/init"
 }
 
+# add_binary DIR PATH: a host program and the shared libraries ldd names
+# for it, copied into the test root DIR at the same paths.
+add_binary() {
+    local d=$1 b=$2 lib
+    install -D -m 0755 "$b" "$d$b"
+    for lib in $(ldd "$b" | grep -o '/[^ ]*'); do
+        install -D -m 0755 "$(readlink -f "$lib")" "$d$lib"
+    done
+}
+
 # mkext4 IMAGE SIZE_MIB DIR [mkfs.ext4 options…]: an ext4 image filled from DIR.
 mkext4() {
     local img=$1 size=$2 dir=$3; shift 3

@@ -171,6 +171,10 @@ pub struct Vg {
 
 fn lv(name: &str, v: Value, extent: u64, pvs: &[(&str, Id, u64)]) -> Option<Lv> {
     let mut out = Lv { name: Name::try_from(name).ok()?, id: id(v.get("id"))?, segments: heapless::Vec::new(), refused: None };
+    if !valid_name(name) {
+        out.refused = Some("its name is not one lvm2 allows");
+        return Some(out);
+    }
     let status = v.get("status")?;
     if !status.items().any(|s| s.str() == Some("VISIBLE")) {
         out.refused = Some("hidden (a part of another LV)");
@@ -203,12 +207,12 @@ fn lv(name: &str, v: Value, extent: u64, pvs: &[(&str, Id, u64)]) -> Option<Lv> 
         out.segments.push(Segment { start, len, stripe_size, stripes }).ok()?;
     }
     // lvm2 writes segment1, segment2, … in order; anything else is refused.
-    let mut at = 0;
+    let mut at = 0u64;
     for s in &out.segments {
         if s.start != at {
             return None; // a gap or an overlap
         }
-        at += s.len;
+        at = at.checked_add(s.len)?;
     }
     if out.segments.is_empty() {
         return None;
@@ -216,11 +220,27 @@ fn lv(name: &str, v: Value, extent: u64, pvs: &[(&str, Id, u64)]) -> Option<Lv> 
     Some(out)
 }
 
+/// Whether lvm2 accepts `n` as a VG or LV name (`_validate_name` in
+/// lvm-string.c): 1–127 characters of `A–Z a–z 0–9 + _ . -`, not
+/// starting with `-`, not `.` or `..`. Nothing else may become a path
+/// under `/dev/VG/LV` or a `/dev/mapper` name.
+pub fn valid_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.len() < 128
+        && !n.starts_with('-')
+        && n != "."
+        && n != ".."
+        && n.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'_' | b'.' | b'-'))
+}
+
 /// Reads a volume group from its metadata text.
 pub fn parse(text: &str, toks: &mut [Token]) -> Result<Vg, Error> {
     let doc = json::parse_lvm(text, toks).map_err(Error::Json)?;
     let (name, vg) = doc.root().members().find(|(_, v)| v.kind() == json::Kind::Object).ok_or(Error::Metadata("no volume group"))?;
     let bad = Error::Metadata;
+    if !valid_name(name) {
+        return Err(bad("a volume group name lvm2 does not allow"));
+    }
     let extent = vg.get("extent_size").and_then(|e| e.u64()).filter(|&e| e > 0).ok_or(bad("extent_size"))?;
     let mut pvs: heapless::Vec<(&str, Id, u64), 16> = heapless::Vec::new();
     for (key, pv) in vg.get("physical_volumes").ok_or(bad("no physical_volumes"))?.members() {

@@ -27,6 +27,15 @@ const MBR_PART_ENTRY: usize = 16;
 const MBR_PART_TYPE: usize = 4;
 const MBR_BOOT_SIG: usize = 510;
 const MBR_TYPE_GPT_PROTECTIVE: u8 = 0xEE;
+const MBR_PART_START: usize = 8;
+const MBR_PART_SIZE: usize = 12;
+/// The types the kernel walks as extended partitions (`is_extended_partition`).
+const MBR_EXTENDED: [u8; 3] = [0x05, 0x0f, 0x85];
+/// Links of an extended chain the kernel follows without finding a data
+/// partition before it gives up (msdos.c's `loopct`).
+const MBR_MAX_LINKS: u32 = 100;
+/// The kernel's partition number limit.
+const MAX_PARTS: u32 = 256;
 
 // GPT header (`gpt_header` of the kernel's efi.h).
 const GPT_SIGNATURE: &[u8; 8] = b"EFI PART";
@@ -198,7 +207,73 @@ pub fn identify(ss: u64, partn: u32, read: &mut dyn FnMut(u64, &mut [u8]) -> boo
     if !read(0, &mut mbr) {
         return None;
     }
-    mbr_signature(&mbr).map(|disk| PartIdent::Mbr { disk, part: partn })
+    let disk = mbr_signature(&mbr)?;
+    mbr_has_uuid(ss, partn, &mbr, read).then_some(PartIdent::Mbr { disk, part: partn })
+}
+
+/// One DOS partition table entry: type, start and size in 512-byte
+/// units of the disk's logical sectors (`ss / 512` each).
+fn mbr_entry(sector: &[u8], i: usize) -> Option<(u8, u64, u64)> {
+    let e = MBR_PART_TABLE + i * MBR_PART_ENTRY;
+    Some((*sector.get(e + MBR_PART_TYPE)?, u64::from(le32(sector, e + MBR_PART_START)?), u64::from(le32(sector, e + MBR_PART_SIZE)?)))
+}
+
+/// Whether the kernel gives DOS partition `partn` a PARTUUID: a primary
+/// data partition (1–4), or a logical one of an extended partition's
+/// chain (numbered from 5 on, as msdos.c's `parse_extended` walks it).
+/// The extended partition itself, and the BSD, Solaris, Minix or
+/// UnixWare slices inside a primary (numbered after the logical ones),
+/// have none: `PARTUUID=SSSSSSSS-07` must not name a BSD slice.
+fn mbr_has_uuid(ss: u64, partn: u32, mbr: &[u8], read: &mut dyn FnMut(u64, &mut [u8]) -> bool) -> bool {
+    if partn <= 4 {
+        return mbr_entry(mbr, partn as usize - 1).is_some_and(|(t, _, size)| size > 0 && !MBR_EXTENDED.contains(&t));
+    }
+    let unit = ss / 512; // msdos.c's sector_size
+    let mut next = 5u32;
+    for i in 0..4 {
+        let Some((t, start, size)) = mbr_entry(mbr, i) else { return false };
+        if size == 0 || !MBR_EXTENDED.contains(&t) {
+            continue;
+        }
+        let (Some(first), Some(first_size)) = (start.checked_mul(unit), size.checked_mul(unit)) else { continue };
+        let (mut this, mut this_size, mut links) = (first, first_size, 0);
+        let mut ebr = [0u8; MBR_READ];
+        loop {
+            links += 1;
+            if links > MBR_MAX_LINKS || next >= MAX_PARTS || !this.checked_mul(512).is_some_and(|at| read(at, &mut ebr)) || ebr[MBR_BOOT_SIG..] != [0x55, 0xAA] {
+                break;
+            }
+            for j in 0..4 {
+                let Some((t, offs, len)) = mbr_entry(&ebr, j) else { break };
+                if len == 0 || MBR_EXTENDED.contains(&t) {
+                    continue;
+                }
+                let (Some(offs), Some(len)) = (offs.checked_mul(unit), len.checked_mul(unit)) else { continue };
+                let Some(at) = this.checked_add(offs) else { continue };
+                // The third and fourth entries often hold garbage: the
+                // kernel takes them only inside the extended partition.
+                let inside = offs.checked_add(len).is_some_and(|e| e <= this_size)
+                    && at >= first
+                    && at.checked_add(len).is_some_and(|e| e <= first + first_size);
+                if j >= 2 && !inside {
+                    continue;
+                }
+                if next == partn {
+                    return true;
+                }
+                next += 1;
+                links = 0;
+                if next >= MAX_PARTS {
+                    return false;
+                }
+            }
+            let Some((_, start, size)) = (0..4).filter_map(|j| mbr_entry(&ebr, j)).find(|&(t, _, len)| len > 0 && MBR_EXTENDED.contains(&t)) else { break };
+            let (Some(s), Some(n)) = (start.checked_mul(unit), size.checked_mul(unit)) else { break };
+            let Some(s) = first.checked_add(s) else { break };
+            (this, this_size) = (s, n);
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -257,6 +332,24 @@ mod tests {
         assert_eq!(identify(512, 1, &mut reader(disk)), None);
         assert_eq!(identify(1000, 1, &mut reader(disk)), None, "not a power of two");
         assert_eq!(identify(1 << 20, 1, &mut reader(disk)), None, "too large");
+    }
+
+    /// A DOS table as sfdisk writes it: a Linux primary, an extended one
+    /// with two logical partitions, and a FreeBSD primary (whose slices
+    /// the kernel would number 7 on, without PARTUUID).
+    #[test]
+    fn mbr_logical_partitions_and_what_has_no_partuuid() {
+        let path = std::env::temp_dir().join(format!("resume-init-mbr-{}.img", std::process::id()));
+        std::fs::write(&path, vec![0u8; 64 << 20]).unwrap();
+        let script = "label: dos\nlabel-id: 0x0badcafe\nstart=2048, size=8192, type=83\nstart=10240, size=40960, type=5\nstart=51200, size=8192, type=a5\nstart=12288, size=4096, type=82\nstart=18432, size=4096, type=83\n";
+        let mut child = std::process::Command::new("sfdisk").args(["-q", "--no-reread", "--no-tell-kernel"]).arg(&path).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::null()).spawn().expect("sfdisk (fdisk package)");
+        std::io::Write::write_all(child.stdin.as_mut().unwrap(), script.as_bytes()).unwrap();
+        assert!(child.wait().unwrap().success());
+        let disk = std::fs::read(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        let has = |n: u32| identify(512, n, &mut reader(&disk)).is_some();
+        assert_eq!((1..=8).map(has).collect::<Vec<_>>(), [true, false, true, false, true, true, false, false], "1 Linux, 2 extended, 3 FreeBSD, 5 and 6 logical, 7 on slices");
+        assert_eq!(identify(512, 6, &mut reader(&disk)), Some(PartIdent::Mbr { disk: 0x0badcafe, part: 6 }));
     }
 
     #[test]

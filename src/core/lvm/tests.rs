@@ -61,6 +61,11 @@ fn volume_group_and_tables() {
     assert!(dm_uuid(&vg, swap).starts_with("LVM-"));
 }
 
+/// The volume group's name: the first section of the text.
+fn vg_name(t: &str) -> String {
+    t.lines().find(|l| l.trim_end().ends_with(" {")).unwrap().trim_end().trim_end_matches(" {").to_string()
+}
+
 #[test]
 fn refusals() {
     let mut toks = vec![Token::EMPTY; 4096];
@@ -73,6 +78,11 @@ fn refusals() {
     assert!(matches!(parse(&t[..t.len() / 2], &mut toks), Err(Error::Json(_))));
     assert_eq!(parse("contents = \"Text Format Volume Group\"\n", &mut toks).err(), Some(Error::Metadata("no volume group")));
     // Nesting is bounded, in sections and in lists: no unbounded recursion.
+    // Names lvm2 would refuse never become /dev paths or mapper names.
+    assert!(valid_name("debian-vg") && valid_name("a+b_c.d") && !valid_name("-x") && !valid_name("..") && !valid_name("a/b") && !valid_name(""));
+    assert!(!valid_name(&"v".repeat(128)) && valid_name(&"v".repeat(127)));
+    let dashed = t.replacen(&format!("{} {{", vg_name(&t)), "-dashed {", 1);
+    assert_eq!(parse(&dashed, &mut toks).err(), Some(Error::Metadata("a volume group name lvm2 does not allow")));
     let deep = format!("a = {}1{}", "[".repeat(5000), "]".repeat(5000));
     assert_eq!(parse(&deep, &mut toks).err(), Some(Error::Json(json::Error::TooDeep)));
     let deep = format!("{}{}", "s {\n".repeat(5000), "}\n".repeat(5000));
