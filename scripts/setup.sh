@@ -26,4 +26,7 @@ command -v cargo >/dev/null 2>&1 || {
 if ! rustup target list --installed | grep -qx x86_64-unknown-linux-musl; then
     rustup target add x86_64-unknown-linux-musl
 fi
+if ! cargo clippy --version >/dev/null 2>&1; then
+    rustup component add clippy
+fi
 ls /boot/vmlinuz-* >/dev/null 2>&1 || { echo "setup: no kernel in /boot after installing linux-image-amd64" >&2; exit 1; }

@@ -22,6 +22,16 @@ else
     exit 1
 fi
 
+echo "== lints"
+if cargo clippy --release --quiet --features selftest -- -D warnings > "$top/build/clippy.log" 2>&1 \
+    && cargo clippy --workspace --lib --tests --examples --target x86_64-unknown-linux-gnu --quiet -- -D warnings >> "$top/build/clippy.log" 2>&1; then
+    echo "clippy: no warnings"
+else
+    cat "$top/build/clippy.log"
+    echo "test: cargo clippy found warnings"
+    exit 1
+fi
+
 echo "== build"
 cargo build --release --quiet || { echo "test: build failed"; exit 1; }
 # shellcheck source=tests/lib.sh

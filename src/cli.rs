@@ -151,7 +151,7 @@ fn inspect(path: &str, offset: u64) -> i32 {
                 l.info.pages - l.info.image_pages - 1,
                 l.info.image_pages
             );
-            out!("on disk:            {} pages ({} MiB), swap map included", l.disk_pages, l.disk_pages * PAGE as u64 >> 20);
+            out!("on disk:            {} pages ({} MiB), swap map included", l.disk_pages, (l.disk_pages * PAGE as u64) >> 20);
             if let Some(c) = l.crc {
                 out!("computed crc32:     {c:08x} (matches)");
             }

@@ -118,11 +118,10 @@ fn scan(f: &mut dyn FnMut(&Entry) -> bool) -> Option<Entry> {
         if name.starts_with('.') {
             continue;
         }
-        if let Some(entry) = read_entry(name) {
-            if f(&entry) {
+        if let Some(entry) = read_entry(name)
+            && f(&entry) {
                 return Some(entry);
             }
-        }
     }
     None
 }
@@ -329,11 +328,10 @@ pub fn wait_for(what: &str, text: &str, spec: &DevSpec, deadline: Deadline) -> R
             Err(Miss::None) => {}
         }
         let waited = fsutil::now_ms() - start;
-        if let Deadline::Ms(limit) = deadline {
-            if waited >= limit {
+        if let Deadline::Ms(limit) = deadline
+            && waited >= limit {
                 return Err(Miss::None);
             }
-        }
         if !announced && waited >= 1000 {
             match deadline {
                 Deadline::Forever => info!("waiting for {what} device {text} (rootwait: no time limit)"),

@@ -167,21 +167,19 @@ pub fn udev_record(m: &Device, name: &str, also: Option<(&str, &str)>) {
     if let (Ok(link), Ok(target)) = (path(format_args!("/dev/mapper/{name}")), &target) {
         let _ = rustix::fs::symlink(target.as_str(), link.as_str());
     }
-    if let (Some((vg, lv)), Ok(target)) = (also, &target) {
-        if let (Ok(dir), Ok(link)) = (path(format_args!("/dev/{vg}")), path(format_args!("/dev/{vg}/{lv}"))) {
+    if let (Some((vg, lv)), Ok(target)) = (also, &target)
+        && let (Ok(dir), Ok(link)) = (path(format_args!("/dev/{vg}")), path(format_args!("/dev/{vg}/{lv}"))) {
             let _ = crate::fsutil::mkdir(dir.as_str());
             let _ = rustix::fs::symlink(target.as_str(), link.as_str());
         }
-    }
     if !crate::mount::run_tmpfs() {
         crate::log::warning!("cannot mount a tmpfs on /run: systemd may not take {} for ready", m.node());
         return;
     }
     let _ = crate::fsutil::mkdir("/run/udev");
     let _ = crate::fsutil::mkdir("/run/udev/data");
-    if let Ok(p) = path(format_args!("/run/udev/data/b{}:{}", m.major, m.minor)) {
-        if let Err(e) = crate::fsutil::create_file(p.as_str(), "E:DM_UDEV_PRIMARY_SOURCE_FLAG=1\n") {
+    if let Ok(p) = path(format_args!("/run/udev/data/b{}:{}", m.major, m.minor))
+        && let Err(e) = crate::fsutil::create_file(p.as_str(), "E:DM_UDEV_PRIMARY_SOURCE_FLAG=1\n") {
             crate::log::warning!("cannot write {p}: {}", crate::error::E(e));
         }
-    }
 }

@@ -55,14 +55,13 @@ pub fn hibernate_location<'a>(cfg: &mut Config<'a>, buf: &'a mut [u8]) {
     info!("EFI variable HibernateLocation (UUID={} at page {}, kernel {}): {why}; removed", l.uuid, l.offset, l.kernel.unwrap_or("?"));
     // `resume=UUID=…` made in place of the five bytes before the UUID in
     // the text (`id":"`).
-    if let Some((at, len, offset)) = place {
-        if let Some(spec) = at.checked_sub(5).and_then(|s| buf.get_mut(s..at + len)) {
+    if let Some((at, len, offset)) = place
+        && let Some(spec) = at.checked_sub(5).and_then(|s| buf.get_mut(s..at + len)) {
             spec[..5].copy_from_slice(b"UUID=");
             let spec: &'a [u8] = spec;
             cfg.resume = core::str::from_utf8(spec).ok();
             cfg.resume_offset = Some(offset);
         }
-    }
     if let Err(e) = remove(&dir, fd) {
         warning!("cannot remove the EFI variable HibernateLocation: {}", E(e));
     }

@@ -348,12 +348,11 @@ fn dm_uuid<'b>(name: &str, buf: &'b mut [u8]) -> Option<&'b str> {
 /// slaves (swap on LVM on LUKS): its kernel name and dm UUID's kind.
 fn crypt_under(name: &str, depth: u32) -> Option<(crate::device::Name, bool)> {
     let mut buf = [0u8; 160];
-    if let Some(u) = dm_uuid(name, &mut buf) {
-        if let Some(rest) = u.strip_prefix("CRYPT-") {
+    if let Some(u) = dm_uuid(name, &mut buf)
+        && let Some(rest) = u.strip_prefix("CRYPT-") {
             let n = crate::device::Name::try_from(name).ok()?;
             return Some((n, rest.starts_with("PLAIN-")));
         }
-    }
     if depth > 8 {
         return None;
     }
@@ -363,11 +362,10 @@ fn crypt_under(name: &str, depth: u32) -> Option<(crate::device::Name, bool)> {
     let mut it = rustix::fs::RawDir::new(&dir, &mut dbuf);
     while let Some(Ok(e)) = it.next() {
         let Ok(n) = e.file_name().to_str() else { continue };
-        if !n.starts_with('.') {
-            if let Some(found) = crypt_under(n, depth + 1) {
+        if !n.starts_with('.')
+            && let Some(found) = crypt_under(n, depth + 1) {
                 return Some(found);
             }
-        }
     }
     None
 }
@@ -653,7 +651,7 @@ fn snapshot_and_write(
     let pages = snap.image_size().unwrap_or(0) / PAGE as u64;
     let free = snap.avail_swap().unwrap_or(0) / PAGE as u64;
     let need = writer::slots_needed(comp, pages);
-    info!("snapshot of {pages} pages ({} MiB); {free} swap pages free, up to {need} needed", pages * PAGE as u64 >> 20);
+    info!("snapshot of {pages} pages ({} MiB); {free} swap pages free, up to {need} needed", (pages * PAGE as u64) >> 20);
     if comp == Compression::None && need > free {
         return give_back(snap, format_args!("not enough free swap on {name}: the image needs {need} pages, {free} are free; nothing was written"));
     }
@@ -702,8 +700,8 @@ fn snapshot_and_write(
         return give_back(snap, format_args!("cannot write the image header to {name}: {}", E(e)));
     }
     let bytes = w.pages * PAGE as u64;
-    let mib100 = bytes * 100 >> 20;
-    let rate100 = bytes * 100 * 1000 / ms >> 20;
+    let mib100 = (bytes * 100) >> 20;
+    let rate100 = (bytes * 100 * 1000 / ms) >> 20;
     info!(
         "wrote {} pages ({}.{:02} MiB) in {}.{:03} s ({}.{:02} MiB/s)",
         w.pages,

@@ -78,8 +78,8 @@ impl PageSource for ImageDevice {
 
     fn read_pages(&mut self, first: u64, buf: &mut [u8]) -> Result<(), CoreErrno> {
         let off = first.checked_mul(PAGE as u64).ok_or(CoreErrno::INVAL)?;
-        if let Some(direct) = &self.direct {
-            if buf.as_ptr().align_offset(PAGE) == 0 {
+        if let Some(direct) = &self.direct
+            && buf.as_ptr().align_offset(PAGE) == 0 {
                 match crate::fsutil::pread_full(direct, buf, off) {
                     Ok(n) if n == buf.len() => return Ok(()),
                     Ok(_) => return Err(CoreErrno::NXIO),
@@ -88,7 +88,6 @@ impl PageSource for ImageDevice {
                     Err(e) => return Err(core_errno(e)),
                 }
             }
-        }
         match crate::fsutil::pread_full(&self.fd, buf, off) {
             Ok(n) if n == buf.len() => Ok(()),
             Ok(_) => Err(CoreErrno::NXIO), // past the end

@@ -67,11 +67,10 @@ pub fn init_kmsg() {
 pub fn init_levels(debug: bool) {
     DEBUG.store(debug, Relaxed);
     let mut buf = [0u8; 64];
-    if let Ok(s) = crate::fsutil::read_str(PRINTK, &mut buf) {
-        if let Some(l) = s.split_ascii_whitespace().next().and_then(resume_init::text::parse_u32) {
+    if let Ok(s) = crate::fsutil::read_str(PRINTK, &mut buf)
+        && let Some(l) = s.split_ascii_whitespace().next().and_then(resume_init::text::parse_u32) {
             CONSOLE_LEVEL.store(l, Relaxed);
         }
-    }
     // Fails when printk.devkmsg= was given on the command line: then the
     // user chose the policy and it stays.
     let _ = crate::fsutil::write_str(PRINTK_DEVKMSG, "on\n");

@@ -34,12 +34,11 @@ pub fn activate_all(cfg: &Config) {
     let mut pvs: heapless::Vec<Pv, MAX_PVS> = heapless::Vec::new();
     device::for_each(|d| {
         let mut head = [0u8; lvm::LABEL_SCAN];
-        if device::read_at(d, 0, &mut head) == Ok(head.len()) {
-            if let Some(label) = lvm::label(&head) {
-                if pvs.push(Pv { dev: d.clone(), label }).is_err() {
-                    warning!("more than {MAX_PVS} LVM physical volumes; {} left out", d.node());
-                }
-            }
+        if device::read_at(d, 0, &mut head) == Ok(head.len())
+            && let Some(label) = lvm::label(&head)
+            && pvs.push(Pv { dev: d.clone(), label }).is_err()
+        {
+            warning!("more than {MAX_PVS} LVM physical volumes; {} left out", d.node());
         }
     });
     if pvs.is_empty() {

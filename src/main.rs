@@ -20,6 +20,9 @@
 // and mem* functions, the kept descriptors, the ioctls and the worker
 // threads may use it.
 #![deny(unsafe_code)]
+// No heap: an error carries its text or its list of devices by value, on
+// the stack, where boxing is not an option.
+#![allow(clippy::result_large_err, clippy::large_enum_variant)]
 
 mod cli;
 mod crypt;

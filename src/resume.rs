@@ -382,11 +382,10 @@ fn restore(node: &str, h: &swsusp::Header, snap: &Snapshot) {
 /// Logs PID 1's peak resident memory (`VmHWM`), a budget the benchmark reports.
 fn log_peak_memory() {
     let mut buf = [0u8; 2048];
-    if let Ok(s) = fsutil::read_str("/proc/self/status", &mut buf) {
-        if let Some(v) = s.lines().find_map(|l| l.strip_prefix("VmHWM:")) {
+    if let Ok(s) = fsutil::read_str("/proc/self/status", &mut buf)
+        && let Some(v) = s.lines().find_map(|l| l.strip_prefix("VmHWM:")) {
             info!("peak memory (VmHWM) {}", v.trim_ascii());
         }
-    }
 }
 
 /// Renders a failed load as one line; every load error boots fresh.

@@ -332,7 +332,7 @@ fn keyslot(id: u8, v: json::Value) -> Result<Keyslot, &'static str> {
     if slot.material_len() > MAX_AF || slot.material_len() as u64 > slot.area_size {
         return Err("key material larger than its area");
     }
-    if slot.area_offset % 512 != 0 || slot.area_offset.checked_add(slot.area_size).is_none() {
+    if !slot.area_offset.is_multiple_of(512) || slot.area_offset.checked_add(slot.area_size).is_none() {
         return Err("an area not in whole sectors");
     }
     Ok(slot)
@@ -345,11 +345,10 @@ pub fn parse_meta(text: &str, toks: &mut [Token]) -> Result<Meta, Error> {
     let doc = json::parse(text, toks).map_err(Error::Json)?;
     let root = doc.root();
     let config = root.get("config").ok_or(Error::Metadata("no config"))?;
-    if let Some(req) = config.get("requirements").and_then(|r| r.get("mandatory")) {
-        if req.items().next().is_some() {
+    if let Some(req) = config.get("requirements").and_then(|r| r.get("mandatory"))
+        && req.items().next().is_some() {
             return Err(Error::Unsupported("mandatory requirements (reencryption, OPAL or hardware tags)"));
         }
-    }
     let allow_discards = config.get("flags").is_some_and(|f| f.items().any(|v| v.str() == Some("allow-discards")));
 
     let segments = root.get("segments").ok_or(Error::Metadata("no segments"))?;
@@ -375,7 +374,7 @@ pub fn parse_meta(text: &str, toks: &mut [Token]) -> Result<Meta, Error> {
             .filter(|n| n.is_power_of_two() && (512..=4096).contains(n))
             .ok_or(Error::Metadata("segment sector_size"))?,
     };
-    if segment.offset % 512 != 0 || segment.size.is_some_and(|s| s % 512 != 0) {
+    if !segment.offset.is_multiple_of(512) || segment.size.is_some_and(|s| s % 512 != 0) {
         return Err(Error::Metadata("segment not in whole sectors"));
     }
 

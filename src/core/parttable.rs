@@ -194,15 +194,14 @@ pub fn identify(ss: u64, partn: u32, read: &mut dyn FnMut(u64, &mut [u8]) -> boo
     if partn == 0 {
         return None;
     }
-    if read(gpt_header_offset(ss)?, &mut buf) {
-        if let Some(h) = gpt_header(&buf) {
+    if read(gpt_header_offset(ss)?, &mut buf)
+        && let Some(h) = gpt_header(&buf) {
             let mut ent = [0u8; GPT_ENTRY_READ];
             if !read(gpt_entry_offset(&h, ss, partn)?, &mut ent) {
                 return None;
             }
             return gpt_entry(&ent).map(PartIdent::Gpt);
         }
-    }
     let mut mbr = [0u8; MBR_READ];
     if !read(0, &mut mbr) {
         return None;

@@ -24,11 +24,10 @@ pub(crate) struct Collect {
 
 impl PageSink for Collect {
     fn write_page(&mut self, index: u64, page: &Page) -> Result<(), Errno> {
-        if let Some((i, e)) = self.fail_at {
-            if i == index {
+        if let Some((i, e)) = self.fail_at
+            && i == index {
                 return Err(e);
             }
-        }
         assert_eq!(index, self.pages.len() as u64, "pages arrive in order");
         self.pages.push(*page);
         Ok(())
@@ -55,7 +54,7 @@ fn pattern_page(i: usize) -> Page {
         x ^= x << 13;
         x ^= x >> 17;
         x ^= x << 5;
-        *b = if i % 3 == 0 { (x & 3) as u8 } else { x as u8 };
+        *b = if i.is_multiple_of(3) { (x & 3) as u8 } else { x as u8 };
     }
     p
 }
@@ -64,7 +63,7 @@ fn pattern_page(i: usize) -> Page {
 /// marker after the last one unless the last page is full.
 fn page_list(n: usize) -> Vec<Page> {
     let mut words: Vec<u64> = (0..n as u64).map(|i| 0x100 + i + (i / 100) * 7).collect();
-    if n % 512 != 0 {
+    if !n.is_multiple_of(512) {
         words.push(END_OF_MAP);
     }
     words.resize(n.div_ceil(512) * 512, 0);

@@ -46,7 +46,7 @@ impl Swap {
 
 impl SlotSink for Swap {
     fn alloc(&mut self) -> Result<u64, Errno> {
-        if self.next % 37 == 0 {
+        if self.next.is_multiple_of(37) {
             self.next += 1;
         }
         if self.next as usize >= self.disk.len() {
