@@ -2,7 +2,7 @@
 //! (`DM_DEV_CREATE`, `DM_TABLE_LOAD`, `DM_DEV_SUSPEND` to resume) and
 //! `dmsetup remove` on `/dev/mapper/control`; and what udev would have
 //! left for a device made here.
-//! Layouts from `include/uapi/linux/dm-ioctl.h` (`luks-lvm.md` §2).
+//! Layouts from `include/uapi/linux/dm-ioctl.h` (`docs/luks-lvm.md` §2).
 
 use core::fmt::Write;
 

@@ -2,7 +2,7 @@
 //! Takes the snapshot through `/dev/snapshot` and writes it to the swap
 //! area the resume side will look at, in the kernel's own format, so that
 //! either loader (the kernel's or ours) restores it. The recipe and its
-//! reasons: `writer-recipe.md` §1; in short:
+//! reasons: `docs/writer.md` §1; in short:
 //!
 //! 1. choose the swap area and check it, open it (`O_DIRECT`) and
 //!    `/dev/snapshot`, `SET_SWAP_AREA`, rewrite the header once to prove

@@ -104,7 +104,7 @@ impl Snapshot {
     }
 }
 
-// The hibernation side (`writer-recipe.md` §2): `/dev/snapshot` opened
+// The hibernation side (`docs/writer.md` §1, `docs/image-format.md` §5): `/dev/snapshot` opened
 // read-only, in the order SET_SWAP_AREA, FREEZE, PLATFORM_SUPPORT,
 // PREF_IMAGE_SIZE, CREATE_IMAGE, GET_IMAGE_SIZE/AVAIL_SWAP_SIZE,
 // read() and ALLOC_SWAP_PAGE while writing, then POWER_OFF or S2RAM; on

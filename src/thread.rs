@@ -1,4 +1,4 @@
-//! Worker threads without libc (`perf-levers.md` §2.3): raw `clone(2)` on
+//! Worker threads without libc: raw `clone(2)` on
 //! an `mmap`ed stack with a guard page, a futex-based fork-join [`Pool`],
 //! and a join through `CLONE_CHILD_CLEARTID`. With `rt.rs`, `sys.rs` and
 //! `ioctl.rs`, one of the modules allowed `unsafe`; everything it offers
@@ -9,7 +9,7 @@
 //! thread's FS base, harmless while nothing uses thread-locals) and no
 //! signals to speak of. The writer starts its pool only after the
 //! snapshot exists and joins it before anything thaws or powers off
-//! (`writer-recipe.md` §6.2): a thread alive at the thaw trips a kernel
+//! (`docs/writer.md` §2): a thread alive at the thaw trips a kernel
 //! warning.
 
 use core::arch::asm;

@@ -10,7 +10,7 @@
 //! user-space cipher); so is the mapping, whose table [`crypt_params`]
 //! writes. Nothing here ever writes to the device.
 //!
-//! References: `luks-lvm.md` §1, cryptsetup `lib/luks2/luks2.h`,
+//! References: `docs/luks-lvm.md` §1, cryptsetup `lib/luks2/luks2.h`,
 //! `luks2_disk_metadata.c`, `luks2_keyslot_luks2.c`, `lib/luks1/af.c`.
 
 use core::fmt::Write;
@@ -441,7 +441,7 @@ fn be32(b: &[u8], at: usize) -> u32 {
     b.get(at..at + 4).and_then(|s| s.try_into().ok()).map_or(0, u32::from_be_bytes)
 }
 
-/// LUKS1 (cryptsetup's `LUKS_read_phdr`; `luks-lvm.md` §1): the data
+/// LUKS1 (cryptsetup's `LUKS_read_phdr`; `docs/luks-lvm.md` §1): the data
 /// from `payloadOffset` to the device's end in `cipherName-cipherMode`,
 /// eight keyslots of PBKDF2 and 4000 stripes, and a 20-byte PBKDF2
 /// digest of the volume key, all with `hashSpec`; this reader has the

@@ -3,7 +3,7 @@
 //! metadata text (with its checksums), and the device-mapper tables of
 //! logical volumes (`linear`, `striped`). Nothing is ever written.
 //!
-//! References: `luks-lvm.md` §3, lvm2 `lib/label/label.h`,
+//! References: `docs/luks-lvm.md` §3, lvm2 `lib/label/label.h`,
 //! `lib/format_text/layout.h`, `format-text.c`.
 
 use core::fmt::Write;

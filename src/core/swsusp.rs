@@ -1,6 +1,6 @@
 //! The kernel's hibernation header page (`struct swsusp_header`, end of
 //! the swap header page) and the image's first stream page (`struct
-//! swsusp_info`), as written up in `kernel-image-format.md` §3 and §5.
+//! swsusp_info`), as written up in `docs/image-format.md` §1 and §3.
 
 use crate::probe::{HIBERNATE_SIG, SWAP_SIG, SWAP_SPACE, SWAPSPACE2};
 
@@ -159,7 +159,7 @@ pub fn invalidate(p: &mut Page) {
 pub const X86_64_RESTORE_MAGIC: u64 = 0x2345_6789_ABCD_EF02;
 
 // `struct swsusp_info` fields (x86-64: the 390-byte utsname and the arch
-// header come first; `kernel-image-format.md` §5).
+// header come first; `docs/image-format.md` §3).
 const INFO_RESTORE_MAGIC: usize = 0x18;
 const INFO_IMAGE_PAGES: usize = 0x1A0;
 const INFO_PAGES: usize = 0x1A8;

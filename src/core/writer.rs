@@ -1,5 +1,5 @@
 //! Writing a hibernation image as the kernel's `swsusp_write` does, from
-//! the stream `/dev/snapshot` hands out (`writer-recipe.md` §4): page 0
+//! the stream `/dev/snapshot` hands out (`docs/image-format.md` §2–4): page 0
 //! (`swsusp_info`) as it is, the rest raw or in 32-page LZO/LZ4 chunks
 //! (`[u64 length][compressed bytes]`, padded to whole pages) with the
 //! kernel's CRC32 over the uncompressed bytes, every page in a slot the
