@@ -80,13 +80,7 @@ pub fn unlock_all(cfg: &Config) {
         info!("rd.luks=0: not unlocking the {} LUKS device(s) named", cfg.luks.len());
         return;
     }
-    let ctl = match Control::open() {
-        Ok(c) => c,
-        Err(e) => {
-            error!("cannot unlock LUKS devices: {e}; the initramfs needs dm_mod and dm_crypt (mkinitramfs.sh adds them)");
-            return;
-        }
-    };
+    let Some(ctl) = Control::open_to("unlock LUKS devices", "dm_mod and dm_crypt") else { return };
     let mut cached = None;
     for d in &cfg.luks {
         unlock(cfg, &ctl, d, &mut cached);

@@ -77,6 +77,14 @@ impl Control {
         Ok(Control { fd })
     }
 
+    /// Opens the control device to `purpose` ("unlock LUKS devices"), or
+    /// says why not: the initramfs lacks `modules`.
+    pub fn open_to(purpose: &str, modules: &str) -> Option<Control> {
+        Control::open()
+            .map_err(|e| crate::log::error!("cannot {purpose}: {e}; the initramfs needs {modules} (mkinitramfs.sh adds them)"))
+            .ok()
+    }
+
     fn header(buf: &mut DmBuf, name: &str, size: usize, flags: u32) -> Result<(), Errno> {
         let b = &mut buf.0;
         b[..HEADER].fill(0);

@@ -112,3 +112,9 @@ pub fn open_char_node(node: &str, sysfs_dev: &str, flags: OFlags) -> Result<rust
         r => r,
     }
 }
+
+/// The bytes up to the last newline (a short read may cut a line).
+pub fn whole_lines(b: &[u8]) -> &[u8] {
+    b.iter().rposition(|&c| c == b'\n').map_or(b, |p| &b[..p])
+}
+

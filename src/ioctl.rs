@@ -22,9 +22,41 @@ const SNAPSHOT_UNFREEZE: Opcode = opcode::none(b'3', 2);
 const SNAPSHOT_ATOMIC_RESTORE: Opcode = opcode::none(b'3', 4);
 const SNAPSHOT_PLATFORM_SUPPORT: Opcode = opcode::none(b'3', 15);
 
+/// An open `/dev/snapshot`, either mode: what both modes do alike.
+pub struct SnapshotFd {
+    fd: OwnedFd,
+}
+
+impl SnapshotFd {
+    /// `SNAPSHOT_FREEZE`: sync, freeze every other process.
+    pub fn freeze(&self) -> Result<(), Sys<'static>> {
+        no_arg::<SNAPSHOT_FREEZE>(&self.fd, "ioctl SNAPSHOT_FREEZE")
+    }
+
+    /// `SNAPSHOT_UNFREEZE`: thaw after a failed restore, or after a
+    /// hibernation that goes on (a no-op while an image is ready: `free` first).
+    pub fn unfreeze(&self) -> Result<(), Sys<'static>> {
+        no_arg::<SNAPSHOT_UNFREEZE>(&self.fd, "ioctl SNAPSHOT_UNFREEZE")
+    }
+
+    /// `SNAPSHOT_PLATFORM_SUPPORT`: go through the platform (ACPI S4)
+    /// hooks: on restore for images with `SF_PLATFORM_MODE`, as the kernel
+    /// does; on hibernation to take the snapshot and power off that way.
+    pub fn platform_support(&self, on: bool) -> Result<(), Sys<'static>> {
+        by_value::<SNAPSHOT_PLATFORM_SUPPORT>(&self.fd, usize::from(on), "ioctl SNAPSHOT_PLATFORM_SUPPORT")
+    }
+}
+
 /// An open `/dev/snapshot` in restore mode.
 pub struct Snapshot {
-    fd: OwnedFd,
+    dev: SnapshotFd,
+}
+
+impl core::ops::Deref for Snapshot {
+    type Target = SnapshotFd;
+    fn deref(&self) -> &SnapshotFd {
+        &self.dev
+    }
 }
 
 fn sys(op: &'static str) -> impl Fn(Errno) -> Sys<'static> {
@@ -52,7 +84,7 @@ impl Snapshot {
     /// from sysfs if devtmpfs has none.
     pub fn open_restore() -> Result<Snapshot, Sys<'static>> {
         let fd = crate::fsutil::open_char_node(SNAPSHOT, SNAPSHOT_SYSFS_DEV, OFlags::WRONLY).map_err(sys("open"))?;
-        Ok(Snapshot { fd })
+        Ok(Snapshot { dev: SnapshotFd { fd } })
     }
 
     /// Image pages, up to a chunk's 32 in one `writev(2)`: the kernel
@@ -69,7 +101,7 @@ impl Snapshot {
                 *slot = rustix::io::IoSlice::new(p);
                 n += 1;
             }
-            match rustix::io::writev(&self.fd, &iov[..n]) {
+            match rustix::io::writev(&self.dev.fd, &iov[..n]) {
                 Ok(0) => return Err((done / PAGE, Errno::NOSPC)),
                 Ok(k) => done += k,
                 Err(Errno::INTR) => {}
@@ -79,27 +111,12 @@ impl Snapshot {
         Ok(())
     }
 
-    /// `SNAPSHOT_FREEZE`: sync, freeze every other process.
-    pub fn freeze(&self) -> Result<(), Sys<'static>> {
-        no_arg::<SNAPSHOT_FREEZE>(&self.fd, "ioctl SNAPSHOT_FREEZE")
-    }
-
-    /// `SNAPSHOT_UNFREEZE`: thaw after a failed restore.
-    pub fn unfreeze(&self) -> Result<(), Sys<'static>> {
-        no_arg::<SNAPSHOT_UNFREEZE>(&self.fd, "ioctl SNAPSHOT_UNFREEZE")
-    }
-
-    /// `SNAPSHOT_PLATFORM_SUPPORT`: run the platform (ACPI) restore hooks,
-    /// as the kernel does for images with `SF_PLATFORM_MODE`.
-    pub fn platform_support(&self, on: bool) -> Result<(), Sys<'static>> {
-        by_value::<SNAPSHOT_PLATFORM_SUPPORT>(&self.fd, usize::from(on), "ioctl SNAPSHOT_PLATFORM_SUPPORT")
-    }
 
     /// `SNAPSHOT_ATOMIC_RESTORE`: jumps into the restored kernel. Returns
     /// only if the restore failed.
     pub fn atomic_restore(&self) -> Sys<'static> {
         // SAFETY: SNAPSHOT_ATOMIC_RESTORE is _IO('3', 4) and takes no argument.
-        let r = unsafe { ioctl(&self.fd, NoArg::<SNAPSHOT_ATOMIC_RESTORE>::new()) };
+        let r = unsafe { ioctl(&self.dev.fd, NoArg::<SNAPSHOT_ATOMIC_RESTORE>::new()) };
         Sys { op: "ioctl SNAPSHOT_ATOMIC_RESTORE", what: SNAPSHOT, errno: r.err().unwrap_or(Errno::INVAL) }
     }
 }
@@ -145,7 +162,14 @@ pub enum Snapshotted {
 
 /// An open `/dev/snapshot` in hibernation (read) mode.
 pub struct SnapshotReader {
-    fd: OwnedFd,
+    dev: SnapshotFd,
+}
+
+impl core::ops::Deref for SnapshotReader {
+    type Target = SnapshotFd;
+    fn deref(&self) -> &SnapshotFd {
+        &self.dev
+    }
 }
 
 impl SnapshotReader {
@@ -153,7 +177,7 @@ impl SnapshotReader {
     /// from sysfs if devtmpfs has none).
     pub fn open() -> Result<SnapshotReader, Sys<'static>> {
         let fd = crate::fsutil::open_char_node(SNAPSHOT, SNAPSHOT_SYSFS_DEV, OFlags::RDONLY).map_err(sys("open"))?;
-        Ok(SnapshotReader { fd })
+        Ok(SnapshotReader { dev: SnapshotFd { fd } })
     }
 
     /// `SNAPSHOT_SET_SWAP_AREA`: the swap area (device, header page) the
@@ -162,30 +186,15 @@ impl SnapshotReader {
         let area = ResumeSwapArea { offset: offset as i64, dev: encode_dev(major, minor) };
         // SAFETY: SET_SWAP_AREA is _IOW('3', 13, struct resume_swap_area)
         // and reads exactly that 12-byte packed struct.
-        unsafe { ioctl(&self.fd, Setter::<SNAPSHOT_SET_SWAP_AREA, ResumeSwapArea>::new(area)) }
+        unsafe { ioctl(&self.dev.fd, Setter::<SNAPSHOT_SET_SWAP_AREA, ResumeSwapArea>::new(area)) }
             .map_err(sys("ioctl SNAPSHOT_SET_SWAP_AREA"))
     }
 
-    /// `SNAPSHOT_FREEZE`: sync, freeze every other process.
-    pub fn freeze(&self) -> Result<(), Sys<'static>> {
-        no_arg::<SNAPSHOT_FREEZE>(&self.fd, "ioctl SNAPSHOT_FREEZE")
-    }
-
-    /// `SNAPSHOT_UNFREEZE`: thaw (a no-op while an image is ready: `free` first).
-    pub fn unfreeze(&self) -> Result<(), Sys<'static>> {
-        no_arg::<SNAPSHOT_UNFREEZE>(&self.fd, "ioctl SNAPSHOT_UNFREEZE")
-    }
-
-    /// `SNAPSHOT_PLATFORM_SUPPORT`: take the snapshot and power off through
-    /// the platform (ACPI S4) hooks.
-    pub fn platform_support(&self, on: bool) -> Result<(), Sys<'static>> {
-        by_value::<SNAPSHOT_PLATFORM_SUPPORT>(&self.fd, usize::from(on), "ioctl SNAPSHOT_PLATFORM_SUPPORT")
-    }
 
     /// `SNAPSHOT_PREF_IMAGE_SIZE`: how small the kernel should try to make
     /// the image, in bytes (it sets `/sys/power/image_size`).
     pub fn pref_image_size(&self, bytes: usize) -> Result<(), Sys<'static>> {
-        by_value::<SNAPSHOT_PREF_IMAGE_SIZE>(&self.fd, bytes, "ioctl SNAPSHOT_PREF_IMAGE_SIZE")
+        by_value::<SNAPSHOT_PREF_IMAGE_SIZE>(&self.dev.fd, bytes, "ioctl SNAPSHOT_PREF_IMAGE_SIZE")
     }
 
     /// `SNAPSHOT_CREATE_IMAGE`: the atomic snapshot. Returns twice: once
@@ -194,7 +203,7 @@ impl SnapshotReader {
         let mut in_suspend: i32 = -1;
         // SAFETY: CREATE_IMAGE is _IOW('3', 17, int); the kernel writes the
         // int through the pointer (put_user), which lives across the call.
-        unsafe { ioctl(&self.fd, Updater::<SNAPSHOT_CREATE_IMAGE, i32>::new(&mut in_suspend)) }
+        unsafe { ioctl(&self.dev.fd, Updater::<SNAPSHOT_CREATE_IMAGE, i32>::new(&mut in_suspend)) }
             .map_err(sys("ioctl SNAPSHOT_CREATE_IMAGE"))?;
         Ok(if in_suspend == 1 { Snapshotted::Taken } else { Snapshotted::Resumed })
     }
@@ -202,7 +211,7 @@ impl SnapshotReader {
     fn get_i64<const OP: Opcode>(&self, name: &'static str) -> Result<i64, Sys<'static>> {
         // SAFETY: the three callers' opcodes are _IOR('3', n, loff_t): the
         // kernel writes one i64.
-        unsafe { ioctl(&self.fd, Getter::<OP, i64>::new()) }.map_err(sys(name))
+        unsafe { ioctl(&self.dev.fd, Getter::<OP, i64>::new()) }.map_err(sys(name))
     }
 
     /// `SNAPSHOT_GET_IMAGE_SIZE`: the whole stream in bytes.
@@ -218,7 +227,7 @@ impl SnapshotReader {
     /// `SNAPSHOT_ALLOC_SWAP_PAGE`: one free slot, as a byte offset on the device.
     pub fn alloc_swap_page(&self) -> Result<u64, Errno> {
         // SAFETY: _IOR('3', 20, loff_t): the kernel writes one i64.
-        unsafe { ioctl(&self.fd, Getter::<SNAPSHOT_ALLOC_SWAP_PAGE, i64>::new()) }.map(|v| v.max(0) as u64)
+        unsafe { ioctl(&self.dev.fd, Getter::<SNAPSHOT_ALLOC_SWAP_PAGE, i64>::new()) }.map(|v| v.max(0) as u64)
     }
 
     /// The next stream pages into `buf` (whole pages), up to 32 in one
@@ -238,7 +247,7 @@ impl SnapshotReader {
                 *slot = rustix::io::IoSliceMut::new(p);
                 n += 1;
             }
-            match rustix::io::readv(&self.fd, &mut iov[..n]) {
+            match rustix::io::readv(&self.dev.fd, &mut iov[..n]) {
                 Ok(0) => break,
                 Ok(k) if k % PAGE != 0 => return Err(Errno::NODATA),
                 Ok(k) => done += k,
@@ -251,26 +260,26 @@ impl SnapshotReader {
 
     /// `SNAPSHOT_FREE_SWAP_PAGES`: gives back every slot allocated.
     pub fn free_swap_pages(&self) -> Result<(), Sys<'static>> {
-        no_arg::<SNAPSHOT_FREE_SWAP_PAGES>(&self.fd, "ioctl SNAPSHOT_FREE_SWAP_PAGES")
+        no_arg::<SNAPSHOT_FREE_SWAP_PAGES>(&self.dev.fd, "ioctl SNAPSHOT_FREE_SWAP_PAGES")
     }
 
     /// `SNAPSHOT_FREE`: drops the snapshot (user tasks stay frozen).
     pub fn free(&self) -> Result<(), Sys<'static>> {
-        no_arg::<SNAPSHOT_FREE>(&self.fd, "ioctl SNAPSHOT_FREE")
+        no_arg::<SNAPSHOT_FREE>(&self.dev.fd, "ioctl SNAPSHOT_FREE")
     }
 
     /// `SNAPSHOT_POWER_OFF`: ACPI S4 (only with platform support on).
     /// Returns only if that failed.
     pub fn power_off(&self) -> Sys<'static> {
         // SAFETY: _IO('3', 16), no argument.
-        let r = unsafe { ioctl(&self.fd, NoArg::<SNAPSHOT_POWER_OFF>::new()) };
+        let r = unsafe { ioctl(&self.dev.fd, NoArg::<SNAPSHOT_POWER_OFF>::new()) };
         Sys { op: "ioctl SNAPSHOT_POWER_OFF", what: SNAPSHOT, errno: r.err().unwrap_or(Errno::NOSYS) }
     }
 
     /// `SNAPSHOT_S2RAM`: suspend to RAM; returns at the wake-up (`Ok`) or
     /// when suspending failed.
     pub fn s2ram(&self) -> Result<(), Sys<'static>> {
-        no_arg::<SNAPSHOT_S2RAM>(&self.fd, "ioctl SNAPSHOT_S2RAM")
+        no_arg::<SNAPSHOT_S2RAM>(&self.dev.fd, "ioctl SNAPSHOT_S2RAM")
     }
 }
 

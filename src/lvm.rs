@@ -44,13 +44,7 @@ pub fn activate_all(cfg: &Config) {
     if pvs.is_empty() {
         return;
     }
-    let ctl = match Control::open() {
-        Ok(c) => c,
-        Err(e) => {
-            error!("cannot activate LVM volumes: {e}; the initramfs needs dm_mod (mkinitramfs.sh adds it)");
-            return;
-        }
-    };
+    let Some(ctl) = Control::open_to("activate LVM volumes", "dm_mod") else { return };
     let Ok(mut text) = Anon::new(lvm::MAX_TEXT) else {
         error!("cannot map memory for LVM metadata");
         return;

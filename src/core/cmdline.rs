@@ -303,7 +303,13 @@ impl<'a> Config<'a> {
     }
 
     #[inline(never)]
+    /// One parameter, by family (the first family that knows it).
     fn apply(&mut self, p: Param<'a>) {
+        let _ = self.apply_root(p) || self.apply_resume(p) || self.apply_luks(p) || self.apply_lvm(p) || self.apply_misc(p);
+    }
+
+    /// The root and the init: `root=`, `rootfstype=`, `rootwait`, `init=`, …; false if `p` is not one of them.
+    fn apply_root(&mut self, p: Param<'a>) -> bool {
         match (p.name, p.value) {
             ("root", _) => self.root = self.text(p),
             ("rootfstype", _) => self.rootfstype = self.text(p),
@@ -316,10 +322,18 @@ impl<'a> Config<'a> {
                     self.rootwait = Wait::Seconds(n);
                 }
             }
-            ("resumewait", None) => self.resumewait = true,
-            ("resumedelay", _) => self.resumedelay = self.number(p, parse_u32),
             ("rootdelay", _) => self.rootdelay = self.number(p, parse_u32),
             ("init", _) => self.init = self.text(p),
+            _ => return false,
+        }
+        true
+    }
+
+    /// The resume device and hibernation: `resume=`, `noresume`, `hibernate=`, `resume_init=`, …; false if `p` is not one of them.
+    fn apply_resume(&mut self, p: Param<'a>) -> bool {
+        match (p.name, p.value) {
+            ("resumewait", None) => self.resumewait = true,
+            ("resumedelay", _) => self.resumedelay = self.number(p, parse_u32),
             ("resume", _) => self.resume = self.text(p),
             ("resume_offset", _) => self.resume_offset = self.number(p, parse_u64),
             ("noresume", None) => self.noresume = true,
@@ -347,6 +361,14 @@ impl<'a> Config<'a> {
                     };
                 }
             }
+            _ => return false,
+        }
+        true
+    }
+
+    /// LUKS, as systemd, dracut and mkinitcpio spell it; false if `p` is not one of them.
+    fn apply_luks(&mut self, p: Param<'a>) -> bool {
+        match (p.name, p.value) {
             ("rd.luks.uuid" | "luks.uuid", _) => {
                 if let Some(v) = self.text(p) {
                     // dracut writes rd.luks.uuid=luks-UUID too.
@@ -400,6 +422,14 @@ impl<'a> Config<'a> {
                 }
             }
             ("rd.luks" | "luks", Some(v)) => self.luks_off = matches!(v, "0" | "no" | "false"),
+            _ => return false,
+        }
+        true
+    }
+
+    /// LVM: `rd.lvm.lv=`, `rd.lvm.vg=`, `rd.lvm=`; false if `p` is not one of them.
+    fn apply_lvm(&mut self, p: Param<'a>) -> bool {
+        match (p.name, p.value) {
             // (Not collapsed into the guard, as clippy suggests: a valid
             // VG/LV would then fall through to "is not VG/LV".)
             #[allow(clippy::collapsible_match)]
@@ -420,14 +450,23 @@ impl<'a> Config<'a> {
                 }
             }
             ("rd.lvm", Some(v)) => self.lvm_off = matches!(v, "0" | "no" | "false"),
+            _ => return false,
+        }
+        true
+    }
+
+    /// `debug`, `panic=`; false if `p` is not one of them.
+    fn apply_misc(&mut self, p: Param<'a>) -> bool {
+        match (p.name, p.value) {
             ("debug", None) => self.debug = true,
             ("panic", _) => {
                 if let Some(n) = self.number(p, parse_i32) {
                     self.panic = n;
                 }
             }
-            _ => {}
+            _ => return false,
         }
+        true
     }
 }
 

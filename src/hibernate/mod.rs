@@ -23,15 +23,21 @@ use core::fmt::Write;
 
 use resume_init::devspec::DevSpec;
 use resume_init::probe::{self, Kind};
-use resume_init::swsusp::{self, Compression, PAGE, Page};
-use resume_init::text::{parse_maj_min, parse_u32, parse_u64};
-use resume_init::writer::{self, SlotSink, StreamSource};
+use resume_init::swsusp::{self, Compression, PAGE};
+use resume_init::text::{parse_u32, parse_u64};
+use resume_init::writer;
 use rustix::fd::OwnedFd;
-use rustix::fs::{FileType, Mode, OFlags};
+use rustix::fs::OFlags;
 use rustix::io::Errno;
 
-use crate::error::{E, core_errno};
-use crate::fsutil::{self, PathBuf, now_ms, read_str};
+mod place;
+mod target;
+
+use place::{Aligned, Device, RUN_PAGES, Stream, read_header, unmark, write_header};
+use target::{Area, choose, secrets_stay_secret};
+
+use crate::error::E;
+use crate::fsutil::{self, now_ms, read_str, whole_lines};
 use crate::ioctl::{SnapshotReader, Snapshotted};
 use crate::log::{Echo, error, info, out, set_echo, warning};
 use crate::rt::Args;
@@ -46,13 +52,8 @@ pub const USAGE_TEXT: &str = "usage: resume-init hibernate [--device DEV] [--off
   Writes an image both loaders restore, then powers off. --threads: default every CPU, at most 4.\n\
   Target: the swap area /sys/power/resume names, else the only active one.";
 
-const PROC_SWAPS: &str = "/proc/swaps";
-const SYS_RESUME: &str = "/sys/power/resume";
-const SYS_RESUME_OFFSET: &str = "/sys/power/resume_offset";
 const SYS_DISK: &str = "/sys/power/disk";
 const SYS_IMAGE_SIZE: &str = "/sys/power/image_size";
-/// Consecutive slots written in one `pwrite` (1 MiB).
-const RUN_PAGES: usize = 256;
 
 /// What to do once the image is on disk.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -80,7 +81,7 @@ impl After {
     }
 }
 
-struct Options<'a> {
+pub struct Options<'a> {
     device: Option<&'a str>,
     offset: Option<u64>,
     comp: Compression,
@@ -124,314 +125,6 @@ fn parse_options(args: &Args) -> Result<Options<'static>, &'static str> {
     Ok(o)
 }
 
-/// One active swap area as `/proc/swaps` and the kernel know it.
-#[derive(Clone)]
-struct Area {
-    /// Its name in `/proc/swaps`.
-    name: PathBuf,
-    major: u32,
-    minor: u32,
-    /// Page of its header on the device (0 for a partition).
-    offset: u64,
-}
-
-/// The block device and header page of an active swap area's name.
-fn locate(name: &str) -> Result<(u32, u32, u64), Errno> {
-    let st = rustix::fs::stat(name)?;
-    match FileType::from_raw_mode(st.st_mode) {
-        FileType::BlockDevice => Ok((rustix::fs::major(st.st_rdev), rustix::fs::minor(st.st_rdev), 0)),
-        FileType::RegularFile => {
-            let fd = rustix::fs::open(name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
-            let at = crate::ioctl::first_physical_byte(&fd)?;
-            if rustix::fs::major(st.st_dev) != 0 {
-                return Ok((rustix::fs::major(st.st_dev), rustix::fs::minor(st.st_dev), at / PAGE as u64));
-            }
-            // A file on btrfs: its st_dev is an anonymous device (major 0)
-            // and FIEMAP gives a btrfs address, mapped to the disk through
-            // the chunk tree.
-            // Where that fails, left at 0:0 (see `choose`).
-            let Ok((disk, at)) = crate::ioctl::btrfs_disk_byte(&fd, at) else { return Ok((0, 0, 0)) };
-            let st = rustix::fs::stat(disk.as_str())?;
-            Ok((rustix::fs::major(st.st_rdev), rustix::fs::minor(st.st_rdev), at / PAGE as u64))
-        }
-        _ => Err(Errno::NOTBLK),
-    }
-}
-
-/// `/proc/swaps` names with `\040` and friends unescaped.
-#[inline(never)]
-fn unescape(raw: &str) -> PathBuf {
-    let mut p = PathBuf::new();
-    let b = raw.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        let c = if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|d| (b'0'..=b'7').contains(d)) {
-            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
-            i += 4;
-            v as char
-        } else {
-            i += 1;
-            b[i - 1] as char
-        };
-        let _ = p.push(c);
-    }
-    p
-}
-
-/// The active swap areas (at most 8).
-fn active_areas() -> heapless::Vec<Area, 8> {
-    let mut v = heapless::Vec::new();
-    let mut buf = [0u8; 4096];
-    let Ok(text) = read_str(PROC_SWAPS, &mut buf) else { return v };
-    for line in text.lines().skip(1) {
-        let Some(name) = line.split_ascii_whitespace().next() else { continue };
-        let name = unescape(name);
-        match locate(&name) {
-            Ok((major, minor, offset)) => {
-                let _ = v.push(Area { name, major, minor, offset });
-            }
-            Err(e) => warning!("cannot locate swap area {name}: {}", E(e)),
-        }
-    }
-    v
-}
-
-/// Why no target could be chosen, already said; the exit status.
-fn choose(opts: &Options) -> Result<Area, i32> {
-    let areas = active_areas();
-    // An exact match, or else the one area whose place is unknown (a
-    // btrfs swap file whose chunk-tree mapping failed), taken at the
-    // place given: SNAPSHOT_SET_SWAP_AREA refuses it if no swap header is
-    // there.
-    let find = |maj: u32, min: u32, off: u64| {
-        let unknown = || Some(areas.iter().filter(|a| a.major == 0)).filter(|u| u.clone().count() == 1).and_then(|mut u| u.next());
-        areas.iter().find(|a| (a.major, a.minor, a.offset) == (maj, min, off)).or_else(unknown).map(|a| Area { name: a.name.clone(), major: maj, minor: min, offset: off })
-    };
-    if let Some(dev) = opts.device {
-        let (maj, min, off) = match locate(dev) {
-            Ok((maj, min, off)) => (maj, min, opts.offset.unwrap_or(off)),
-            Err(e) => {
-                error!("cannot use --device {dev}: {}", E(e));
-                return Err(FAILED);
-            }
-        };
-        return match find(maj, min, off).filter(|_| maj != 0) {
-            Some(a) => Ok(a),
-            None => {
-                error!("--device {dev} (device {maj}:{min}, header at page {off}) is not an active swap area; swapon it first (see {PROC_SWAPS})");
-                Err(FAILED)
-            }
-        };
-    }
-    let mut buf = [0u8; 64];
-    let set = read_str(SYS_RESUME, &mut buf).ok().and_then(parse_maj_min).filter(|d| *d != (0, 0));
-    if let Some((maj, min)) = set {
-        let mut b2 = [0u8; 32];
-        let off = opts.offset.or_else(|| read_str(SYS_RESUME_OFFSET, &mut b2).ok().and_then(parse_u64)).unwrap_or(0);
-        return match find(maj, min, off) {
-            Some(a) => Ok(a),
-            None => {
-                error!(
-                    "{SYS_RESUME} names device {maj}:{min} at page {off}, which is not an active swap area: the image would go where nothing looks for it. swapon it, or give --device"
-                );
-                Err(FAILED)
-            }
-        };
-    }
-    match areas.len() {
-        0 => {
-            error!("no active swap area ({PROC_SWAPS} is empty): the image needs one; swapon a partition or file first");
-            Err(FAILED)
-        }
-        1 if areas[0].major == 0 => {
-            error!(
-                "{} is a btrfs swap file whose disk address its chunk tree did not give: boot with resume_offset= (btrfs inspect-internal map-swapfile -r) or use --offset",
-                areas[0].name
-            );
-            Err(FAILED)
-        }
-        1 => Ok(areas[0].clone()),
-        _ => {
-            let mut list = heapless::String::<256>::new();
-            for a in &areas {
-                let _ = write!(list, " {}", a.name);
-            }
-            error!("several active swap areas ({list} ) and {SYS_RESUME} names none: say which with --device");
-            Err(FAILED)
-        }
-    }
-}
-
-/// A page buffer aligned for `O_DIRECT`.
-#[repr(C, align(4096))]
-struct Aligned<const N: usize>([u8; N]);
-
-/// The swap device, written with `O_DIRECT` in runs of consecutive slots.
-struct Device<'a> {
-    fd: OwnedFd,
-    snap: &'a SnapshotReader,
-    run: &'a mut Aligned<{ RUN_PAGES * PAGE }>,
-    start: u64,
-    n: usize,
-}
-
-impl Device<'_> {
-    fn write_run(&mut self) -> Result<(), Errno> {
-        let bytes = &self.run.0[..self.n * PAGE];
-        let mut done = 0;
-        while done < bytes.len() {
-            let at = (self.start * PAGE as u64).checked_add(done as u64).ok_or(Errno::INVAL)?;
-            match rustix::io::pwrite(&self.fd, &bytes[done..], at) {
-                Ok(0) => return Err(Errno::NOSPC),
-                Ok(k) => done += k,
-                Err(Errno::INTR) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        self.n = 0;
-        Ok(())
-    }
-}
-
-impl SlotSink for Device<'_> {
-    fn alloc(&mut self) -> Result<u64, resume_init::errno::Errno> {
-        let at = self.snap.alloc_swap_page().map_err(core_errno)?;
-        if at == 0 || at % PAGE as u64 != 0 {
-            return Err(resume_init::errno::Errno::INVAL);
-        }
-        Ok(at / PAGE as u64)
-    }
-
-    fn write(&mut self, slot: u64, page: &Page) -> Result<(), resume_init::errno::Errno> {
-        if self.n > 0 && (self.n == RUN_PAGES || Some(slot) != self.start.checked_add(self.n as u64)) {
-            self.write_run().map_err(core_errno)?;
-        }
-        if self.n == 0 {
-            self.start = slot;
-        }
-        self.run.0[self.n * PAGE..(self.n + 1) * PAGE].copy_from_slice(page);
-        self.n += 1;
-        Ok(())
-    }
-
-    fn flush(&mut self) -> Result<(), resume_init::errno::Errno> {
-        if self.n > 0 {
-            self.write_run().map_err(core_errno)?;
-        }
-        rustix::fs::fdatasync(&self.fd).map_err(core_errno)
-    }
-}
-
-/// The stream, read from `/dev/snapshot`.
-struct Stream<'a>(&'a SnapshotReader);
-
-impl StreamSource for Stream<'_> {
-    fn next_pages(&mut self, buf: &mut [u8]) -> Result<usize, resume_init::errno::Errno> {
-        self.0.read_pages(buf).map_err(core_errno)
-    }
-}
-
-/// Reads the swap header page at `offset` (through `O_DIRECT`: the disk, not a stale cache).
-fn read_header(fd: &OwnedFd, offset: u64, page: &mut Aligned<PAGE>) -> Result<(), Errno> {
-    match fsutil::pread_full(fd, &mut page.0, offset.checked_mul(PAGE as u64).ok_or(Errno::INVAL)?)? {
-        PAGE => Ok(()),
-        _ => Err(Errno::NXIO),
-    }
-}
-
-/// The device-mapper UUID of a block device (`CRYPT-LUKS2-…`, `LVM-…`), if any.
-fn dm_uuid<'b>(name: &str, buf: &'b mut [u8]) -> Option<&'b str> {
-    read_str(fsutil::path(format_args!("/sys/class/block/{name}/dm/uuid")).ok()?.as_str(), buf).ok().map(str::trim_ascii_end)
-}
-
-/// The dm-crypt mapping under a block device, through device-mapper
-/// slaves (swap on LVM on LUKS): its kernel name and dm UUID's kind.
-fn crypt_under(name: &str, depth: u32) -> Option<(crate::device::Name, bool)> {
-    let mut buf = [0u8; 160];
-    if let Some(u) = dm_uuid(name, &mut buf)
-        && let Some(rest) = u.strip_prefix("CRYPT-") {
-            let n = crate::device::Name::try_from(name).ok()?;
-            return Some((n, rest.starts_with("PLAIN-")));
-        }
-    if depth > 8 {
-        return None;
-    }
-    // Partitions and plain disks have no slaves directory: not encrypted.
-    let dir = rustix::fs::open(fsutil::path(format_args!("/sys/class/block/{name}/slaves")).ok()?.as_str(), OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok()?;
-    let mut dbuf = [core::mem::MaybeUninit::<u8>::uninit(); 1024];
-    let mut it = rustix::fs::RawDir::new(&dir, &mut dbuf);
-    while let Some(Ok(e)) = it.next() {
-        let Ok(n) = e.file_name().to_str() else { continue };
-        if !n.starts_with('.')
-            && let Some(found) = crypt_under(n, depth + 1) {
-                return Some(found);
-            }
-    }
-    None
-}
-
-/// An open dm-crypt mapping of any kind, by its `/dev/mapper` name.
-fn any_crypt_mapping() -> Option<heapless::String<128>> {
-    let mut found = None;
-    crate::device::for_each(|d| {
-        let mut buf = [0u8; 160];
-        if found.is_none() && dm_uuid(&d.name, &mut buf).is_some_and(|u| u.starts_with("CRYPT-")) {
-            let mut n = [0u8; 130];
-            found = fsutil::path(format_args!("/sys/class/block/{}/dm/name", d.name))
-                .ok()
-                .and_then(|p| read_str(p.as_str(), &mut n).ok().and_then(|s| heapless::String::try_from(s.trim_ascii_end()).ok()));
-        }
-    });
-    found
-}
-
-/// Whether `/etc/crypttab` gives mapping `name` a key read from a random
-/// device (a new key every boot: what is written can never be read back).
-fn random_key_in_crypttab(name: &str) -> bool {
-    let mut buf = [0u8; 8192];
-    let Ok(text) = fsutil::read_file("/etc/crypttab", &mut buf).map(|b| core::str::from_utf8(whole_lines(b)).unwrap_or("")) else { return false };
-    text.lines().filter(|l| !l.trim_start().starts_with('#')).any(|l| {
-        let mut f = l.split_ascii_whitespace();
-        f.next() == Some(name) && matches!(f.nth(1), Some("/dev/urandom" | "/dev/random" | "/dev/hw_random"))
-    })
-}
-
-/// Refuses an image that would put secrets where they must not go: on a
-/// swap area that is not encrypted while dm-crypt keys are in memory
-/// (unless `allow_plain`), or on one whose key is new at every boot.
-fn secrets_stay_secret(dev: &crate::device::Device, allow_plain: bool) -> Result<(), heapless::String<320>> {
-    let mut why = heapless::String::new();
-    match crypt_under(&dev.name, 0) {
-        Some((m, plain)) => {
-            let mut n = [0u8; 130];
-            let p = fsutil::path(format_args!("/sys/class/block/{m}/dm/name"));
-            let mapper = p.ok().and_then(|p| read_str(p.as_str(), &mut n).ok().map(|s| s.trim_ascii_end())).unwrap_or("");
-            if plain && random_key_in_crypttab(mapper) {
-                let _ = write!(why, "it lies on /dev/mapper/{mapper}, whose key /etc/crypttab draws from a random device at every boot: the image could never be read back. Use a LUKS swap with a stored key, or a swap file on an encrypted root");
-                return Err(why);
-            }
-            Ok(())
-        }
-        None if allow_plain => Ok(()),
-        None => match any_crypt_mapping() {
-            None => Ok(()),
-            Some(m) => {
-                let _ = write!(why, "it is not encrypted, and dm-crypt mappings are open (/dev/mapper/{m}): their keys are in memory and would be written to it in the clear. Use an encrypted swap, or --allow-plain-swap to write anyway");
-                Err(why)
-            }
-        },
-    }
-}
-
-/// Writes the header page back and flushes it.
-fn write_header(fd: &OwnedFd, offset: u64, page: &Aligned<PAGE>) -> Result<(), Errno> {
-    let n = rustix::io::pwrite(fd, &page.0, offset * PAGE as u64)?;
-    if n != PAGE {
-        return Err(Errno::IO);
-    }
-    rustix::fs::fdatasync(fd)
-}
-
 /// The default `--after`: what `/sys/power/disk` has selected, if we do it.
 fn default_after() -> After {
     let mut buf = [0u8; 128];
@@ -451,11 +144,6 @@ fn hw_signature() -> u32 {
         .and_then(|b| core::str::from_utf8(whole_lines(b)).ok())
         .is_some_and(|s| s.lines().any(|l| l.starts_with("flags") && l.split_ascii_whitespace().any(|w| w == "hypervisor")));
     if virt { crate::resume::facs_signature() } else { 0 }
-}
-
-/// The bytes up to the last newline (a short read may cut a line).
-fn whole_lines(b: &[u8]) -> &[u8] {
-    b.iter().rposition(|&c| c == b'\n').map_or(b, |p| &b[..p])
 }
 
 /// Whether the running kernel's own loader reads LZ4 images (6.9 and later).
@@ -624,23 +312,21 @@ fn snapshot_and_write(
         error!("cannot freeze the system: {s}; nothing was changed");
         return FAILED;
     }
+    let frozen = Frozen(snap);
     let _ = snap.platform_support(after == After::Platform);
     if let Some(mib) = opts.image_mib {
         let _ = snap.pref_image_size(usize::try_from(mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX));
     }
     match snap.create_image() {
         Err(s) => {
-            let _ = snap.unfreeze();
-            set_echo(Echo::All);
+            drop(frozen);
             error!("the kernel could not take the snapshot: {s}; nothing was changed");
             return FAILED;
         }
         Ok(Snapshotted::Resumed) => {
             // The restored system (or a wake-up aborted the snapshot):
             // the loader already put the swap signature back.
-            let _ = snap.free();
-            let _ = snap.unfreeze();
-            set_echo(Echo::All);
+            drop(frozen);
             info!("resumed from hibernation");
             return OK;
         }
@@ -653,7 +339,7 @@ fn snapshot_and_write(
     let need = writer::slots_needed(comp, pages);
     info!("snapshot of {pages} pages ({} MiB); {free} swap pages free, up to {need} needed", (pages * PAGE as u64) >> 20);
     if comp == Compression::None && need > free {
-        return give_back(snap, format_args!("not enough free swap on {name}: the image needs {need} pages, {free} are free; nothing was written"));
+        return give_back(frozen, format_args!("not enough free swap on {name}: the image needs {need} pages, {free} are free; nothing was written"));
     }
     let mut dev = Device { fd, snap, run, start: 0, n: 0 };
     let mut threads_used = 1;
@@ -676,7 +362,7 @@ fn snapshot_and_write(
         Ok(w) => w,
         Err(e) => {
             return give_back(
-                snap,
+                frozen,
                 format_args!("cannot write the image to {name}: {e} ({free} swap pages were free, up to {need} needed); the swap header is untouched"),
             );
         }
@@ -697,7 +383,7 @@ fn snapshot_and_write(
             crate::sys::power_off_for_good();
         }
         crate::sys::image_withdrawn();
-        return give_back(snap, format_args!("cannot write the image header to {name}: {}", E(e)));
+        return give_back(frozen, format_args!("cannot write the image header to {name}: {}", E(e)));
     }
     let bytes = w.pages * PAGE as u64;
     let mib100 = (bytes * 100) >> 20;
@@ -720,40 +406,40 @@ fn snapshot_and_write(
         p.write / 1_000_000
     );
     info!("image committed on {name}: {} slots, flags 0x{flags:x}; powering off ({})", w.disk_pages, after.name());
-    power_down(snap, &fd, name, offset, after, header)
+    power_down(frozen, &fd, name, offset, after, header)
 }
 
-/// Frees the slots and thaws after a failure before the commit.
-fn give_back(snap: &SnapshotReader, why: core::fmt::Arguments) -> i32 {
-    let _ = snap.free_swap_pages();
-    let _ = snap.free();
-    let _ = snap.unfreeze();
-    set_echo(Echo::All);
+/// The frozen system, from `SNAPSHOT_FREEZE` on. Dropped, it gives the
+/// kernel back every slot and the snapshot, thaws, and lets messages reach
+/// standard error again: the one way back, whatever path got there.
+struct Frozen<'a>(&'a SnapshotReader);
+
+impl Drop for Frozen<'_> {
+    fn drop(&mut self) {
+        // (Each a no-op where there is nothing to give back.)
+        let _ = self.0.free_swap_pages();
+        let _ = self.0.free();
+        let _ = self.0.unfreeze();
+        set_echo(Echo::All);
+    }
+}
+
+/// Thaws after a failure before the commit, then says why.
+fn give_back(frozen: Frozen, why: core::fmt::Arguments) -> i32 {
+    drop(frozen);
     error!("{why}");
     FAILED
-}
-
-/// Puts the swap signature back if the header page carries an image.
-fn unmark(fd: &OwnedFd, offset: u64, header: &mut Aligned<PAGE>) -> bool {
-    if read_header(fd, offset, header).is_err() {
-        return false;
-    }
-    if swsusp::parse_header(&header.0).is_none() {
-        return true;
-    }
-    swsusp::invalidate(&mut header.0);
-    write_header(fd, offset, header).is_ok()
 }
 
 /// Powers down as asked. If that returns (a refused power-off, a wake-up
 /// from suspend to RAM), the image is older than the running system: its
 /// signature goes first, then the slots, then the thaw.
-fn power_down(snap: &SnapshotReader, fd: &OwnedFd, name: &str, offset: u64, after: After, header: &mut Aligned<PAGE>) -> i32 {
+fn power_down(frozen: Frozen, fd: &OwnedFd, name: &str, offset: u64, after: After, header: &mut Aligned<PAGE>) -> i32 {
     let why: Option<Errno> = match after {
-        After::Platform => Some(snap.power_off().errno),
+        After::Platform => Some(frozen.0.power_off().errno),
         After::Shutdown => rustix::system::reboot(rustix::system::RebootCommand::PowerOff).err(),
         After::Reboot => rustix::system::reboot(rustix::system::RebootCommand::Restart).err(),
-        After::Suspend => match snap.s2ram() {
+        After::Suspend => match frozen.0.s2ram() {
             Ok(()) => None,
             Err(s) => {
                 // No suspend to RAM here: the image is valid, power off.
@@ -770,10 +456,7 @@ fn power_down(snap: &SnapshotReader, fd: &OwnedFd, name: &str, offset: u64, afte
         crate::sys::power_off_for_good();
     }
     crate::sys::image_withdrawn();
-    let _ = snap.free_swap_pages();
-    let _ = snap.free();
-    let _ = snap.unfreeze();
-    set_echo(Echo::All);
+    drop(frozen);
     match why {
         None => {
             info!("woke up from suspend to RAM; the image on {name} was discarded");

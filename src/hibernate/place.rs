@@ -1,0 +1,116 @@
+//! Placing the image's pages: slots the kernel hands out
+//! (`SNAPSHOT_ALLOC_SWAP_PAGE`), written with `O_DIRECT` in runs of
+//! consecutive slots; the stream read from `/dev/snapshot`; and the
+//! header page, read, written and flushed, and unmarked again when the
+//! system goes on.
+
+use resume_init::swsusp::{self, PAGE, Page};
+use resume_init::writer::{SlotSink, StreamSource};
+use rustix::fd::OwnedFd;
+use rustix::io::Errno;
+
+use crate::error::core_errno;
+use crate::fsutil;
+use crate::ioctl::SnapshotReader;
+
+/// Consecutive slots written in one `pwrite` (1 MiB).
+pub const RUN_PAGES: usize = 256;
+
+/// A page buffer aligned for `O_DIRECT`.
+#[repr(C, align(4096))]
+pub struct Aligned<const N: usize>(pub [u8; N]);
+
+/// The swap device, written with `O_DIRECT` in runs of consecutive slots.
+pub struct Device<'a> {
+    pub fd: OwnedFd,
+    pub snap: &'a SnapshotReader,
+    pub run: &'a mut Aligned<{ RUN_PAGES * PAGE }>,
+    pub start: u64,
+    pub n: usize,
+}
+
+impl Device<'_> {
+    fn write_run(&mut self) -> Result<(), Errno> {
+        let bytes = &self.run.0[..self.n * PAGE];
+        let mut done = 0;
+        while done < bytes.len() {
+            let at = (self.start * PAGE as u64).checked_add(done as u64).ok_or(Errno::INVAL)?;
+            match rustix::io::pwrite(&self.fd, &bytes[done..], at) {
+                Ok(0) => return Err(Errno::NOSPC),
+                Ok(k) => done += k,
+                Err(Errno::INTR) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.n = 0;
+        Ok(())
+    }
+}
+
+impl SlotSink for Device<'_> {
+    fn alloc(&mut self) -> Result<u64, resume_init::errno::Errno> {
+        let at = self.snap.alloc_swap_page().map_err(core_errno)?;
+        if at == 0 || at % PAGE as u64 != 0 {
+            return Err(resume_init::errno::Errno::INVAL);
+        }
+        Ok(at / PAGE as u64)
+    }
+
+    fn write(&mut self, slot: u64, page: &Page) -> Result<(), resume_init::errno::Errno> {
+        if self.n > 0 && (self.n == RUN_PAGES || Some(slot) != self.start.checked_add(self.n as u64)) {
+            self.write_run().map_err(core_errno)?;
+        }
+        if self.n == 0 {
+            self.start = slot;
+        }
+        self.run.0[self.n * PAGE..(self.n + 1) * PAGE].copy_from_slice(page);
+        self.n += 1;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), resume_init::errno::Errno> {
+        if self.n > 0 {
+            self.write_run().map_err(core_errno)?;
+        }
+        rustix::fs::fdatasync(&self.fd).map_err(core_errno)
+    }
+}
+
+/// The stream, read from `/dev/snapshot`.
+pub struct Stream<'a>(pub &'a SnapshotReader);
+
+impl StreamSource for Stream<'_> {
+    fn next_pages(&mut self, buf: &mut [u8]) -> Result<usize, resume_init::errno::Errno> {
+        self.0.read_pages(buf).map_err(core_errno)
+    }
+}
+
+/// Reads the swap header page at `offset` (through `O_DIRECT`: the disk, not a stale cache).
+pub fn read_header(fd: &OwnedFd, offset: u64, page: &mut Aligned<PAGE>) -> Result<(), Errno> {
+    match fsutil::pread_full(fd, &mut page.0, offset.checked_mul(PAGE as u64).ok_or(Errno::INVAL)?)? {
+        PAGE => Ok(()),
+        _ => Err(Errno::NXIO),
+    }
+}
+
+/// Writes the header page back and flushes it.
+pub fn write_header(fd: &OwnedFd, offset: u64, page: &Aligned<PAGE>) -> Result<(), Errno> {
+    let n = rustix::io::pwrite(fd, &page.0, offset * PAGE as u64)?;
+    if n != PAGE {
+        return Err(Errno::IO);
+    }
+    rustix::fs::fdatasync(fd)
+}
+
+/// Puts the swap signature back if the header page carries an image.
+pub fn unmark(fd: &OwnedFd, offset: u64, header: &mut Aligned<PAGE>) -> bool {
+    if read_header(fd, offset, header).is_err() {
+        return false;
+    }
+    if swsusp::parse_header(&header.0).is_none() {
+        return true;
+    }
+    swsusp::invalidate(&mut header.0);
+    write_header(fd, offset, header).is_ok()
+}
+
