@@ -78,7 +78,7 @@ pub fn run(args: Args) -> i32 {
 /// `resume-init selftest`: checks this binary's own `memcpy` and
 /// `memmove`, which the host unit tests cannot reach.
 fn selftest() -> i32 {
-    let ok = crate::rt::selftest_mem();
+    let ok = crate::mem::selftest_mem();
     out!("selftest: memcpy/memmove/memset {}", if ok { "ok" } else { "FAILED" });
     let threads = crate::thread::selftest();
     out!("selftest: worker threads {}", if threads { "ok" } else { "FAILED" });
@@ -137,11 +137,11 @@ fn inspect(path: &str, offset: u64) -> i32 {
         return INVALID;
     }
     let mut scratch = Scratch::new();
-    let t0 = crate::fsutil::now_ms();
+    let t0 = crate::clock::now_ms();
     let pages = d.pages;
-    match image::load(&h, pages, &mut d, &mut Discard, &mut scratch, &mut |_, _| {}, &crate::fsutil::Monotonic) {
+    match image::load(&h, pages, &mut d, &mut Discard, &mut scratch, &mut |_, _| {}, &crate::clock::Monotonic) {
         Ok(l) => {
-            let ms = crate::fsutil::now_ms() - t0;
+            let ms = crate::clock::now_ms() - t0;
             let mib_x100 = l.info.pages * PAGE as u64 * 100 / (1 << 20);
             out!(
                 "stream:             {} pages ({}.{:02} MiB): 1 header, {} metadata, {} data",

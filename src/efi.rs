@@ -25,7 +25,6 @@ const NAME: &CStr = c"HibernateLocation-8cf3337e-9cf8-4ef3-9f84-7b2e2dd5b4f0";
 /// Sets `resume=` and `resume_offset=` from the variable, if there is one
 /// for this kernel and the command line names no resume device; removes
 /// it in any case. `buf` holds its text (and the `UUID=` spec made of it).
-#[inline(never)]
 pub fn hibernate_location<'a>(cfg: &mut Config<'a>, buf: &'a mut [u8]) {
     // Not booted by UEFI: no efivars directory, nothing to mount or read.
     // Mounted already: EBUSY.
@@ -70,7 +69,6 @@ pub fn hibernate_location<'a>(cfg: &mut Config<'a>, buf: &'a mut [u8]) {
 /// Writes the variable as systemd does before it hibernates (`uuid`: the
 /// swap area's, `offset`: its header's page); whether it was written. On
 /// a machine not booted by UEFI, or without efivarfs, nothing is done.
-#[inline(never)]
 pub fn set_location(uuid: &[u8; 16], offset: u64) -> bool {
     let Some(dir) = efivars() else { return false };
     let uts = rustix::system::uname();

@@ -77,26 +77,6 @@ pub fn mkdir(path: &str) -> Result<(), Errno> {
     }
 }
 
-/// Sleeps for `ms` milliseconds.
-pub fn sleep_ms(ms: u64) {
-    let t = rustix::time::Timespec { tv_sec: (ms / 1000) as i64, tv_nsec: ((ms % 1000) * 1_000_000) as i64 };
-    let _ = rustix::thread::nanosleep(&t);
-}
-
-/// The monotonic clock, for the loader's phase times.
-pub struct Monotonic;
-
-impl resume_init::image::Clock for Monotonic {
-    fn now_ns(&self) -> u64 {
-        crate::sys::monotonic_ns()
-    }
-}
-
-/// Monotonic time in milliseconds.
-pub fn now_ms() -> u64 {
-    crate::sys::monotonic_ns() / 1_000_000
-}
-
 /// Opens the character device `node`; if devtmpfs has not made it, makes
 /// it from the `MAJ:MIN` in `sysfs_dev` first (`/dev/snapshot`,
 /// `/dev/mapper/control`). `ENOENT` when the kernel has no such device.

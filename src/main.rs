@@ -16,18 +16,16 @@
 //! Run as anything but PID 1 it is a command-line tool (`cli`).
 #![no_std]
 #![no_main]
-// The unsafe boundary is a compiler rule, as in rustix: only the start-up
-// and mem* functions, the kept descriptors, the ioctls and the worker
-// threads may use it.
+// The unsafe boundary is a compiler rule, as in rustix: only the
+// architecture's code (start-up, mem*, raw system calls), the portable
+// mem* functions, the start-up, the kept descriptors and mappings, the
+// ioctls and the worker threads may use it.
 #![deny(unsafe_code)]
 // No heap: an error carries its text or its list of devices by value, on
 // the stack, where boxing is not an option.
 #![allow(clippy::result_large_err, clippy::large_enum_variant)]
 
 mod cli;
-mod crypt;
-mod device;
-mod dm;
 mod efi;
 mod error;
 mod fsutil;
@@ -36,17 +34,17 @@ mod image_reader;
 #[allow(unsafe_code)]
 mod ioctl;
 mod log;
-mod lvm;
 mod modules;
 mod mount;
+mod platform;
 mod resume;
-#[allow(unsafe_code)]
-mod rt;
+mod storage;
 mod switch_root;
-#[allow(unsafe_code)]
-mod sys;
-#[allow(unsafe_code)]
-mod thread;
+
+// Their short paths (`crate::device`, `crate::sys`, …), as before the
+// folders.
+use platform::{arch, clock, mem, rt, sys, thread};
+use storage::{crypt, device, dm, lvm};
 
 use core::ffi::CStr;
 use core::fmt;
@@ -132,7 +130,7 @@ pub fn hold() -> ! {
     } else {
         if timeout > 0 {
             error!("cannot continue; rebooting in {timeout} s (panic={timeout}). Read the reason above");
-            fsutil::sleep_ms(u64::from(timeout.unsigned_abs()) * 1000);
+            crate::clock::sleep_ms(u64::from(timeout.unsigned_abs()) * 1000);
         } else {
             // (The magnitude: no signed formatting in the binary for one message.)
             error!("cannot continue; rebooting now (panic=-{}). Read the reason above", timeout.unsigned_abs());
@@ -143,19 +141,15 @@ pub fn hold() -> ! {
         }
     }
     loop {
-        fsutil::sleep_ms(3_600_000);
+        crate::clock::sleep_ms(3_600_000);
     }
 }
 
 /// The boot, top to bottom. Returns only the reason it cannot go on.
-// The steps below stay out of line (`#[inline(never)]` on them and on
-// the larger steps inside them): inlined into this one function, whose
-// frame holds every step's buffers, they took 6.4 KiB more, every stack
-// access needing a 4-byte displacement.
 fn boot(args: rt::Args, cmdline: &mut [u8; CMDLINE_CAP]) -> Fatal<'_> {
     let mount_errors = mount::early();
     log::init_kmsg();
-    let start = fsutil::now_ms();
+    let start = crate::clock::now_ms();
     info!("resume-init {VERSION} starting");
     for e in mount_errors.iter().flatten() {
         error!("{e}");
@@ -193,7 +187,6 @@ fn boot(args: rt::Args, cmdline: &mut [u8; CMDLINE_CAP]) -> Fatal<'_> {
 
 /// initramfs-tools' stored resume device (mkinitramfs.sh -r), used when
 /// the command line names none.
-#[inline(never)]
 fn resume_conf<'a>(cfg: &mut Config<'a>, buf: &'a mut [u8]) {
     if cfg.resume.is_some() {
         return;
@@ -207,7 +200,6 @@ fn resume_conf<'a>(cfg: &mut Config<'a>, buf: &'a mut [u8]) {
 }
 
 /// The kernel command line, or as much of it as is valid UTF-8.
-#[inline(never)]
 fn read_cmdline(buf: &mut [u8]) -> &str {
     match fsutil::read_file(CMDLINE, buf) {
         Ok(b) => core::str::from_utf8(b).unwrap_or_else(|e| {
@@ -222,13 +214,12 @@ fn read_cmdline(buf: &mut [u8]) -> &str {
 }
 
 /// Finds, waits for and mounts the root device.
-#[inline(never)]
 fn mount_root<'a>(cfg: &Config<'a>) -> Result<(), Fatal<'a>> {
     let root = cfg.root.ok_or(Fatal::NoRoot)?;
     let spec = devspec::parse(root).map_err(|why| Fatal::RootSpec { root, why })?;
     if let Some(s) = cfg.rootdelay {
         info!("rootdelay: waiting {s} s before looking for the root device");
-        fsutil::sleep_ms(u64::from(s) * 1000);
+        crate::clock::sleep_ms(u64::from(s) * 1000);
     }
     let deadline = match cfg.rootwait {
         Wait::Default => Deadline::Ms(DEFAULT_ROOT_WAIT_MS),
@@ -269,7 +260,7 @@ fn exec_init<'a>(cfg: &Config<'a>, args: rt::Args, start: u64) -> Fatal<'a> {
             error!("init={init} contains a NUL byte");
             continue;
         };
-        info!("starting {init} ({} ms after start)", fsutil::now_ms() - start);
+        info!("starting {init} ({} ms after start)", crate::clock::now_ms() - start);
         let e = args.exec(cpath);
         error!("cannot run {init}: {}", E(e));
     }

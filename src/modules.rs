@@ -16,7 +16,6 @@ pub const LIST: &str = "/etc/resume-init/modules";
 const LIST_CAP: usize = 16 * 1024;
 
 /// Loads every module on the list and says how that went.
-#[inline(never)]
 pub fn load_all() {
     let mut buf = [0u8; LIST_CAP];
     let list = match read_file(LIST, &mut buf) {

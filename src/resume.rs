@@ -14,7 +14,8 @@ use rustix::io::Errno;
 
 use crate::device::{self, Deadline, Device, Miss, Nodes};
 use crate::error::{E, core_errno};
-use crate::fsutil::{self, now_ms};
+use crate::clock::now_ms;
+use crate::fsutil;
 use crate::image_reader::ImageDevice;
 use crate::ioctl::Snapshot;
 use crate::log::{debug, error, info, warning};
@@ -27,7 +28,6 @@ const SYS_RESUME_OFFSET: &str = "/sys/power/resume_offset";
 const FACS: &str = "/sys/firmware/acpi/tables/FACS";
 
 /// Runs the resume step. Returns when the boot is to go on fresh.
-#[inline(never)]
 pub fn run(cfg: &Config) {
     let Some(text) = cfg.resume_device() else {
         debug!("no resume= given; not resuming");
@@ -42,7 +42,7 @@ pub fn run(cfg: &Config) {
     };
     if let Some(s) = cfg.resumedelay {
         info!("resumedelay: waiting {s} s before looking for the resume device");
-        fsutil::sleep_ms(u64::from(s) * 1000);
+        crate::clock::sleep_ms(u64::from(s) * 1000);
     }
     let deadline = if cfg.resumewait { Deadline::Forever } else { Deadline::Ms(DEFAULT_RESUME_WAIT_MS) };
     let offset = cfg.resume_offset.unwrap_or(0);
@@ -200,7 +200,6 @@ impl PageSink for SnapshotSink<'_> {
 
 /// Resumes from the image on `dev`, or returns to boot fresh. Returns
 /// whether the header at `offset` is known to carry no image now.
-#[inline(never)]
 fn userspace_resume(cfg: &Config, text: &str, dev: &Device, offset: u64) -> bool {
     let node = dev.node();
     if let Some(v) = dev.open(OFlags::RDONLY).ok().and_then(|fd| device::md_member(&fd)) {
@@ -298,7 +297,6 @@ fn may_restore(cfg: &Config, node: &str, h: &swsusp::Header) -> bool {
 
 /// Streams the image into `/dev/snapshot` with every check; reports the
 /// figures. Returns whether the kernel now holds a complete, verified image.
-#[inline(never)]
 fn load(node: &str, d: &mut ImageDevice, h: &swsusp::Header, snap: &Snapshot) -> bool {
     let mut scratch = Scratch::new();
     let t0 = now_ms();
@@ -319,7 +317,7 @@ fn load(node: &str, d: &mut ImageDevice, h: &swsusp::Header, snap: &Snapshot) ->
     let mut used = 1;
     let result = crate::thread::Pool::with(threads.min(image::MAX_BATCH), |pool| {
         used = pool.threads();
-        image::load_with(h, pages, d, &mut SnapshotSink(snap), &mut scratch, pool, &mut progress, &fsutil::Monotonic)
+        image::load_with(h, pages, d, &mut SnapshotSink(snap), &mut scratch, pool, &mut progress, &crate::clock::Monotonic)
     });
     let loaded = match result {
         Ok(l) => l,
@@ -359,7 +357,6 @@ fn load(node: &str, d: &mut ImageDevice, h: &swsusp::Header, snap: &Snapshot) ->
 }
 
 /// Freezes and jumps into the loaded image. Returns only if that failed.
-#[inline(never)]
 fn restore(node: &str, h: &swsusp::Header, snap: &Snapshot) {
     // Keep our own pages resident while the kernel swaps memory around.
     if let Err(e) = rustix::mm::mlockall(rustix::mm::MlockAllFlags::CURRENT) {
@@ -389,7 +386,6 @@ fn log_peak_memory() {
 }
 
 /// Renders a failed load as one line; every load error boots fresh.
-#[inline(never)]
 fn report_load_error(node: &str, e: image::Error) {
     match e {
         image::Error::Write { index: 1, errno: CoreErrno::PERM } => error!(

@@ -229,7 +229,6 @@ impl Default for Config<'_> {
 
 impl<'a> Config<'a> {
     /// Parses a whole command line (the contents of `/proc/cmdline`).
-    #[inline(never)]
     pub fn parse(line: &'a str) -> Config<'a> {
         let mut c = Config::default();
         for p in params(line) {
@@ -302,7 +301,6 @@ impl<'a> Config<'a> {
         n
     }
 
-    #[inline(never)]
     /// One parameter, by family (the first family that knows it).
     fn apply(&mut self, p: Param<'a>) {
         let _ = self.apply_root(p) || self.apply_resume(p) || self.apply_luks(p) || self.apply_lvm(p) || self.apply_misc(p);

@@ -23,7 +23,6 @@ pub struct Location<'a> {
 /// Turns the variable's content (attributes, UTF-16LE) into its text in
 /// place: ASCII only (JSON of UUIDs, numbers and version strings), up to
 /// the first NUL. `None` for anything else.
-#[inline(never)]
 pub fn text(raw: &mut [u8]) -> Option<&str> {
     raw.get(3)?;
     let mut n = 0;
@@ -41,7 +40,6 @@ pub fn text(raw: &mut [u8]) -> Option<&str> {
 }
 
 /// Reads the JSON text; `uuid` and `offset` are required, as in systemd.
-#[inline(never)]
 pub fn parse<'a>(text: &'a str, toks: &'a mut [Token]) -> Option<Location<'a>> {
     let doc = json::parse(text, toks).ok()?;
     let root = doc.root();

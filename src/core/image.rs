@@ -377,7 +377,6 @@ struct Load<'a, 'w> {
 
 impl Load<'_, '_> {
     /// Adds the time since the last mark to a phase.
-    #[inline(never)]
     fn lap(&mut self, phase: fn(&mut Phases) -> &mut u64) {
         let now = self.clock.now_ns();
         *phase(&mut self.phases) += now.saturating_sub(self.mark);
@@ -481,7 +480,6 @@ impl Load<'_, '_> {
 
     /// Checks decompressed chunks, `queued` pages coming before them:
     /// each decompressed, to whole pages, none past the end. Returns their pages.
-    #[inline(never)]
     fn check_batch(&self, comp: Compression, chunks: &[LoadChunk], queued: u64) -> Result<u64, Error> {
         let mut pages = 0;
         for c in chunks {

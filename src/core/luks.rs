@@ -186,7 +186,6 @@ pub struct Keyslot {
 impl Keyslot {
     /// Bytes of key material to read and decrypt: key × stripes, in
     /// whole 512-byte sectors (`AF_split_sectors`).
-    #[inline(never)]
     pub fn material_len(&self) -> usize {
         (self.key_size * self.stripes).div_ceil(512) * 512
     }
@@ -340,7 +339,6 @@ fn keyslot(id: u8, v: json::Value) -> Result<Keyslot, &'static str> {
 
 /// Reads the metadata of a checked header's JSON; `toks` is the token
 /// space (see [`MAX_TOKENS`]).
-#[inline(never)]
 pub fn parse_meta(text: &str, toks: &mut [Token]) -> Result<Meta, Error> {
     let doc = json::parse(text, toks).map_err(Error::Json)?;
     let root = doc.root();
@@ -446,7 +444,6 @@ fn be32(b: &[u8], at: usize) -> u32 {
 /// eight keyslots of PBKDF2 and 4000 stripes, and a 20-byte PBKDF2
 /// digest of the volume key, all with `hashSpec`; this reader has the
 /// SHA-256 cryptsetup writes since 1.7 (2015), not the older SHA-1.
-#[inline(never)]
 pub fn parse_luks1(b: &[u8]) -> Result<Meta, Error> {
     if version(b) != Some(1) || b.len() < L1_SIZE {
         return Err(Error::NoHeader);

@@ -290,7 +290,6 @@ pub fn dm_uuid(vg: &Vg, lv: &Lv) -> heapless::String<160> {
 
 /// A table line's parameters for one segment, each PV given as its
 /// `MAJ:MIN` by `dev`.
-#[inline(never)]
 pub fn segment_params(s: &Segment, dev: &dyn Fn(&Id) -> Option<(u32, u32)>) -> Option<(&'static str, heapless::String<512>)> {
     let mut p = heapless::String::new();
     if s.stripes.len() == 1 {

@@ -41,7 +41,6 @@ pub enum Compression {
 }
 
 impl Compression {
-    #[inline(never)]
     pub fn name(self) -> &'static str {
         match self {
             Compression::None => "none",

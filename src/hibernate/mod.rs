@@ -37,7 +37,8 @@ use place::{Aligned, Device, RUN_PAGES, Stream, read_header, unmark, write_heade
 use target::{Area, choose, secrets_stay_secret};
 
 use crate::error::E;
-use crate::fsutil::{self, now_ms, read_str, whole_lines};
+use crate::clock::now_ms;
+use crate::fsutil::{self, read_str, whole_lines};
 use crate::ioctl::{SnapshotReader, Snapshotted};
 use crate::log::{Echo, error, info, out, set_echo, warning};
 use crate::rt::Args;
@@ -294,7 +295,6 @@ fn hibernate(
 /// Freezes, snapshots, writes, commits and powers off; returns only when
 /// the system goes on (resumed, woken, or after a failure).
 #[allow(clippy::too_many_arguments)]
-#[inline(never)]
 fn snapshot_and_write(
     opts: &Options,
     snap: &SnapshotReader,
@@ -356,7 +356,7 @@ fn snapshot_and_write(
     let threads = if comp == Compression::None { 1 } else { opts.threads.map_or_else(thread::online_cpus, |n| n as usize) };
     let written = Pool::with(threads.min(writer::MAX_BATCH), |pool| {
         threads_used = pool.threads();
-        writer::write_image(&mut Stream(snap), &mut dev, comp, scratch, pool, &mut progress, &fsutil::Monotonic)
+        writer::write_image(&mut Stream(snap), &mut dev, comp, scratch, pool, &mut progress, &crate::clock::Monotonic)
     });
     let w = match written {
         Ok(w) => w,

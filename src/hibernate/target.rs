@@ -55,7 +55,6 @@ fn locate(name: &str) -> Result<(u32, u32, u64), Errno> {
 }
 
 /// `/proc/swaps` names with `\040` and friends unescaped.
-#[inline(never)]
 fn unescape(raw: &str) -> PathBuf {
     let mut p = PathBuf::new();
     let b = raw.as_bytes();

@@ -71,7 +71,6 @@ impl Key {
 
 /// Unlocks every configured device; failures are reported and skipped
 /// (whatever needed the device then says it is missing).
-#[inline(never)]
 pub fn unlock_all(cfg: &Config) {
     if cfg.luks.is_empty() {
         return;
@@ -87,7 +86,6 @@ pub fn unlock_all(cfg: &Config) {
     }
 }
 
-#[inline(never)]
 fn unlock(cfg: &Config, ctl: &Control, d: &LuksDevice, cached: &mut Option<Key>) {
     // rd.luks.* name a UUID; cryptdevice= any device (UUID=, /dev/…).
     let (spec, shown) = match resume_init::text::parse_uuid(d.uuid) {
@@ -253,7 +251,6 @@ impl core::fmt::Display for MetaError {
 
 /// Reads and checks both header copies (the valid one with the higher
 /// sequence number wins, as in cryptsetup) and parses the metadata.
-#[inline(never)]
 fn read_meta(dev: &Device) -> Result<Meta, MetaError> {
     let fd = dev.open(OFlags::RDONLY).map_err(|_| MetaError::Text("cannot open it"))?;
     let mut buf = Anon::new(MAX_HDR).map_err(|_| MetaError::Text("no memory for its header"))?;
@@ -339,7 +336,6 @@ fn try_key(ctl: &Control, dev: &Device, meta: &Meta, pass: &[u8], vk: &mut [u8; 
 }
 
 /// Whether `pass` opens `slot`; `None` (and why, said) if it cannot be tried.
-#[inline(never)]
 fn open_slot(ctl: &Control, dev: &Device, meta: &Meta, slot: &Keyslot, pass: &[u8], vk: &mut [u8; MAX_KEY]) -> Option<bool> {
     let node = dev.node();
     let kib = slot.kdf_memory_kib();
@@ -349,7 +345,7 @@ fn open_slot(ctl: &Control, dev: &Device, meta: &Meta, slot: &Keyslot, pass: &[u
         return None;
     }
     let mut dk = Zeroizing::new([0u8; MAX_KEY]);
-    let t0 = crate::fsutil::now_ms();
+    let t0 = crate::clock::now_ms();
     // In a child process: if the KDF's memory runs out, the OOM killer
     // takes the child, not PID 1.
     let derived = crate::sys::in_child(&mut dk[..], KDF_TIME_LIMIT_MS, |out| {
@@ -366,7 +362,7 @@ fn open_slot(ctl: &Control, dev: &Device, meta: &Meta, slot: &Keyslot, pass: &[u
         warning!("keyslot {} of {node}: its KDF failed ({why})", slot.id);
         return None;
     }
-    crate::log::debug!("keyslot {}: KDF took {} ms", slot.id, crate::fsutil::now_ms() - t0);
+    crate::log::debug!("keyslot {}: KDF took {} ms", slot.id, crate::clock::now_ms() - t0);
     let material = read_material(ctl, dev, slot, &dk[..slot.area_key_size]);
     drop(dk);
     let mut material = material?;
@@ -407,7 +403,6 @@ fn read_material(ctl: &Control, dev: &Device, slot: &Keyslot, key: &[u8]) -> Opt
     out.filter(|_| read)
 }
 
-#[inline(never)]
 fn mem_available_kib() -> u64 {
     let mut buf = [0u8; 2048];
     let Ok(text) = crate::fsutil::read_str("/proc/meminfo", &mut buf) else { return 0 };

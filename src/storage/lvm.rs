@@ -25,7 +25,6 @@ struct Pv {
     label: Label,
 }
 
-#[inline(never)]
 pub fn activate_all(cfg: &Config) {
     if cfg.lvm_off {
         debug!("rd.lvm=0: no LVM activation");

@@ -316,7 +316,7 @@ pub enum Deadline {
 /// deadline passes; `Err(Miss::Several)` at once when more than one device
 /// carries the identity (waiting would not make it one).
 pub fn wait_for(what: &str, text: &str, spec: &DevSpec, deadline: Deadline) -> Result<Device, Miss> {
-    let start = fsutil::now_ms();
+    let start = crate::clock::now_ms();
     let mut announced = false;
     loop {
         match find(spec) {
@@ -327,7 +327,7 @@ pub fn wait_for(what: &str, text: &str, spec: &DevSpec, deadline: Deadline) -> R
             Err(Miss::Several(all)) => return Err(Miss::Several(all)),
             Err(Miss::None) => {}
         }
-        let waited = fsutil::now_ms() - start;
+        let waited = crate::clock::now_ms() - start;
         if let Deadline::Ms(limit) = deadline
             && waited >= limit {
                 return Err(Miss::None);
@@ -339,6 +339,6 @@ pub fn wait_for(what: &str, text: &str, spec: &DevSpec, deadline: Deadline) -> R
             }
             announced = true;
         }
-        fsutil::sleep_ms(POLL_MS);
+        crate::clock::sleep_ms(POLL_MS);
     }
 }

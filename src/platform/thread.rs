@@ -1,9 +1,9 @@
-//! Worker threads without libc: raw `clone(2)` on
-//! an `mmap`ed stack with a guard page, a futex-based fork-join [`Pool`],
-//! and a join through `CLONE_CHILD_CLEARTID`. With `rt.rs`, `sys.rs` and
-//! `ioctl.rs`, one of the modules allowed `unsafe`; everything it offers
-//! is safe: [`Pool::with`] joins every worker before it returns, so jobs
-//! may borrow the caller's stack.
+//! Worker threads without libc: `clone(2)` (the architecture's
+//! `arch::clone_thread`) on an `mmap`ed stack with a guard page, a
+//! futex-based fork-join [`Pool`], and a join through
+//! `CLONE_CHILD_CLEARTID`. Everything it offers is safe: [`Pool::with`]
+//! joins every worker before it returns, so jobs may borrow the caller's
+//! stack.
 //!
 //! No TLS (`CLONE_SETTLS` is left out: the workers share the main
 //! thread's FS base, harmless while nothing uses thread-locals) and no
@@ -12,7 +12,6 @@
 //! (`docs/writer.md` §2): a thread alive at the thaw trips a kernel
 //! warning.
 
-use core::arch::asm;
 use core::cell::UnsafeCell;
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering::*};
@@ -213,14 +212,10 @@ fn work(w: &Worker) {
 }
 
 /// The first Rust code a worker runs, on its own stack.
-extern "C" fn entry(w: *const Worker) -> ! {
-    // SAFETY: `start` passes a `Worker` that outlives the thread.
-    work(unsafe { &*w });
-    // SAFETY: exit(2) ends this thread only; the kernel then clears `tid`
-    // and wakes the joiner. Nothing after it runs.
-    unsafe {
-        asm!("syscall", in("rax") linux_raw_sys::general::__NR_exit, in("rdi") 0, options(noreturn, nostack));
-    }
+extern "C" fn entry(w: usize) -> ! {
+    // SAFETY: `start` passes the address of a `Worker` that outlives the thread.
+    work(unsafe { &*(w as *const Worker) });
+    crate::arch::exit_thread()
 }
 
 /// Maps a stack with a guard page and clones a thread onto it.
@@ -234,34 +229,10 @@ fn start(w: &mut Worker) -> bool {
     w.stack = base;
     let top = (base as usize + STACK + GUARD) & !15;
     let flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM | CLONE_CHILD_CLEARTID;
-    let ret: isize;
-    // SAFETY: clone(2) with a fresh 16-byte-aligned stack. The child starts
-    // there with rax = 0 and never returns into this frame: it pushes a
-    // zero return address (the ABI's alignment at a call) and jumps to
-    // `entry` with the `Worker` in rdi. r9 and r12 survive the syscall.
-    unsafe {
-        asm!(
-            "syscall",
-            "test rax, rax",
-            "jnz 2f",
-            "xor ebp, ebp",
-            "mov rdi, r12",
-            "push 0",
-            "jmp r9",
-            "2:",
-            inlateout("rax") linux_raw_sys::general::__NR_clone as isize => ret,
-            in("rdi") flags,
-            in("rsi") top,
-            in("rdx") 0usize,
-            in("r10") w.tid.as_ptr(),
-            in("r8") 0usize,
-            in("r9") entry as *const () as usize,
-            in("r12") w as *const Worker,
-            lateout("rcx") _,
-            lateout("r11") _,
-            options(nostack),
-        );
-    }
+    // SAFETY: a fresh 16-byte-aligned stack nothing else uses; `tid` lives
+    // in the `Worker`, which outlives the thread (joined before it goes);
+    // `entry` never returns.
+    let ret = unsafe { crate::arch::clone_thread(flags as usize, top, w.tid.as_ptr(), entry, w as *const Worker as usize) };
     if ret < 0 {
         // SAFETY: no thread uses the stack: the clone failed.
         let _ = unsafe { rustix::mm::munmap(base, STACK + GUARD) };

@@ -1,6 +1,8 @@
-//! Borrowing the process-wide file descriptors that live for the whole run:
-//! the console on 0–2 and a [`KeptFd`] (`/dev/kmsg`). With `rt.rs` and
-//! `ioctl.rs`, one of the only modules allowed `unsafe`.
+//! What lives for the whole run or outside the heap: the console on 0–2
+//! and a [`KeptFd`] (`/dev/kmsg`), anonymous mappings ([`Anon`]), the
+//! KDF's child process ([`in_child`]), `logon` keys in the kernel keyring
+//! ([`LogonKey`]), and the writer's power-off on a fatal signal once an
+//! image is committed.
 
 use core::sync::atomic::{AtomicI32, Ordering::Relaxed};
 
@@ -50,27 +52,6 @@ impl KeptFd {
         // `OwnedFd` whose ownership it took over; nothing closes it.
         (raw >= 0).then(|| unsafe { BorrowedFd::borrow_raw(raw) })
     }
-}
-
-/// `CLOCK_MONOTONIC` in nanoseconds, by the plain system call: rustix's
-/// `clock_gettime` first looks the vDSO up (1.7 KiB of ELF parsing), which
-/// the few thousand readings of a load do not need.
-pub fn monotonic_ns() -> u64 {
-    let mut ts = linux_raw_sys::general::__kernel_timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime(2) writes one `__kernel_timespec` to the
-    // pointer it is given and touches nothing else; the clock id is valid.
-    unsafe {
-        core::arch::asm!(
-            "syscall",
-            inlateout("rax") linux_raw_sys::general::__NR_clock_gettime as usize => _,
-            in("rdi") linux_raw_sys::general::CLOCK_MONOTONIC as usize,
-            in("rsi") &mut ts as *mut linux_raw_sys::general::__kernel_timespec,
-            lateout("rcx") _,
-            lateout("r11") _,
-            options(nostack),
-        );
-    }
-    (ts.tv_sec as u64).wrapping_mul(1_000_000_000).wrapping_add(ts.tv_nsec as u64)
 }
 
 /// An anonymous private mapping, unmapped when dropped: the one-off large
@@ -147,33 +128,32 @@ pub fn in_child(out: &mut [u8], limit_ms: u64, f: impl FnOnce(&mut [u8]) -> bool
     // SAFETY: the page is 4096 bytes, readable and writable, unmapped only
     // below, after the last use of this slice.
     let shared = unsafe { core::slice::from_raw_parts_mut(page.cast::<u8>(), 4096) };
-    let pid: isize;
-    // SAFETY: fork(2) takes no argument; both processes continue here with
-    // their own copy of this stack (the process has one thread now).
-    unsafe {
-        core::arch::asm!("syscall", inlateout("rax") linux_raw_sys::general::__NR_fork as isize => pid, lateout("rcx") _, lateout("r11") _, options(nostack));
-    }
-    if pid == 0 {
+    // fork(2) as every architecture has it: clone(SIGCHLD) with no new
+    // stack or thread-id pointers.
+    // SAFETY: both processes continue here with their own copy of this
+    // stack (the process has one thread now).
+    let pid = unsafe { crate::arch::syscall5(linux_raw_sys::general::__NR_clone, linux_raw_sys::general::SIGCHLD as usize, 0, 0, 0, 0) };
+    if pid == Ok(0) {
         let ok = f(&mut shared[..len]);
-        crate::rt::exit(if ok { 0 } else { 1 });
+        crate::arch::exit_group(if ok { 0 } else { 1 });
     }
-    let result = if pid < 0 {
-        Err(ChildEnd::NotStarted(rustix::io::Errno::from_raw_os_error(-pid as i32)))
+    let result = if let Err(e) = pid {
+        Err(ChildEnd::NotStarted(e))
     } else {
-        let child = rustix::process::Pid::from_raw(pid as i32);
-        let deadline = crate::fsutil::now_ms() + limit_ms;
+        let child = rustix::process::Pid::from_raw(pid.unwrap_or(0) as i32);
+        let deadline = crate::clock::now_ms() + limit_ms;
         let mut timed_out = false;
         let status = loop {
             match rustix::process::waitpid(child, rustix::process::WaitOptions::NOHANG) {
                 Err(rustix::io::Errno::INTR) => {}
                 Ok(Some((_, s))) => break Some(s),
-                Ok(None) if crate::fsutil::now_ms() >= deadline && !timed_out => {
+                Ok(None) if crate::clock::now_ms() >= deadline && !timed_out => {
                     if let Some(c) = child {
                         let _ = rustix::process::kill_process(c, rustix::process::Signal::KILL);
                     }
                     timed_out = true;
                 }
-                Ok(None) => crate::fsutil::sleep_ms(10),
+                Ok(None) => crate::clock::sleep_ms(10),
                 _ => break None,
             }
         };
@@ -196,33 +176,6 @@ pub fn in_child(out: &mut [u8], limit_ms: u64, f: impl FnOnce(&mut [u8]) -> bool
     result
 }
 
-/// A raw system call of up to five arguments, for the few calls rustix
-/// does not wrap (the kernel keyring's `add_key` and `keyctl`). Returns
-/// the result or the error.
-///
-/// # Safety
-/// The arguments must be what call `nr` expects: pointers valid for what
-/// it reads and writes.
-unsafe fn syscall5(nr: u32, a: usize, b: usize, c: usize, d: usize, e: usize) -> Result<usize, rustix::io::Errno> {
-    let ret: isize;
-    // SAFETY: per this function's contract.
-    unsafe {
-        core::arch::asm!(
-            "syscall",
-            inlateout("rax") nr as isize => ret,
-            in("rdi") a,
-            in("rsi") b,
-            in("rdx") c,
-            in("r10") d,
-            in("r8") e,
-            lateout("rcx") _,
-            lateout("r11") _,
-            options(nostack),
-        );
-    }
-    if (-4095..0).contains(&ret) { Err(rustix::io::Errno::from_raw_os_error(-ret as i32)) } else { Ok(ret as usize) }
-}
-
 /// `KEY_SPEC_THREAD_KEYRING`: the calling thread's own keyring.
 const KEY_SPEC_THREAD_KEYRING: i32 = -1;
 /// `KEYCTL_INVALIDATE`: the key is gone at once, for every keyring.
@@ -243,7 +196,7 @@ impl LogonKey {
         // SAFETY: add_key(type, description, payload, plen, keyring): two
         // NUL-terminated strings and `payload.len()` readable bytes.
         let id = unsafe {
-            syscall5(
+            crate::arch::syscall5(
                 linux_raw_sys::general::__NR_add_key,
                 c"logon".as_ptr() as usize,
                 d.as_ptr() as usize,
@@ -259,7 +212,7 @@ impl LogonKey {
 impl Drop for LogonKey {
     fn drop(&mut self) {
         // SAFETY: keyctl(KEYCTL_INVALIDATE, id) takes two integers.
-        let _ = unsafe { syscall5(linux_raw_sys::general::__NR_keyctl, KEYCTL_INVALIDATE, self.0 as u32 as usize, 0, 0, 0) };
+        let _ = unsafe { crate::arch::syscall5(linux_raw_sys::general::__NR_keyctl, KEYCTL_INVALIDATE, self.0 as u32 as usize, 0, 0, 0) };
     }
 }
 
@@ -274,7 +227,7 @@ static COMMITTED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBoo
 pub fn power_off_for_good() -> ! {
     loop {
         let _ = rustix::system::reboot(rustix::system::RebootCommand::PowerOff);
-        crate::fsutil::sleep_ms(10_000);
+        crate::clock::sleep_ms(10_000);
     }
 }
 
@@ -305,7 +258,7 @@ pub fn image_committed() {
         // SAFETY: rt_sigaction(sig, act, NULL, sizeof(sigset_t)) reads one
         // `KernelSigaction`; the handler is a valid function for the
         // whole process lifetime.
-        let _ = unsafe { syscall5(__NR_rt_sigaction, sig as usize, &act as *const KernelSigaction as usize, 0, 8, 0) };
+        let _ = unsafe { crate::arch::syscall5(__NR_rt_sigaction, sig as usize, &act as *const KernelSigaction as usize, 0, 8, 0) };
     }
 }
 
