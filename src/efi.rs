@@ -7,7 +7,6 @@
 use core::ffi::CStr;
 use core::fmt::Write;
 
-use resume_init::cmdline::Config;
 use resume_init::efi;
 use resume_init::json::Token;
 use rustix::fd::OwnedFd;
@@ -16,54 +15,33 @@ use rustix::io::Errno;
 use rustix::mount::MountFlags;
 
 use crate::error::E;
-use crate::log::{info, warning};
+use crate::log::warning;
 
 const EFIVARS: &CStr = c"/sys/firmware/efi/efivars";
 /// `efi::HIBERNATE_LOCATION`, for the system calls.
 const NAME: &CStr = c"HibernateLocation-8cf3337e-9cf8-4ef3-9f84-7b2e2dd5b4f0";
 
-/// Sets `resume=` and `resume_offset=` from the variable, if there is one
-/// for this kernel and the command line names no resume device; removes
-/// it in any case. `buf` holds its text (and the `UUID=` spec made of it).
-pub fn hibernate_location<'a>(cfg: &mut Config<'a>, buf: &'a mut [u8]) {
+/// Reads and removes the variable: `None` if there is none (or no
+/// UEFI), `Some(None)` if it is not the JSON systemd writes. Removed
+/// whatever it says or whether it is used, as systemd's initrd does.
+pub fn take_location<'a>(buf: &'a mut [u8], toks: &'a mut [Token]) -> Option<Option<efi::Location<'a>>> {
     // Not booted by UEFI: no efivars directory, nothing to mount or read.
     // Mounted already: EBUSY.
     let _ = rustix::mount::mount(c"efivarfs", EFIVARS, c"efivarfs", MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC, None);
-    let Some(dir) = efivars() else { return };
+    let dir = efivars()?;
     let fd = match rustix::fs::openat(&dir, NAME, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) {
         Ok(fd) => fd,
-        Err(Errno::NOENT) => return,
-        Err(e) => return warning!("cannot read the EFI variable HibernateLocation: {}", E(e)),
+        Err(Errno::NOENT) => return None,
+        Err(e) => {
+            warning!("cannot read the EFI variable HibernateLocation: {}", E(e));
+            return None;
+        }
     };
     let n = crate::fsutil::pread_full(&fd, &mut *buf, 0).unwrap_or(0);
-    let base = buf.as_ptr() as usize;
-    let mut toks = [Token::EMPTY; 24];
-    let loc = efi::text(&mut buf[..n]).and_then(|t| efi::parse(t, &mut toks));
-    let uts = rustix::system::uname();
-    let mut place = None;
-    let why = match loc {
-        None => "not the JSON systemd writes",
-        Some(l) if l.kernel.is_some_and(|k| k.as_bytes() != uts.release().to_bytes()) => "from another kernel, not used",
-        Some(_) if cfg.resume.is_some() => "resume device given, not used",
-        Some(l) => {
-            place = Some((l.uuid.as_ptr() as usize - base, l.uuid.len(), l.offset));
-            "used"
-        }
-    };
-    let l = loc.unwrap_or(efi::Location { uuid: "?", offset: 0, kernel: None });
-    info!("EFI variable HibernateLocation (UUID={} at page {}, kernel {}): {why}; removed", l.uuid, l.offset, l.kernel.unwrap_or("?"));
-    // `resume=UUID=…` made in place of the five bytes before the UUID in
-    // the text (`id":"`).
-    if let Some((at, len, offset)) = place
-        && let Some(spec) = at.checked_sub(5).and_then(|s| buf.get_mut(s..at + len)) {
-            spec[..5].copy_from_slice(b"UUID=");
-            let spec: &'a [u8] = spec;
-            cfg.resume = core::str::from_utf8(spec).ok();
-            cfg.resume_offset = Some(offset);
-        }
     if let Err(e) = remove(&dir, fd) {
         warning!("cannot remove the EFI variable HibernateLocation: {}", E(e));
     }
+    Some(efi::text(&mut buf[..n]).and_then(|t| efi::parse(t, toks)))
 }
 
 /// Writes the variable as systemd does before it hibernates (`uuid`: the

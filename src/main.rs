@@ -52,6 +52,7 @@ use core::sync::atomic::{AtomicI32, Ordering::Relaxed};
 
 use resume_init::cmdline::{Config, Wait};
 use resume_init::devspec::{self, SpecError};
+use resume_init::resume_source::{self, Origin, Source};
 
 use crate::device::Deadline;
 use crate::error::E;
@@ -156,9 +157,7 @@ fn boot(args: rt::Args, cmdline: &mut [u8; CMDLINE_CAP]) -> Fatal<'_> {
     }
     let (line_buf, conf_buf) = cmdline.split_at_mut(CMDLINE_CAP - CONF_CAP);
     let line = read_cmdline(line_buf);
-    let mut cfg = Config::parse(line);
-    let (conf_buf, efi_buf) = conf_buf.split_at_mut(CONF_CAP / 3);
-    resume_conf(&mut cfg, conf_buf);
+    let cfg = Config::parse(line);
     PANIC_TIMEOUT.store(cfg.panic, Relaxed);
     log::init_levels(cfg.debug);
     debug!("command line: {}", line.trim_ascii_end());
@@ -171,10 +170,11 @@ fn boot(args: rt::Args, cmdline: &mut [u8; CMDLINE_CAP]) -> Fatal<'_> {
 
     modules::load_all();
     // After the modules: efivarfs may be one.
-    efi::hibernate_location(&mut cfg, efi_buf);
+    let mut toks = [resume_init::json::Token::EMPTY; 24];
+    let source = resume_source(&cfg, conf_buf, &mut toks);
     crypt::unlock_all(&cfg);
     lvm::activate_all(&cfg);
-    resume::run(&cfg);
+    resume::run(&cfg, source);
 
     if let Err(f) = mount_root(&cfg) {
         return f;
@@ -185,18 +185,24 @@ fn boot(args: rt::Args, cmdline: &mut [u8; CMDLINE_CAP]) -> Fatal<'_> {
     exec_init(&cfg, args, start)
 }
 
-/// initramfs-tools' stored resume device (mkinitramfs.sh -r), used when
-/// the command line names none.
-fn resume_conf<'a>(cfg: &mut Config<'a>, buf: &'a mut [u8]) {
-    if cfg.resume.is_some() {
-        return;
+/// Where the image is to be looked for (`resume_source::choose`): the
+/// command line, else the device `mkinitramfs.sh -r` stored (as
+/// initramfs-tools keeps it), else systemd's `HibernateLocation` EFI
+/// variable, which is removed in any case. Says which.
+fn resume_source<'a>(cfg: &Config<'a>, buf: &'a mut [u8], toks: &'a mut [resume_init::json::Token]) -> Option<Source<'a>> {
+    let (conf_buf, efi_buf) = buf.split_at_mut(CONF_CAP / 3);
+    let stored = fsutil::read_file(RESUME_CONF, conf_buf).ok().and_then(|b| core::str::from_utf8(b).ok());
+    let efi = efi::take_location(efi_buf, toks);
+    let uts = rustix::system::uname();
+    let (source, efi_use) = resume_source::choose(cfg, stored, efi, uts.release().to_bytes());
+    if let (Some(u), Some(loc)) = (efi_use, efi) {
+        let l = loc.unwrap_or(resume_init::efi::Location { uuid: "?", offset: 0, kernel: None });
+        info!("EFI variable HibernateLocation (UUID={} at page {}, kernel {}): {}; removed", l.uuid, l.offset, l.kernel.unwrap_or("?"), u.words());
     }
-    if let Some(conf) = fsutil::read_file(RESUME_CONF, buf).ok().and_then(|b| core::str::from_utf8(b).ok()) {
-        cfg.resume_defaults(conf);
-        if let Some(r) = cfg.resume {
-            info!("resume={r} from {RESUME_CONF} (the command line names no resume device)");
-        }
+    if let Some(s) = source.filter(|s| s.origin == Origin::Stored) {
+        info!("resume={} from {RESUME_CONF} (the command line names no resume device)", s.text);
     }
+    source
 }
 
 /// The kernel command line, or as much of it as is valid UTF-8.

@@ -5,7 +5,7 @@
 //! returns to a fresh boot with the signature already cleared.
 
 use resume_init::cmdline::{Config, ResumeMode};
-use resume_init::devspec;
+use resume_init::resume_source::{Source, Text};
 use resume_init::errno::Errno as CoreErrno;
 use resume_init::image::{self, PageSink, Scratch};
 use resume_init::swsusp::{self, PAGE, Page, SF_HW_SIG};
@@ -28,12 +28,13 @@ const SYS_RESUME_OFFSET: &str = "/sys/power/resume_offset";
 const FACS: &str = "/sys/firmware/acpi/tables/FACS";
 
 /// Runs the resume step. Returns when the boot is to go on fresh.
-pub fn run(cfg: &Config) {
-    let Some(text) = cfg.resume_device() else {
+pub fn run(cfg: &Config, source: Option<Source>) {
+    let Some(source) = source else {
         debug!("no resume= given; not resuming");
         return;
     };
-    let spec = match devspec::parse(text) {
+    let Source { text, offset, .. } = source;
+    let spec = match source.spec() {
         Ok(s) => s,
         Err(why) => {
             error!("cannot understand resume={text}: {why}; booting fresh without resume");
@@ -45,7 +46,6 @@ pub fn run(cfg: &Config) {
         crate::clock::sleep_ms(u64::from(s) * 1000);
     }
     let deadline = if cfg.resumewait { Deadline::Forever } else { Deadline::Ms(DEFAULT_RESUME_WAIT_MS) };
-    let offset = cfg.resume_offset.unwrap_or(0);
     let dev = match device::wait_for("resume", text, &spec, deadline) {
         Ok(dev) => dev,
         Err(Miss::None) => {
@@ -97,7 +97,7 @@ fn kernel_resume(dev: &Device, offset: u64) {
 /// an image the boot goes on; if one does, booting fresh would mount
 /// filesystems under an image that a later boot could still restore, so
 /// the boot holds until the command line names the device.
-fn several(text: &str, all: &device::Found, offset: u64) {
+fn several(text: Text, all: &device::Found, offset: u64) {
     let holder = all.iter().find(|d| {
         let mut page = [0u8; PAGE];
         let Ok(fd) = d.open(OFlags::RDONLY) else { return false };
@@ -200,7 +200,7 @@ impl PageSink for SnapshotSink<'_> {
 
 /// Resumes from the image on `dev`, or returns to boot fresh. Returns
 /// whether the header at `offset` is known to carry no image now.
-fn userspace_resume(cfg: &Config, text: &str, dev: &Device, offset: u64) -> bool {
+fn userspace_resume(cfg: &Config, text: Text, dev: &Device, offset: u64) -> bool {
     let node = dev.node();
     if let Some(v) = dev.open(OFlags::RDONLY).ok().and_then(|fd| device::md_member(&fd)) {
         // One leg of a RAID1 array starts with the array's own swap page:

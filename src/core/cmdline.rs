@@ -257,24 +257,6 @@ impl<'a> Config<'a> {
         }
     }
 
-    /// Takes `RESUME=SPEC` and `RESUME_OFFSET=PAGES` from initramfs-tools'
-    /// `conf.d/resume` text, for a command line without `resume=`
-    /// (`resume=none` there still means none).
-    pub fn resume_defaults(&mut self, text: &'a str) {
-        if self.resume.is_some() {
-            return;
-        }
-        for (k, v) in text.lines().filter_map(|l| l.split_once('=')) {
-            let v = v.trim_ascii();
-            let v = v.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(v);
-            match k.trim_ascii() {
-                "RESUME" if !v.is_empty() => self.resume = Some(v),
-                "RESUME_OFFSET" if self.resume_offset.is_none() => self.resume_offset = parse_u64(v),
-                _ => {}
-            }
-        }
-    }
-
     fn add_key(&mut self, p: Param<'a>, uuid: Option<&'a str>, path: &'a str) {
         if self.luks_keys.push(LuksKey { uuid, path }).is_err() {
             self.problem(p.name, path, "one keyfile too many");
@@ -679,20 +661,4 @@ mod luks_tests {
         assert!(bad.luks.is_empty());
     }
 
-    #[test]
-    fn initramfs_tools_resume_conf() {
-        let conf = "# comment\nRESUME=UUID=0a1b2c3d-4e5f-6789-abcd-ef0123456789\nRESUME_OFFSET=\"34816\"\n";
-        let mut c = Config::parse("root=/dev/vda");
-        c.resume_defaults(conf);
-        assert_eq!((c.resume, c.resume_offset), (Some("UUID=0a1b2c3d-4e5f-6789-abcd-ef0123456789"), Some(34816)));
-        let mut c = Config::parse("resume=none");
-        c.resume_defaults(conf);
-        assert_eq!((c.resume_device(), c.resume_offset), (None, None));
-        let mut c = Config::parse("resume=/dev/sda2");
-        c.resume_defaults(conf);
-        assert_eq!(c.resume, Some("/dev/sda2"));
-        let mut c = Config::parse("");
-        c.resume_defaults("RESUME=\nOTHER=x\n");
-        assert_eq!(c.resume, None);
-    }
 }

@@ -43,6 +43,11 @@ fn unquote(s: &str) -> &str {
     s.strip_prefix('"').and_then(|s| s.strip_suffix('"')).unwrap_or(s)
 }
 
+/// A bare UUID (`0a1b2c3d-…`, quotes allowed), as `UUID=` takes it.
+pub fn parse_uuid_value(v: &str) -> Result<[u8; 16], SpecError> {
+    uuid(v)
+}
+
 fn uuid(v: &str) -> Result<[u8; 16], SpecError> {
     parse_uuid(unquote(v)).ok_or("UUID needs 32 hex digits, e.g. 0a1b2c3d-4e5f-6789-abcd-ef0123456789")
 }

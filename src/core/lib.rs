@@ -21,6 +21,7 @@ pub mod lvm;
 pub mod par;
 pub mod parttable;
 pub mod probe;
+pub mod resume_source;
 pub mod swsusp;
 pub mod text;
 pub mod writer;

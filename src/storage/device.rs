@@ -315,7 +315,7 @@ pub enum Deadline {
 /// Waits until the device appears, polling. `Err(Miss::None)` when the
 /// deadline passes; `Err(Miss::Several)` at once when more than one device
 /// carries the identity (waiting would not make it one).
-pub fn wait_for(what: &str, text: &str, spec: &DevSpec, deadline: Deadline) -> Result<Device, Miss> {
+pub fn wait_for(what: &str, text: impl core::fmt::Display, spec: &DevSpec, deadline: Deadline) -> Result<Device, Miss> {
     let start = crate::clock::now_ms();
     let mut announced = false;
     loop {
