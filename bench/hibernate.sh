@@ -1,23 +1,30 @@
 #!/bin/bash
-# Benchmark: resume-init hibernate's writer against the kernel's own
-# (echo disk > /sys/power/state), same VM, same data, alternating, in one run.
-#
-#   bench/hibernate.sh [-k KERNEL_VERSION] [-s "SIZES_MiB"] [-c "COMPRESSIONS"] [-r RUNS] [-m MiB] [-p CPUS] [-t THREADS]
-#
-#   -s  MiB of random data put in a ramfs before hibernating (default "0 400")
-#   -c  any of lzo nocomp lz4 (default "lzo nocomp")
-#   -r  writes per writer (default 3)     -m  guest memory (default 2048)
-#   -p  guest CPUs (default 1)     -t  resume-init hibernate --threads (default: its own choice)
-#
-# Write time: the kernel's "PM: hibernation: Wrote N kbytes in S seconds"
-# (its write loop) against resume-init's "wrote N pages … in S s" (reading
-# the stream from /dev/snapshot, compressing, CRC, writing, flushing). The
-# last image of each row is restored by resume-init and its data checked.
-# Not part of the test suite: it prints figures, it passes or fails nothing.
+# Benchmark: resume-init hibernate against the kernel's own writer.
+# (usage() below has the whole text; -h prints it.)
 set -euo pipefail
+usage() {
+    cat <<'EOF'
+Benchmark: resume-init hibernate's writer against the kernel's own
+(echo disk > /sys/power/state), same VM, same data, alternating, in one run.
+
+  bench/hibernate.sh [-k KERNEL_VERSION] [-s "SIZES_MiB"] [-c "COMPRESSIONS"] [-r RUNS] [-m MiB] [-p CPUS] [-t THREADS]
+
+  -s  MiB of random data put in a ramfs before hibernating (default "0 400")
+  -c  any of lzo nocomp lz4 (default "lzo nocomp")
+  -r  writes per writer (default 3)     -m  guest memory (default 2048)
+  -p  guest CPUs (default 1)     -t  resume-init hibernate --threads (default: its own choice)
+
+Write time: the kernel's "PM: hibernation: Wrote N kbytes in S seconds"
+(its write loop) against resume-init's "wrote N pages … in S s" (reading
+the stream from /dev/snapshot, compressing, CRC, writing, flushing). The
+last image of each row is restored by resume-init and its data checked.
+Not part of the test suite: it prints figures, it passes or fails nothing.
+EOF
+    exit 2
+}
 top=$(cd "$(dirname "$0")/.." && pwd)
-# shellcheck source=scripts/paths.sh
-. "$top/scripts/paths.sh"
+# shellcheck source=scripts/common.sh
+. "$top/scripts/common.sh"
 sizes="0 400"
 comps="lzo nocomp"
 runs=3
@@ -34,12 +41,10 @@ while getopts "k:s:c:r:m:p:t:h" opt; do
         m) mem=$OPTARG ;;
         p) cpus=$OPTARG ;;
         t) threads=$OPTARG ;;
-        *) sed -n '2,16s/^# \{0,1\}//p' "$0"; exit 2 ;;
+        *) usage ;;
     esac
 done
-"$top/scripts/setup.sh"
-[ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
-(cd "$top" && cargo build --release --quiet)
+prepare --build
 
 if [ -n "$kver_arg" ]; then KVER=$kver_arg; KERNEL=/boot/vmlinuz-$kver_arg; fi
 T=$top/build/bench-hibernate

@@ -1,24 +1,32 @@
 #!/bin/bash
-# The LUKS2 KDF as the init runs it (RustCrypto's argon2 and pbkdf2, built
-# as the release profile builds them) against cryptsetup's own on the same
-# machine, same header, same parameters: `cryptsetup open --test-passphrase`
-# runs the keyslot's KDF (plus its area decryption, AF merge and digest
-# check, a few ms) and nothing else.
-#
-#   bench/kdf.sh [-r REPS] [-m MEMORY_KIB] [-t PASSES] [-p THREADS] [-i PBKDF2_ITERATIONS]
-#
-# Defaults: Argon2id with 256 MiB, 4 passes, 1 thread (the init runs the
-# lanes one after another, as the argon2 crate does without std); PBKDF2
-# with 1 000 000 iterations. Prints the minimum and median of each, and
-# the ratio ours/cryptsetup.
+# Benchmark: the LUKS2 KDF as the init runs it against cryptsetup's.
+# (usage() below has the whole text; -h prints it.)
 set -euo pipefail
+usage() {
+    cat <<'EOF'
+The LUKS2 KDF as the init runs it (RustCrypto's argon2 and pbkdf2, built
+as the release profile builds them) against cryptsetup's own on the same
+machine, same header, same parameters: `cryptsetup open --test-passphrase`
+runs the keyslot's KDF (plus its area decryption, AF merge and digest
+check, a few ms) and nothing else.
+
+  bench/kdf.sh [-r REPS] [-m MEMORY_KIB] [-t PASSES] [-p THREADS] [-i PBKDF2_ITERATIONS]
+
+Defaults: Argon2id with 256 MiB, 4 passes, 1 thread (the init runs the
+lanes one after another, as the argon2 crate does without std); PBKDF2
+with 1 000 000 iterations. Prints the minimum and median of each, and
+the ratio ours/cryptsetup.
+EOF
+    exit 2
+}
 top=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/common.sh
+. "$top/scripts/common.sh"
 reps=3 mem=262144 passes=4 threads=1 iters=1000000
 while getopts "r:m:t:p:i:h" o; do
-    case $o in r) reps=$OPTARG ;; m) mem=$OPTARG ;; t) passes=$OPTARG ;; p) threads=$OPTARG ;; i) iters=$OPTARG ;; *) sed -n '2,13s/^# \{0,1\}//p' "$0"; exit 2 ;; esac
+    case $o in r) reps=$OPTARG ;; m) mem=$OPTARG ;; t) passes=$OPTARG ;; p) threads=$OPTARG ;; i) iters=$OPTARG ;; *) usage ;; esac
 done
-"$top/scripts/setup.sh" >/dev/null
-[ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
+prepare >/dev/null
 w=$(mktemp -d)
 trap 'rm -rf "$w"' EXIT
 printf 'bench passphrase' > "$w/key"

@@ -1,25 +1,34 @@
 #!/bin/bash
-# Benchmark on the host's real CPU: our codecs (LZO1X encoder and decoder,
-# lz4_flex, CRC-32) against the kernel's own C code for the same work
-# (lib/lzo, lib/lz4, lib/crc32.c from Debian's linux-source-6.1 package,
-# built in user space with the shims in bench/kernel-codecs/, general
-# registers only as in the kernel), over the same data cut into 128 KiB
-# chunks, on 1 and more threads. This is the figure that stands for real
-# hardware, where KVM is not available here.
-#
-#   bench/pipeline.sh [-f SAMPLE] [-t MAX_THREADS] [-r REPS] [-g KERNEL_VERSION [-s MiB]]
-#
-#   -f  the data (default: the pages of an uncompressed image the kernel
-#       writes in a QEMU guest, captured once into build/pipeline/sample.bin)
-#   -t  thread counts 1, 2, 4 … up to this (default: the host's CPUs)
-#   -r  passes over the data (default 3)
-#   -g  run both sides (built static) inside a QEMU guest under TCG, as the
-#       loader and the writer run in the other benchmarks, with this kernel,
-#       on the first -s MiB of the sample (default 16), one thread
-# Both decoders read the same bytes: the kernel code's compressed chunks.
-# Not part of the test suite: it prints figures, it passes or fails nothing.
+# Benchmark: our codecs against the kernel's own C, on the host's CPU.
+# (usage() below has the whole text; -h prints it.)
 set -euo pipefail
+usage() {
+    cat <<'EOF'
+Benchmark on the host's real CPU: our codecs (LZO1X encoder and decoder,
+lz4_flex, CRC-32) against the kernel's own C code for the same work
+(lib/lzo, lib/lz4, lib/crc32.c from Debian's linux-source-6.1 package,
+built in user space with the shims in bench/kernel-codecs/, general
+registers only as in the kernel), over the same data cut into 128 KiB
+chunks, on 1 and more threads. This is the figure that stands for real
+hardware, where KVM is not available here.
+
+  bench/pipeline.sh [-f SAMPLE] [-t MAX_THREADS] [-r REPS] [-g KERNEL_VERSION [-s MiB]]
+
+  -f  the data (default: the pages of an uncompressed image the kernel
+      writes in a QEMU guest, captured once into build/pipeline/sample.bin)
+  -t  thread counts 1, 2, 4 … up to this (default: the host's CPUs)
+  -r  passes over the data (default 3)
+  -g  run both sides (built static) inside a QEMU guest under TCG, as the
+      loader and the writer run in the other benchmarks, with this kernel,
+      on the first -s MiB of the sample (default 16), one thread
+Both decoders read the same bytes: the kernel code's compressed chunks.
+Not part of the test suite: it prints figures, it passes or fails nothing.
+EOF
+    exit 2
+}
 top=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/common.sh
+. "$top/scripts/common.sh"
 W=$top/build/pipeline
 mkdir -p "$W"
 sample=""
@@ -34,11 +43,10 @@ while getopts "f:t:r:g:s:h" opt; do
         r) reps=$OPTARG ;;
         g) guest=$OPTARG ;;
         s) guest_mib=$OPTARG ;;
-        *) sed -n '2,21s/^# \{0,1\}//p' "$0"; exit 2 ;;
+        *) usage ;;
     esac
 done
-"$top/scripts/setup.sh"
-[ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
+prepare
 dpkg-query -W -f='${Status}' linux-source-6.1 2>/dev/null | grep -q "install ok installed" || {
     echo "pipeline: installing linux-source-6.1 (the kernel's C code to compare with)"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq linux-source-6.1 >/dev/null

@@ -1,28 +1,35 @@
 #!/bin/bash
-# Benchmark: resume-init's loader against the kernel's own, on the same
-# images, in the same VM configuration, measured in one run.
-#
-#   bench/resume.sh [-k KERNEL_VERSION] [-s "SIZES_MiB"] [-c "COMPRESSIONS"] [-r RUNS] [-m MiB] [-p CPUS]
-#
-#   -s  MiB of random data boot 1 puts in a ramfs before hibernating, so
-#       the image has a chosen size (default "0 400"; 0 = an idle system)
-#   -c  any of nocomp lzo lz4 (default "nocomp lzo", plus lz4 on 6.9+ kernels)
-#   -r  restores per loader (default 3), alternating userspace/kernel
-#   -m  guest memory (default 2048; the kernel needs room for its copy)
-#
-# For each image: boot 1 writes it once; every restore then starts from a
-# copy of that same disk, with resume_init=userspace or resume_init=kernel.
-# Load time comes from the kernel log timestamps: for resume-init, from
-# "hibernation image found" to "loaded …"; for the kernel, from "PM:
-# hibernation: resume from hibernation" to "PM: Image loading done". The
-# resumed system checks its data against the digest taken before
-# hibernating. A last boot reads the same number of bytes from the swap
-# disk with dd and discards them: the limit for this VM.
-# Not part of the test suite: it prints figures, it passes or fails nothing.
+# Benchmark: resume-init's loader against the kernel's own.
+# (usage() below has the whole text; -h prints it.)
 set -euo pipefail
+usage() {
+    cat <<'EOF'
+Benchmark: resume-init's loader against the kernel's own, on the same
+images, in the same VM configuration, measured in one run.
+
+  bench/resume.sh [-k KERNEL_VERSION] [-s "SIZES_MiB"] [-c "COMPRESSIONS"] [-r RUNS] [-m MiB] [-p CPUS]
+
+  -s  MiB of random data boot 1 puts in a ramfs before hibernating, so
+      the image has a chosen size (default "0 400"; 0 = an idle system)
+  -c  any of nocomp lzo lz4 (default "nocomp lzo", plus lz4 on 6.9+ kernels)
+  -r  restores per loader (default 3), alternating userspace/kernel
+  -m  guest memory (default 2048; the kernel needs room for its copy)
+
+For each image: boot 1 writes it once; every restore then starts from a
+copy of that same disk, with resume_init=userspace or resume_init=kernel.
+Load time comes from the kernel log timestamps: for resume-init, from
+"hibernation image found" to "loaded …"; for the kernel, from "PM:
+hibernation: resume from hibernation" to "PM: Image loading done". The
+resumed system checks its data against the digest taken before
+hibernating. A last boot reads the same number of bytes from the swap
+disk with dd and discards them: the limit for this VM.
+Not part of the test suite: it prints figures, it passes or fails nothing.
+EOF
+    exit 2
+}
 top=$(cd "$(dirname "$0")/.." && pwd)
-# shellcheck source=scripts/paths.sh
-. "$top/scripts/paths.sh"
+# shellcheck source=scripts/common.sh
+. "$top/scripts/common.sh"
 sizes="0 400"
 comps=""
 runs=3
@@ -37,12 +44,10 @@ while getopts "k:s:c:r:m:p:h" opt; do
         r) runs=$OPTARG ;;
         m) mem=$OPTARG ;;
         p) cpus=$OPTARG ;;
-        *) sed -n '2,22s/^# \{0,1\}//p' "$0"; exit 2 ;;
+        *) usage ;;
     esac
 done
-"$top/scripts/setup.sh"
-[ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
-(cd "$top" && cargo build --release --quiet)
+prepare --build
 
 if [ -n "$kver_arg" ]; then KVER=$kver_arg; KERNEL=/boot/vmlinuz-$kver_arg; fi
 T=$top/build/bench

@@ -1,30 +1,37 @@
 #!/bin/bash
-# Boots a kernel with an initramfs and disk images under QEMU, serial
-# console only, and returns when the guest powers off, when the console
-# shows a given pattern, or at a timeout.
-#
-#   qemu/run.sh [-k KERNEL] [-i INITRD] [-d DISK]... [-m MiB] [-c CPUS]
-#               [-a "KERNEL PARAMS"] [-t SECONDS] [-l LOG] [-u REGEX]
-#               [-p "REGEX::TEXT"]... [-e VARS] [-q]
-#
-#   -k  kernel image (default: newest /boot/vmlinuz-*)
-#   -i  initramfs (default: build/initramfs.cpio.gz)
-#   -d  raw disk image, attached as virtio-blk in order (vda, vdb, …);
-#       FILE@4096 gives that disk 4096-byte logical and physical sectors
-#   -m  guest memory in MiB (default 512)      -c  CPUs (default 1)
-#   -a  kernel parameters added after "console=ttyS0 panic=-1"
-#   -t  timeout in seconds (default 180)       -l  serial log file
-#   -u  stop as soon as a console line matches this extended regex
-#   -p  type TEXT and Enter on the console once REGEX has appeared (as
-#       often as earlier -p of the same REGEX, plus one): a passphrase
-#   -e  boot through UEFI firmware (Debian's ovmf: OVMF_CODE_4M.fd) with
-#       VARS as its writable variable store (a copy of OVMF_VARS_4M.fd)
-#   -q  do not copy the console to standard output
-#
-# QEMU runs under TCG (software emulation) by default; RESUME_INIT_KVM=1
-# uses KVM instead. Exit status: 0 when the guest powered off or the -u
-# pattern appeared, 124 on timeout, otherwise QEMU's own status.
+# Boots a kernel with an initramfs and disks under QEMU, on the serial console.
+# (usage() below has the whole text; -h prints it.)
 set -euo pipefail
+usage() {
+    cat <<'EOF'
+Boots a kernel with an initramfs and disk images under QEMU, serial
+console only, and returns when the guest powers off, when the console
+shows a given pattern, or at a timeout.
+
+  qemu/run.sh [-k KERNEL] [-i INITRD] [-d DISK]... [-m MiB] [-c CPUS]
+              [-a "KERNEL PARAMS"] [-t SECONDS] [-l LOG] [-u REGEX]
+              [-p "REGEX::TEXT"]... [-e VARS] [-q]
+
+  -k  kernel image (default: newest /boot/vmlinuz-*)
+  -i  initramfs (default: build/initramfs.cpio.gz)
+  -d  raw disk image, attached as virtio-blk in order (vda, vdb, …);
+      FILE@4096 gives that disk 4096-byte logical and physical sectors
+  -m  guest memory in MiB (default 512)      -c  CPUs (default 1)
+  -a  kernel parameters added after "console=ttyS0 panic=-1"
+  -t  timeout in seconds (default 180)       -l  serial log file
+  -u  stop as soon as a console line matches this extended regex
+  -p  type TEXT and Enter on the console once REGEX has appeared (as
+      often as earlier -p of the same REGEX, plus one): a passphrase
+  -e  boot through UEFI firmware (Debian's ovmf: OVMF_CODE_4M.fd) with
+      VARS as its writable variable store (a copy of OVMF_VARS_4M.fd)
+  -q  do not copy the console to standard output
+
+QEMU runs under TCG (software emulation) by default; RESUME_INIT_KVM=1
+uses KVM instead. Exit status: 0 when the guest powered off or the -u
+pattern appeared, 124 on timeout, otherwise QEMU's own status.
+EOF
+    exit 2
+}
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 kernel=$(ls -1 /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1 || true)
@@ -55,7 +62,7 @@ while getopts "k:i:d:m:c:a:t:l:u:p:e:qh" opt; do
         e) firmware=(-drive "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd"
                      -drive "if=pflash,format=raw,file=$OPTARG") ;;
         q) quiet=1 ;;
-        *) sed -n '2,26s/^# \{0,1\}//p' "$0"; exit 2 ;;
+        *) usage ;;
     esac
 done
 [ -n "$kernel" ] && [ -f "$kernel" ] || { echo "run.sh: no kernel (give -k)" >&2; exit 2; }

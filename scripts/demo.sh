@@ -8,9 +8,9 @@
 #   scripts/demo.sh          (RESUME_INIT_KVM=1 for KVM instead of TCG)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-"$top/scripts/setup.sh"
-[ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
-(cd "$top" && cargo build --release --quiet)
+# shellcheck source=scripts/common.sh
+. "$top/scripts/common.sh"
+prepare --build
 
 T=$top/build/demo
 # shellcheck source=tests/lib.sh

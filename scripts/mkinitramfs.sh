@@ -1,24 +1,31 @@
 #!/bin/bash
 # Builds an initramfs with resume-init as /init.
-#
-#   scripts/mkinitramfs.sh [--host] [-k KERNEL_VERSION] [-m MODULE]... [-f SRC:DEST]... [-r SPEC [-O PAGES]] [-o OUTPUT] [-b BINARY]
-#
-# --host: for the machine it runs on (scripts/host.sh): its running
-# kernel, its root's filesystem and its disks' drivers, and its resume
-# device stored as with -r; prints the kernel command line to use.
-# The image is a gzip'd newc cpio holding /init, /dev/console, the
-# directories the init mounts on, the files under initramfs/, every
-# -f file (a LUKS keyfile, say, at DEST), with -r the resume device for
-# a command line without resume= (initramfs-tools' conf/conf.d/resume:
-# RESUME=SPEC, RESUME_OFFSET=PAGES), and the kernel modules for
-# disks, ext4 and dm-crypt (plus every -m MODULE) with their
-# dependencies from modules.dep and pre-softdeps from modules.softdep,
-# listed in load order in /etc/resume-init/modules. Compressed modules
-# (.ko.xz, .ko.zst, .ko.gz) are decompressed here, so the init needs no
-# decompressor. Run as root (mknod of /dev/console). The image is written
-# mode 0600, whatever the umask: it may hold a keyfile (-f), and with it
-# the key to the swap, whose image holds every other secret.
+# (usage() below has the whole text; -h prints it.)
 set -euo pipefail
+usage() {
+    cat <<'EOF'
+Builds an initramfs with resume-init as /init.
+
+  scripts/mkinitramfs.sh [--host] [-k KERNEL_VERSION] [-m MODULE]... [-f SRC:DEST]... [-r SPEC [-O PAGES]] [-o OUTPUT] [-b BINARY]
+
+--host: for the machine it runs on (scripts/host.sh): its running
+kernel, its root's filesystem and its disks' drivers, and its resume
+device stored as with -r; prints the kernel command line to use.
+The image is a gzip'd newc cpio holding /init, /dev/console, the
+directories the init mounts on, the files under initramfs/, every
+-f file (a LUKS keyfile, say, at DEST), with -r the resume device for
+a command line without resume= (initramfs-tools' conf/conf.d/resume:
+RESUME=SPEC, RESUME_OFFSET=PAGES), and the kernel modules for
+disks, ext4 and dm-crypt (plus every -m MODULE) with their
+dependencies from modules.dep and pre-softdeps from modules.softdep,
+listed in load order in /etc/resume-init/modules. Compressed modules
+(.ko.xz, .ko.zst, .ko.gz) are decompressed here, so the init needs no
+decompressor. Run as root (mknod of /dev/console). The image is written
+mode 0600, whatever the umask: it may hold a keyfile (-f), and with it
+the key to the swap, whose image holds every other secret.
+EOF
+    exit 2
+}
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 kver=""
@@ -33,7 +40,6 @@ default_modules=(virtio_pci virtio_blk virtio_scsi sd_mod ahci nvme ext4 dm_mod 
 files=()
 
 resume="" resume_offset=""
-usage() { sed -n '2,19s/^# \{0,1\}//p' "$0"; exit 2; }
 host=0
 if [ "${1:-}" = --host ]; then host=1; shift; fi
 while getopts "k:m:f:r:O:o:b:h" opt; do

@@ -9,8 +9,9 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 t_start=$SECONDS
 
-"$top/scripts/setup.sh" || { echo "test: setup failed"; exit 1; }
-[ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
+# shellcheck source=scripts/common.sh
+. "$top/scripts/common.sh"
+prepare || { echo "test: setup failed"; exit 1; }
 
 echo "== host unit tests"
 mkdir -p "$top/build"

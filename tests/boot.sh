@@ -67,35 +67,24 @@ expect "$D/uuid.log" "mode=rw" "a read-write root"
 expect "$D/uuid.log" "EXT4-fs \(vda\): mounted filesystem with journalled data mode" "rootflags= reaching the filesystem"
 case_end
 
-case_begin "root=PARTUUID= of partition 2 on a GPT disk, behind a plain disk"
-boot "$D/partuuid.log" -d "$D/zero.img" -d "$D/gpt.img" -a "root=PARTUUID=${GPT_PART_UUID^^}"
-ok_boot "$D/partuuid.log"
-expect "$D/partuuid.log" "mounted /dev/vdb2 " "partition 2 of the second disk"
-case_end
-
-case_begin "root=PARTLABEL= with a space, quoted"
-boot "$D/partlabel.log" -d "$D/gpt.img" -a 'root=PARTLABEL="root part"'
-ok_boot "$D/partlabel.log"
-expect "$D/partlabel.log" "mounted /dev/vda2 " "the labelled partition"
-case_end
-
-case_begin "root=PARTUUID= on a 4 KiB-sector GPT disk, behind a 512-byte-sector GPT disk"
-boot "$D/4k-partuuid.log" -d "$D/gpt.img" -d "$D/gpt4k.img@4096" -a "root=PARTUUID=$GPT4K_PART_UUID"
-ok_boot "$D/4k-partuuid.log"
-expect "$D/4k-partuuid.log" "mounted /dev/vdb2 " "partition 2 of the 4Kn disk"
-case_end
-
-case_begin "root=PARTLABEL= on a 4 KiB-sector GPT disk"
-boot "$D/4k-partlabel.log" -d "$D/gpt4k.img@4096" -a "root=PARTLABEL=root4k"
-ok_boot "$D/4k-partlabel.log"
-expect "$D/4k-partlabel.log" "mounted /dev/vda2 " "the labelled partition"
-case_end
-
-case_begin "root=PARTLABEL= of a 512-byte-sector disk while a 4 KiB-sector GPT disk is present"
-boot "$D/4k-other.log" -d "$D/gpt4k.img@4096" -d "$D/gpt.img" -a 'root=PARTLABEL="root part"'
-ok_boot "$D/4k-other.log"
-expect "$D/4k-other.log" "mounted /dev/vdb2 " "the labelled partition of the other disk"
-case_end
+# Partitions by PARTUUID= and PARTLABEL=, on 512-byte and 4 KiB-sector
+# GPT disks: what case, its log, the disks in order, root=, and the
+# partition that must be mounted.
+while IFS='|' read -r name log disks root part; do
+    case_begin "$name"
+    disk_args=()
+    for d in $disks; do disk_args+=(-d "$D/$d"); done
+    boot "$D/$log.log" "${disk_args[@]}" -a "$root" < /dev/null
+    ok_boot "$D/$log.log"
+    expect "$D/$log.log" "mounted $part " "$part mounted"
+    case_end
+done <<EOF
+root=PARTUUID= of partition 2 on a GPT disk, behind a plain disk|partuuid|zero.img gpt.img|root=PARTUUID=${GPT_PART_UUID^^}|/dev/vdb2
+root=PARTLABEL= with a space, quoted|partlabel|gpt.img|root=PARTLABEL="root part"|/dev/vda2
+root=PARTUUID= on a 4 KiB-sector GPT disk, behind a 512-byte-sector GPT disk|4k-partuuid|gpt.img gpt4k.img@4096|root=PARTUUID=$GPT4K_PART_UUID|/dev/vdb2
+root=PARTLABEL= on a 4 KiB-sector GPT disk|4k-partlabel|gpt4k.img@4096|root=PARTLABEL=root4k|/dev/vda2
+root=PARTLABEL= of a 512-byte-sector disk while a 4 KiB-sector GPT disk is present|4k-other|gpt4k.img@4096 gpt.img|root=PARTLABEL="root part"|/dev/vdb2
+EOF
 
 case_begin "root=MAJ:MIN ($majmin) and init= with kernel arguments and environment"
 boot "$D/majmin.log" -d "$D/plain.img" -a "root=$majmin init=/sbin/other-init -- single extra"

@@ -46,12 +46,7 @@ FS_INITRD=$T/initramfs-fs-$KVER.cpio.gz
 "$top/scripts/mkinitramfs.sh" -k "$KVER" -m btrfs -m xfs -o "$FS_INITRD" >/dev/null
 
 # fs_boot LOG IMAGE ARGS: a boot of the -m btrfs -m xfs initramfs.
-fs_boot() {
-    local save=$INITRD
-    INITRD=$FS_INITRD
-    boot "$1" -d "$2" -a "$3"
-    INITRD=$save
-}
+fs_boot() { with_initrd "$FS_INITRD" boot "$1" -d "$2" -a "$3"; }
 
 for c in "btrfs root=UUID=$BTRFS_UUID" "btrfs root=LABEL=fedora" "xfs root=UUID=$XFS_UUID" "xfs root=LABEL=rhel-root"; do
     fs=${c%% *}; arg=${c#* }
@@ -77,10 +72,8 @@ else
     check_fail "cannot loop-mount the two-device btrfs"
 fi
 losetup -d "$l1" "$l2"
-save=$INITRD; INITRD=$FS_INITRD
-boot "$S/multi1.log" -d "$S/m1.img" -d "$S/m2.img" -a "root=UUID=$MULTI_UUID panic=0" -u "cannot continue|FS-INIT-OK"
-boot "$S/multi2.log" -d "$S/m1.img" -d "$S/m2.img" -a "root=UUID=$MULTI_UUID rootflags=device=/dev/vda,device=/dev/vdb"
-INITRD=$save
+with_initrd "$FS_INITRD" boot "$S/multi1.log" -d "$S/m1.img" -d "$S/m2.img" -a "root=UUID=$MULTI_UUID panic=0" -u "cannot continue|FS-INIT-OK"
+with_initrd "$FS_INITRD" boot "$S/multi2.log" -d "$S/m1.img" -d "$S/m2.img" -a "root=UUID=$MULTI_UUID rootflags=device=/dev/vda,device=/dev/vdb"
 expect_no_panic "$S/multi1.log"
 expect "$S/multi1.log" "resume-init: cannot mount root=UUID=$MULTI_UUID \(/dev/vd[ab]\): the kernel refused its btrfs \(EINVAL \(invalid argument\)\): see dmesg \(multi-device btrfs: rootflags=device=DEV,…\)" "the refusal with the hint"
 expect_no_panic "$S/multi2.log"
@@ -111,15 +104,13 @@ fi
 [ -n "$off" ] || check_fail "no resume offset from btrfs inspect-internal map-swapfile"
 BSWAP_INITRD=$T/initramfs-bswap-$KVER.cpio.gz
 "$top/scripts/mkinitramfs.sh" -k "$KVER" -m btrfs -r "UUID=$BSWAP_UUID" -O "${off:-0}" -o "$BSWAP_INITRD" >/dev/null
-save=$INITRD; INITRD=$BSWAP_INITRD
-boot_disks "$S/b1.log" "$S/bswap.img" -- root=LABEL=bswap rw noresume hib=tokB swap=/swapfile
-boot_disks "$S/b2.log" "$S/bswap.img" -- root=LABEL=bswap rw noresume
+with_initrd "$BSWAP_INITRD" boot_disks "$S/b1.log" "$S/bswap.img" -- root=LABEL=bswap rw noresume hib=tokB swap=/swapfile
+with_initrd "$BSWAP_INITRD" boot_disks "$S/b2.log" "$S/bswap.img" -- root=LABEL=bswap rw noresume
 # And resume-init hibernate into the same file, told nothing (resume=none:
 # no /sys/power/resume): it maps the file's btrfs address to the disk
 # through the chunk tree itself, to the page map-swapfile -r printed.
-write_image "$S/b3.log" tokC "$S/bswap.img" -- root=LABEL=bswap rw noresume resume=none swap=/swapfile writer=lzo
-resume "$S/b4.log" tokC "$S/bswap.img" -- root=LABEL=bswap rw noresume
-INITRD=$save
+with_initrd "$BSWAP_INITRD" write_image "$S/b3.log" tokC "$S/bswap.img" -- root=LABEL=bswap rw noresume resume=none swap=/swapfile writer=lzo
+with_initrd "$BSWAP_INITRD" resume "$S/b4.log" tokC "$S/bswap.img" -- root=LABEL=bswap rw noresume
 expect "$S/b3.log" "hibernating to /swapfile \(/dev/vda, [0-9]+:[0-9]+, header at page $off\)" "the writer finding the swap file's disk page by itself"
 expect_no_panic "$S/b1.log"
 expect "$S/b1.log" "resume=UUID=$BSWAP_UUID from /conf/conf.d/resume" "the stored resume device"

@@ -152,6 +152,14 @@ build_initramfs() {
     fi
 }
 
+# with_initrd FILE COMMAND [ARGS…]: COMMAND (a boot, or a helper that
+# boots) with that initramfs instead of $INITRD.
+with_initrd() {
+    local INITRD=$1
+    shift
+    "$@"
+}
+
 # use_kernel VERSION: the following tests boot that kernel.
 use_kernel() {
     KVER=$1

@@ -30,12 +30,7 @@ new_luks() {
 }
 
 # luks_boot LOG DISK… -- PARAMS: a boot with the keyfile initramfs.
-luks_boot() {
-    local save=$INITRD
-    INITRD=$LUKS_INITRD
-    boot_disks "$@"
-    INITRD=$save
-}
+luks_boot() { with_initrd "$LUKS_INITRD" boot_disks "$@"; }
 
 LUKS_ARGS="root=/dev/vda rd.luks.name=$LUKS_UUID=cswap rd.luks.key=/etc/keys/swap.key resume=/dev/mapper/cswap noresume"
 
@@ -64,10 +59,8 @@ cryptsetup luksFormat -q --type luks1 --hash sha256 --uuid "$LUKS_UUID" --pbkdf-
 cryptsetup luksAddKey -q --key-file "$L/swap.key" --pbkdf-force-iterations 1000 "$L/luks1.img" "$L/pass"
 WRONG_INITRD=$T/initramfs-luks-wrong-$KVER.cpio.gz
 "$top/scripts/mkinitramfs.sh" -k "$KVER" -f "$L/wrong.key:/etc/keys/swap.key" -o "$WRONG_INITRD" >/dev/null
-save=$INITRD; INITRD=$WRONG_INITRD
-boot "$L/p1.log" -m "$MEM" -d "$R/root.img" -d "$L/luks1.img" -a "$LUKS_ARGS" \
+with_initrd "$WRONG_INITRD" boot "$L/p1.log" -m "$MEM" -d "$R/root.img" -d "$L/luks1.img" -a "$LUKS_ARGS" \
     -p "Passphrase for /dev/vdb \(cswap\)::wrong guess" -p "Passphrase for /dev/vdb \(cswap\)::hunter2 horse"
-INITRD=$save
 expect_no_panic "$L/p1.log"
 expect "$L/p1.log" "resume-init: keyfile /etc/keys/swap.key does not open /dev/vdb \(UUID=$LUKS_UUID\)" "the wrong keyfile named"
 expect "$L/p1.log" "resume-init: wrong passphrase for /dev/vdb; try again" "the wrong passphrase refused"

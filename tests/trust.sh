@@ -47,13 +47,7 @@ KEY_UUID=4c554b53-7472-7573-742d-6b6579303031
 KEY_INITRD=$T/initramfs-trust-$KVER.cpio.gz
 rm -f "$KEY_INITRD"
 (umask 022; "$top/scripts/mkinitramfs.sh" -k "$KVER" -m raid1 -f "$X/big.key:/etc/keys/big.key" -o "$KEY_INITRD" >/dev/null)
-trust_boot() {
-    local log=$1; shift
-    local save=$INITRD
-    INITRD=$KEY_INITRD
-    boot_disks "$log" "$@"
-    INITRD=$save
-}
+trust_boot() { with_initrd "$KEY_INITRD" boot_disks "$@"; }
 
 case_begin "the initramfs holding a keyfile is mode 0600 whatever the umask"
 expect_eq "$(stat -c %a "$KEY_INITRD")" 600 "mode of an initramfs built with -f under umask 022"
