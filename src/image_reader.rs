@@ -101,19 +101,12 @@ impl PageSource for ImageDevice {
         if self.direct.is_some() {
             return; // read directly, never through the cache
         }
-        let mut i = 0;
-        while i < entries.len() {
-            let start = entries[i];
-            let mut len = 1;
-            while i + len < entries.len() && Some(entries[i + len]) == start.checked_add(len as u64) {
-                len += 1;
-            }
+        for run in resume_init::image::runs(entries) {
             // The walker passes only entries inside the device; checked
             // all the same, so a hint can never wrap.
-            if let (Some(off), Some(bytes)) = (start.checked_mul(PAGE as u64), (len as u64).checked_mul(PAGE as u64)) {
+            if let (Some(off), Some(bytes)) = (run.first.checked_mul(PAGE as u64), (run.len as u64).checked_mul(PAGE as u64)) {
                 let _ = rustix::fs::fadvise(self.fd.as_fd(), off, core::num::NonZeroU64::new(bytes), Advice::WillNeed);
             }
-            i += len;
         }
     }
 }

@@ -342,7 +342,7 @@ struct Btrfs4k([u8; 4096]);
 
 impl Btrfs4k {
     fn u64(&self, at: usize) -> u64 {
-        self.0.get(at..at + 8).map_or(0, |b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
+        resume_init::bytes::le64(&self.0, at).unwrap_or(0)
     }
     fn set(&mut self, at: usize, v: u64) {
         if let Some(b) = self.0.get_mut(at..at + 8) {

@@ -171,10 +171,7 @@ fn discard(d: &mut ImageDevice, page: &mut Page, dev: &Device, why: &str) -> boo
 /// The FACS hardware signature the kernel compares `hw_sig` with.
 pub fn facs_signature() -> u32 {
     let mut b = [0u8; 12];
-    match fsutil::read_file(FACS, &mut b) {
-        Ok(s) if s.len() >= 12 => u32::from_le_bytes([s[8], s[9], s[10], s[11]]),
-        _ => 0,
-    }
+    fsutil::read_file(FACS, &mut b).ok().and_then(|s| resume_init::bytes::le32(s, 8)).unwrap_or(0)
 }
 
 /// Feeds pages to `/dev/snapshot`.

@@ -12,6 +12,7 @@
 //! [`UNC_SIZE`], decompressed and checksummed at once by the caller's
 //! threads.
 
+use crate::bytes::le64;
 use crate::crc32;
 use crate::par::{ForEach, Serial};
 use crate::errno::Errno;
@@ -166,7 +167,7 @@ impl<'b> MapWalker<'b> {
         loop {
             if self.idx < MAP_ENTRIES {
                 let at = self.idx * 8;
-                let e = u64::from_le_bytes(self.map[at..at + 8].try_into().unwrap_or([0; 8]));
+                let e = le64(&self.map[..], at).unwrap_or(0);
                 if e == 0 {
                     return Ok(None);
                 }
@@ -189,10 +190,10 @@ impl<'b> MapWalker<'b> {
             src.read_page(page, self.map).map_err(|errno| Error::Read { page, errno })?;
             self.map_pages += 1;
             self.idx = 0;
-            self.next_map = u64::from_le_bytes(self.map[NEXT_SWAP..].try_into().unwrap_or([0; 8]));
+            self.next_map = le64(&self.map[..], NEXT_SWAP).unwrap_or(0);
             let mut entries = [0u64; MAP_ENTRIES];
             for (i, e) in entries.iter_mut().enumerate() {
-                *e = u64::from_le_bytes(self.map[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
+                *e = le64(&self.map[..], i * 8).unwrap_or(0);
             }
             // Only the entries that pass the checks `next` will make reach
             // the read-ahead; the first bad one stops it (and the load).
@@ -231,7 +232,7 @@ impl MetaCheck {
             return Ok(());
         }
         for w in p.chunks_exact(8) {
-            let v = u64::from_le_bytes(w.try_into().unwrap_or([0; 8]));
+            let v = le64(w, 0).unwrap_or(0);
             if self.ended {
                 if v != 0 {
                     return Err(Error::Metadata("entries after the end marker"));
@@ -256,6 +257,42 @@ impl MetaCheck {
         }
         Ok(())
     }
+}
+
+/// A run of consecutive device pages, gathered page by page so that it
+/// is read or written in one request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Run {
+    pub first: u64,
+    pub len: usize,
+}
+
+impl Run {
+    /// A run of the one page `first`.
+    pub fn start(first: u64) -> Run {
+        Run { first, len: 1 }
+    }
+
+    /// Adds `page` if it continues the run; false (the run unchanged) if
+    /// it does not, or if the run is empty.
+    pub fn extend(&mut self, page: u64) -> bool {
+        let next = self.first.checked_add(self.len as u64);
+        let continues = self.len > 0 && Some(page) == next;
+        self.len += usize::from(continues);
+        continues
+    }
+}
+
+/// The runs of consecutive page numbers in `pages`, in order.
+pub fn runs(pages: &[u64]) -> impl Iterator<Item = Run> + '_ {
+    let mut rest = pages;
+    core::iter::from_fn(move || {
+        let (&first, tail) = rest.split_first()?;
+        let mut run = Run::start(first);
+        let n = tail.iter().take_while(|&&p| run.extend(p)).count();
+        rest = &tail[n..];
+        Some(run)
+    })
 }
 
 /// Compressed chunks decompressed at once, at most.
@@ -416,21 +453,19 @@ impl Load<'_, '_> {
         w.have -= w.pos;
         w.pos = 0;
         let cap = win.len() / PAGE;
-        let (mut run_at, mut run_first, mut run_len) = (w.have, 0u64, 0usize);
+        let (mut run_at, mut run) = (w.have, Run::default());
         while w.have < cap && !w.ended {
             let Some(page) = self.walker.next(self.src)? else {
                 w.ended = true;
                 break;
             };
-            if run_len > 0 && Some(page) == run_first.checked_add(run_len as u64) {
-                run_len += 1;
-            } else {
-                self.read_run(win, run_at, run_first, run_len)?;
-                (run_at, run_first, run_len) = (w.have, page, 1);
+            if !run.extend(page) {
+                self.read_run(win, run_at, run.first, run.len)?;
+                (run_at, run) = (w.have, Run::start(page));
             }
             w.have += 1;
         }
-        self.read_run(win, run_at, run_first, run_len)
+        self.read_run(win, run_at, run.first, run.len)
     }
 
     fn read_run(&mut self, win: &mut [u8], at: usize, first: u64, len: usize) -> Result<(), Error> {
@@ -456,7 +491,7 @@ impl Load<'_, '_> {
                 }
             }
             let at = w.pos * PAGE;
-            let len = u64::from_le_bytes(win[at..at + CMP_HEADER].try_into().unwrap_or([0; 8]));
+            let len = le64(win, at).unwrap_or(0);
             if len == 0 || len > MAX_CMP_LEN as u64 {
                 return Err(Error::ChunkLength(len));
             }

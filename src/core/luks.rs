@@ -81,8 +81,9 @@ impl core::fmt::Display for Error {
     }
 }
 
+/// A header field; 0 where the bytes are not there (callers check sizes).
 fn be64(b: &[u8], at: usize) -> u64 {
-    b.get(at..at + 8).and_then(|s| s.try_into().ok()).map_or(0, u64::from_be_bytes)
+    crate::bytes::be64(b, at).unwrap_or(0)
 }
 
 /// What the binary header says.
@@ -100,7 +101,7 @@ pub fn version(first: &[u8]) -> Option<u16> {
     if first.get(..6)? != MAGIC {
         return None;
     }
-    Some(u16::from_be_bytes([*first.get(VERSION)?, *first.get(VERSION + 1)?]))
+    crate::bytes::be16(first, VERSION)
 }
 
 /// Checks one header copy read at byte `at`: magic, version 2, a size
@@ -436,7 +437,7 @@ const L1_ACTIVE: u32 = 0x00AC_71F3;
 pub const L1_SIZE: usize = L1_SLOTS + 8 * L1_SLOT_SIZE;
 
 fn be32(b: &[u8], at: usize) -> u32 {
-    b.get(at..at + 4).and_then(|s| s.try_into().ok()).map_or(0, u32::from_be_bytes)
+    crate::bytes::be32(b, at).unwrap_or(0)
 }
 
 /// LUKS1 (cryptsetup's `LUKS_read_phdr`; `docs/luks-lvm.md` §1): the data

@@ -4,6 +4,7 @@
 //! are in `parttable`. Each probe takes the bytes the caller read and
 //! never panics on short or hostile input.
 
+pub(crate) use crate::bytes::{be32, le16, le32, le64};
 use crate::text::fixed_str;
 
 /// Bytes a caller reads from the start of a device for [`identify`]:
@@ -100,18 +101,6 @@ pub struct Ident<'a> {
     pub label: &'a str,
 }
 
-pub(crate) fn le16(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
-}
-
-pub(crate) fn le32(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
-}
-
-pub(crate) fn le64(b: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
-}
-
 fn uuid_at(b: &[u8], at: usize) -> Option<[u8; 16]> {
     let u: [u8; 16] = b.get(at..at + 16)?.try_into().ok()?;
     (u != [0; 16]).then_some(u)
@@ -161,10 +150,6 @@ pub fn is_md_superblock(b: &[u8], at: u64, version: &str) -> bool {
     le32(b, 0) == Some(MD_MAGIC) && le32(b, MD1_MAJOR) == Some(1) && le64(b, MD1_SUPER_OFFSET) == Some(at / 512)
 }
 
-fn be32(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
-}
-
 /// Identifies the first [`PROBE_SIZE`] bytes of a device.
 pub fn identify(b: &[u8]) -> Option<Ident<'_>> {
     if crate::luks::version(b).is_some() {
@@ -174,7 +159,7 @@ pub fn identify(b: &[u8]) -> Option<Ident<'_>> {
         return Some(Ident { kind: Kind::Luks, uuid, label: label.unwrap_or("") });
     }
     if b.get(..4)? == XFS_MAGIC {
-        let bs = u32::from_be_bytes(b.get(XFS_BLOCKSIZE..XFS_BLOCKSIZE + 4)?.try_into().ok()?);
+        let bs = be32(b, XFS_BLOCKSIZE)?;
         if bs.is_power_of_two() && (512..=65536).contains(&bs) {
             return Some(Ident { kind: Kind::Xfs, uuid: uuid_at(b, XFS_UUID), label: fixed_str(b.get(XFS_LABEL..XFS_LABEL + 12)?).unwrap_or("") });
         }

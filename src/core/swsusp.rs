@@ -22,14 +22,13 @@ pub const SF_HW_SIG: u32 = 8;
 pub const SF_COMPRESSION_ALG_LZ4: u32 = 16;
 const KNOWN_FLAGS: u32 = SF_PLATFORM_MODE | SF_NOCOMPRESS_MODE | SF_CRC32_MODE | SF_HW_SIG | SF_COMPRESSION_ALG_LZ4;
 
+/// A field of a whole page (every offset here lies inside one).
 fn le32(p: &Page, at: usize) -> u32 {
-    u32::from_le_bytes([p[at], p[at + 1], p[at + 2], p[at + 3]])
+    crate::bytes::le32(p, at).unwrap_or(0)
 }
 
 fn le64(p: &Page, at: usize) -> u64 {
-    let mut b = [0u8; 8];
-    b.copy_from_slice(&p[at..at + 8]);
-    u64::from_le_bytes(b)
+    crate::bytes::le64(p, at).unwrap_or(0)
 }
 
 /// How the image stream is stored.

@@ -34,6 +34,7 @@ mod place;
 mod target;
 
 use place::{Aligned, Device, RUN_PAGES, Stream, read_header, unmark, write_header};
+use resume_init::image::Run;
 use target::{Area, choose, secrets_stay_secret};
 
 use crate::error::E;
@@ -341,7 +342,7 @@ fn snapshot_and_write(
     if comp == Compression::None && need > free {
         return give_back(frozen, format_args!("not enough free swap on {name}: the image needs {need} pages, {free} are free; nothing was written"));
     }
-    let mut dev = Device { fd, snap, run, start: 0, n: 0 };
+    let mut dev = Device { fd, snap, buf: run, slots: Run::default() };
     let mut threads_used = 1;
     let mut last = 0;
     let mut progress = |done: u64, total: u64| {

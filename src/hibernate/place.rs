@@ -4,6 +4,7 @@
 //! header page, read, written and flushed, and unmarked again when the
 //! system goes on.
 
+use resume_init::image::Run;
 use resume_init::swsusp::{self, PAGE, Page};
 use resume_init::writer::{SlotSink, StreamSource};
 use rustix::fd::OwnedFd;
@@ -24,17 +25,17 @@ pub struct Aligned<const N: usize>(pub [u8; N]);
 pub struct Device<'a> {
     pub fd: OwnedFd,
     pub snap: &'a SnapshotReader,
-    pub run: &'a mut Aligned<{ RUN_PAGES * PAGE }>,
-    pub start: u64,
-    pub n: usize,
+    /// The pages of `slots`, gathered for one write.
+    pub buf: &'a mut Aligned<{ RUN_PAGES * PAGE }>,
+    pub slots: Run,
 }
 
 impl Device<'_> {
     fn write_run(&mut self) -> Result<(), Errno> {
-        let bytes = &self.run.0[..self.n * PAGE];
+        let bytes = &self.buf.0[..self.slots.len * PAGE];
         let mut done = 0;
         while done < bytes.len() {
-            let at = (self.start * PAGE as u64).checked_add(done as u64).ok_or(Errno::INVAL)?;
+            let at = self.slots.first.checked_mul(PAGE as u64).and_then(|b| b.checked_add(done as u64)).ok_or(Errno::INVAL)?;
             match rustix::io::pwrite(&self.fd, &bytes[done..], at) {
                 Ok(0) => return Err(Errno::NOSPC),
                 Ok(k) => done += k,
@@ -42,7 +43,7 @@ impl Device<'_> {
                 Err(e) => return Err(e),
             }
         }
-        self.n = 0;
+        self.slots.len = 0;
         Ok(())
     }
 }
@@ -57,19 +58,19 @@ impl SlotSink for Device<'_> {
     }
 
     fn write(&mut self, slot: u64, page: &Page) -> Result<(), resume_init::errno::Errno> {
-        if self.n > 0 && (self.n == RUN_PAGES || Some(slot) != self.start.checked_add(self.n as u64)) {
-            self.write_run().map_err(core_errno)?;
+        if self.slots.len == RUN_PAGES || !self.slots.extend(slot) {
+            if self.slots.len > 0 {
+                self.write_run().map_err(core_errno)?;
+            }
+            self.slots = Run::start(slot);
         }
-        if self.n == 0 {
-            self.start = slot;
-        }
-        self.run.0[self.n * PAGE..(self.n + 1) * PAGE].copy_from_slice(page);
-        self.n += 1;
+        let at = (self.slots.len - 1) * PAGE;
+        self.buf.0[at..at + PAGE].copy_from_slice(page);
         Ok(())
     }
 
     fn flush(&mut self) -> Result<(), resume_init::errno::Errno> {
-        if self.n > 0 {
+        if self.slots.len > 0 {
             self.write_run().map_err(core_errno)?;
         }
         rustix::fs::fdatasync(&self.fd).map_err(core_errno)

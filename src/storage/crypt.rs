@@ -258,7 +258,7 @@ fn read_meta(dev: &Device) -> Result<Meta, MetaError> {
     let read_copy = |buf: &mut [u8], at: u64| -> Option<luks::BinHeader> {
         let head = buf.get_mut(..BIN_SIZE)?;
         crate::fsutil::pread_full(&fd, head, at).ok().filter(|&n| n == BIN_SIZE)?;
-        let size = usize::try_from(u64::from_be_bytes(buf.get(8..16)?.try_into().ok()?)).ok()?;
+        let size = usize::try_from(resume_init::bytes::be64(buf, 8)?).ok()?;
         let all = buf.get_mut(..size)?; // larger than MAX_HDR: not read
         crate::fsutil::pread_full(&fd, all, at).ok().filter(|&n| n == size)?;
         luks::check_copy(all, at)

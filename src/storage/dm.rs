@@ -115,7 +115,7 @@ impl Control {
         }
         buf.0[UUID..UUID + uuid.len()].copy_from_slice(uuid.as_bytes());
         dm_call(&self.fd, DM_DEV_CREATE, buf).map_err(fail("DM_DEV_CREATE"))?;
-        let dev = u64::from_ne_bytes(buf.0[DEV..DEV + 8].try_into().unwrap_or([0; 8]));
+        let dev = resume_init::bytes::ne64(&buf.0, DEV).unwrap_or(0);
         let (major, minor) = decode_dev(dev as u32);
         let r = self.load_and_resume(buf, name, t, read_only);
         if let Err(e) = r {

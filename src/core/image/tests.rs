@@ -431,3 +431,12 @@ fn write_fuzz_seeds() {
         std::fs::write(dir.join(name), seed).unwrap();
     }
 }
+
+#[test]
+fn runs_of_consecutive_pages() {
+    let r: Vec<(u64, usize)> = runs(&[5, 6, 7, 9, 3, 4, u64::MAX, 0]).map(|r| (r.first, r.len)).collect();
+    assert_eq!(r, [(5, 3), (9, 1), (3, 2), (u64::MAX, 1), (0, 1)], "no run wraps past u64::MAX");
+    assert_eq!(runs(&[]).count(), 0);
+    let mut run = Run::default();
+    assert!(!run.extend(0), "an empty run takes nothing");
+}
