@@ -113,9 +113,11 @@ impl fmt::Display for Fatal<'_> {
             ),
             Fatal::Mount { root, node, err } => write!(f, "cannot mount root={root} ({node}): {err}"),
             Fatal::Switch(e) => write!(f, "cannot switch to the real root: {e}"),
-            Fatal::NoInit => f.write_str(
-                "no init could be started in the real root (tried init=, /sbin/init, /etc/init, /bin/init, /bin/sh)",
-            ),
+            Fatal::NoInit => {
+                f.write_str("no init could be started in the real root (tried init=")?;
+                DEFAULT_INITS.iter().try_for_each(|i| write!(f, ", {i}"))?;
+                f.write_str(")")
+            }
         }
     }
 }

@@ -186,7 +186,7 @@ PY
 cp "$L/serpent.img" "$L/serpent.orig"
 luks_boot "$L/g1.log" "$R/root.img" "$L/serpent.img" -- $LUKS_ARGS
 expect_no_panic "$L/g1.log"
-expect "$L/g1.log" "resume-init: keyslot 0 of /dev/vdb: device-mapper DM_TABLE_LOAD failed: .*\(cipher serpent-xts-plain64; is its kernel module in the initramfs\?\)" "the unknown cipher named"
+expect "$L/g1.log" "resume-init: keyslot 0 of /dev/vdb: ioctl DM_TABLE_LOAD /dev/mapper/control: .*\(cipher serpent-xts-plain64; is its kernel module in the initramfs\?\)" "the unknown cipher named"
 expect "$L/g1.log" "resume-init: cannot unlock /dev/vdb \(UUID=$LUKS_UUID\): none of its keyslots can be used here \(see above\); /dev/mapper/cswap will be missing" "no prompt for a keyslot that cannot be tried"
 expect "$L/g1.log" "FRESH-BOOT" "a fresh boot"
 cmp -s "$L/serpent.img" "$L/serpent.orig" || check_fail "the container was written to"

@@ -121,54 +121,12 @@ fn unlock(cfg: &Config, ctl: &Control, d: &LuksDevice, cached: &mut Option<Key>)
     let dev_bytes = rustix::fs::seek(&fd, rustix::fs::SeekFrom::End(0)).unwrap_or(0);
     drop(fd);
 
-    // Keyfiles first, then the passphrase that opened the last device,
-    // then the console until one fits.
     let mut vk = Zeroizing::new([0u8; MAX_KEY]);
-    let mut opened = None;
-    // Whether any keyslot can be tried here at all (a cipher the kernel
-    // lacks makes every one fail before the passphrase matters).
-    let mut usable = true;
-    for k in cfg.luks_keys.iter().filter(|k| k.uuid.is_none_or(|u| u.eq_ignore_ascii_case(&meta.uuid))) {
-        match read_keyfile(k.path) {
-            Ok(mut key) => match try_key(ctl, &dev, &meta, key.bytes(), &mut vk) {
-                Ok(slot) => {
-                    opened = Some((slot, "keyfile"));
-                    break;
-                }
-                Err(tried) => {
-                    usable = tried;
-                    warning!("keyfile {} does not open {node} (UUID={})", k.path, meta.uuid)
-                }
-            },
-            Err(why) => warning!("cannot use keyfile {}: {why}", k.path),
-        }
-    }
-    if let (None, Some(c)) = (opened, cached.as_mut()) {
-        opened = try_key(ctl, &dev, &meta, c.bytes(), &mut vk).ok().map(|s| (s, "the passphrase given before"));
-    }
-    while opened.is_none() {
-        if !usable {
-            return fail(&"none of its keyslots can be used here (see above)");
-        }
-        let mut prompt = heapless::String::<160>::new();
-        let _ = write!(prompt, "Passphrase for {node} ({name}): ");
-        let Some(mut pass) = ask(&prompt) else {
-            return fail(&"no key fits and there is no console to ask on");
-        };
-        match try_key(ctl, &dev, &meta, pass.bytes(), &mut vk) {
-            Ok(s) => {
-                *cached = Some(pass); // the old one is wiped as it drops
-                opened = Some((s, "passphrase"));
-            }
-            Err(tried) => {
-                usable = tried;
-                if tried {
-                    warning!("wrong passphrase for {node}; try again");
-                }
-            }
-        }
-    }
-    let Some((slot, how)) = opened else { return };
+    let (slot, how) = match volume_key(cfg, ctl, &dev, &meta, &name, cached, &mut vk) {
+        Ok(opened) => opened,
+        Err(NoKey::Unusable) => return fail(&"none of its keyslots can be used here (see above)"),
+        Err(NoKey::NoConsole) => return fail(&"no key fits and there is no console to ask on"),
+    };
     let key = &vk[..meta.keyslots.iter().find(|k| k.id == slot).map_or(0, |k| k.key_size)];
     let discard = cfg.luks_discard || meta.allow_discards;
     let mut uuid_text = heapless::String::<160>::new();
@@ -185,10 +143,95 @@ fn unlock(cfg: &Config, ctl: &Control, d: &LuksDevice, cached: &mut Option<Key>)
     match made {
         Ok(m) => {
             crate::dm::udev_record(&m, &name, None);
-            info!("unlocked {node} (LUKS{} UUID={}) with keyslot {slot} ({how}) as /dev/mapper/{name} ({})", meta.version, meta.uuid, m.node());
+            info!("unlocked {node} (LUKS{} UUID={}) with keyslot {slot} ({}) as /dev/mapper/{name} ({})", meta.version, meta.uuid, how.words(), m.node());
         }
         Err(MapError::Params) => fail(&"its data segment does not fit the device"),
         Err(MapError::Dm(e)) => error!("cannot map {node} as {name}: {e}; /dev/mapper/{name} will be missing"),
+    }
+}
+
+/// Where the key that opened a container came from.
+#[derive(Clone, Copy)]
+enum How<'a> {
+    Keyfile(&'a str),
+    /// The passphrase that opened an earlier container.
+    Cached,
+    /// Typed on the console.
+    Passphrase,
+}
+
+impl How<'_> {
+    fn words(self) -> &'static str {
+        match self {
+            How::Keyfile(_) => "keyfile",
+            How::Cached => "the passphrase given before",
+            How::Passphrase => "passphrase",
+        }
+    }
+}
+
+/// Why no key opened a container.
+enum NoKey {
+    /// No keyslot can even be tried here (each said why).
+    Unusable,
+    /// No key fitted and there is no console to ask on.
+    NoConsole,
+}
+
+/// Tries the key sources in turn until one opens a keyslot: each keyfile
+/// for the container, then the passphrase that opened the one before,
+/// then the console, asking again after a wrong passphrase (no time
+/// limit: an image may be waiting behind it). The volume key is left in
+/// `vk`; a passphrase that worked is kept in `cached` for the next
+/// container.
+fn volume_key<'c>(cfg: &Config<'c>, ctl: &Control, dev: &Device, meta: &Meta, name: &str, cached: &mut Option<Key>, vk: &mut [u8; MAX_KEY]) -> Result<(u32, How<'c>), NoKey> {
+    let node = dev.node();
+    let mut keyfiles = cfg.luks_keys.iter().filter(|k| k.uuid.is_none_or(|u| u.eq_ignore_ascii_case(&meta.uuid)));
+    let mut cached_tried = false;
+    // Whether any keyslot can be tried here at all (a cipher the kernel
+    // lacks makes every one fail before the passphrase matters).
+    let mut usable = true;
+    loop {
+        let (mut key, how) = if let Some(k) = keyfiles.next() {
+            match read_keyfile(k.path) {
+                Ok(key) => (key, How::Keyfile(k.path)),
+                Err(why) => {
+                    warning!("cannot use keyfile {}: {why}", k.path);
+                    continue;
+                }
+            }
+        } else if !cached_tried
+            && let Some(c) = cached.take()
+        {
+            cached_tried = true;
+            (c, How::Cached)
+        } else {
+            if !usable {
+                return Err(NoKey::Unusable);
+            }
+            let mut prompt = heapless::String::<160>::new();
+            let _ = write!(prompt, "Passphrase for {node} ({name}): ");
+            (ask(&prompt).ok_or(NoKey::NoConsole)?, How::Passphrase)
+        };
+        let tried = try_key(ctl, dev, meta, key.bytes(), vk);
+        match (tried, how) {
+            (Ok(slot), How::Keyfile(_)) => return Ok((slot, how)),
+            (Ok(slot), _) => {
+                *cached = Some(key); // an older one is wiped as it drops
+                return Ok((slot, how));
+            }
+            (Err(t), How::Keyfile(path)) => {
+                usable = t;
+                warning!("keyfile {path} does not open {node} (UUID={})", meta.uuid);
+            }
+            (Err(_), How::Cached) => *cached = Some(key),
+            (Err(t), How::Passphrase) => {
+                usable = t;
+                if t {
+                    warning!("wrong passphrase for {node}; try again");
+                }
+            }
+        }
     }
 }
 

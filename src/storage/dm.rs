@@ -12,6 +12,7 @@ use rustix::fs::OFlags;
 use rustix::io::Errno;
 
 use crate::device::Device;
+use crate::error::Sys;
 use crate::ioctl::{DM_BUF, DmBuf, dm_call};
 
 const CONTROL: &str = "/dev/mapper/control";
@@ -47,21 +48,12 @@ pub struct Target<'a> {
     pub params: &'a str,
 }
 
-/// What failed, for the one-line message.
-#[derive(Debug, Clone, Copy)]
-pub struct DmError {
-    pub op: &'static str,
-    pub errno: Errno,
-}
-
-impl core::fmt::Display for DmError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "device-mapper {} failed: {}", self.op, crate::error::E(self.errno))
-    }
-}
+/// What failed, in the init's one error type: `ioctl DM_TABLE_LOAD
+/// /dev/mapper/control: EINVAL (invalid argument)`.
+pub type DmError = Sys<'static>;
 
 fn fail(op: &'static str) -> impl Fn(Errno) -> DmError {
-    move |errno| DmError { op, errno }
+    move |errno| Sys { op, what: CONTROL, errno }
 }
 
 pub struct Control {
@@ -73,7 +65,7 @@ impl Control {
     /// `dm_mod` must be loaded.
     pub fn open() -> Result<Control, DmError> {
         let _ = crate::fsutil::mkdir("/dev/mapper");
-        let fd = crate::fsutil::open_char_node(CONTROL, CONTROL_SYSFS_DEV, OFlags::RDWR).map_err(fail("open /dev/mapper/control (is dm_mod loaded?)"))?;
+        let fd = crate::fsutil::open_char_node(CONTROL, CONTROL_SYSFS_DEV, OFlags::RDWR).map_err(fail("open"))?;
         Ok(Control { fd })
     }
 
@@ -109,12 +101,12 @@ impl Control {
     }
 
     fn create_in(&self, buf: &mut DmBuf, name: &str, uuid: &str, t: &[Target], read_only: bool) -> Result<Device, DmError> {
-        Self::header(buf, name, HEADER, 0).map_err(fail("create (name)"))?;
+        Self::header(buf, name, HEADER, 0).map_err(fail("DM_DEV_CREATE (the name)"))?;
         if uuid.len() >= UUID_LEN {
-            return Err(DmError { op: "create (uuid)", errno: Errno::NAMETOOLONG });
+            return Err(fail("DM_DEV_CREATE (the uuid)")(Errno::NAMETOOLONG));
         }
         buf.0[UUID..UUID + uuid.len()].copy_from_slice(uuid.as_bytes());
-        dm_call(&self.fd, DM_DEV_CREATE, buf).map_err(fail("DM_DEV_CREATE"))?;
+        dm_call(&self.fd, DM_DEV_CREATE, buf).map_err(fail("ioctl DM_DEV_CREATE"))?;
         let dev = resume_init::bytes::ne64(&buf.0, DEV).unwrap_or(0);
         let (major, minor) = decode_dev(dev as u32);
         let r = self.load_and_resume(buf, name, t, read_only);
@@ -128,9 +120,9 @@ impl Control {
     }
 
     fn load_and_resume(&self, buf: &mut DmBuf, name: &str, targets: &[Target], read_only: bool) -> Result<(), DmError> {
-        let too_long = DmError { op: "DM_TABLE_LOAD (table too long)", errno: Errno::NAMETOOLONG };
+        let too_long = fail("DM_TABLE_LOAD (the table)")(Errno::NAMETOOLONG);
         let flags = DM_SECURE_DATA_FLAG | if read_only { DM_READONLY_FLAG } else { 0 };
-        Self::header(buf, name, HEADER, flags).map_err(fail("DM_TABLE_LOAD"))?;
+        Self::header(buf, name, HEADER, flags).map_err(fail("ioctl DM_TABLE_LOAD"))?;
         let mut at = HEADER;
         for t in targets {
             let params_len = (t.params.len() + 1).next_multiple_of(8);
@@ -149,17 +141,17 @@ impl Control {
         }
         buf.0[DATA_SIZE..DATA_SIZE + 4].copy_from_slice(&(at as u32).to_ne_bytes());
         buf.0[TARGET_COUNT..TARGET_COUNT + 4].copy_from_slice(&(targets.len() as u32).to_ne_bytes());
-        dm_call(&self.fd, DM_TABLE_LOAD, buf).map_err(fail("DM_TABLE_LOAD"))?;
+        dm_call(&self.fd, DM_TABLE_LOAD, buf).map_err(fail("ioctl DM_TABLE_LOAD"))?;
         // DM_DEV_SUSPEND without DM_SUSPEND_FLAG resumes: the table goes live.
-        Self::header(buf, name, HEADER, 0).map_err(fail("resume"))?;
-        dm_call(&self.fd, DM_DEV_SUSPEND, buf).map_err(fail("DM_DEV_SUSPEND (resume)"))
+        Self::header(buf, name, HEADER, 0).map_err(fail("ioctl DM_DEV_SUSPEND (resume)"))?;
+        dm_call(&self.fd, DM_DEV_SUSPEND, buf).map_err(fail("ioctl DM_DEV_SUSPEND (resume)"))
     }
 
     /// Removes the mapping `name`.
     pub fn remove(&self, name: &str) -> Result<(), DmError> {
         let mut buf = DmBuf([0; DM_BUF]);
-        Self::header(&mut buf, name, HEADER, 0).map_err(fail("DM_DEV_REMOVE"))?;
-        dm_call(&self.fd, DM_DEV_REMOVE, &mut buf).map_err(fail("DM_DEV_REMOVE"))
+        Self::header(&mut buf, name, HEADER, 0).map_err(fail("ioctl DM_DEV_REMOVE"))?;
+        dm_call(&self.fd, DM_DEV_REMOVE, &mut buf).map_err(fail("ioctl DM_DEV_REMOVE"))
     }
 }
 
