@@ -1,4 +1,5 @@
-//! A small, strict JSON reader for LUKS2 metadata: the text is split into
+//! A small, strict JSON reader for LUKS2 metadata (and the tokens that
+//! LVM2's own text format, `lvm::text`, is read into): the text is split into
 //! a fixed array of tokens (as jsmn and GRUB's `luks2.c` do), then read
 //! through path getters. Nothing is copied or unescaped: keys and values
 //! are compared as they stand, which is all LUKS2 needs (its strings are
@@ -27,10 +28,10 @@ pub enum Kind {
 pub struct Token {
     pub kind: Kind,
     /// Byte range of the value (inside the quotes for strings).
-    start: u32,
-    end: u32,
+    pub(crate) start: u32,
+    pub(crate) end: u32,
     /// Index one past the last token of this value's subtree.
-    next: u32,
+    pub(crate) next: u32,
 }
 
 impl Token {
@@ -58,25 +59,25 @@ impl core::fmt::Display for Error {
     }
 }
 
-struct Parser<'a, 't> {
-    s: &'a [u8],
-    at: usize,
-    toks: &'t mut [Token],
-    n: usize,
+pub(crate) struct Parser<'a, 't> {
+    pub(crate) s: &'a [u8],
+    pub(crate) at: usize,
+    pub(crate) toks: &'t mut [Token],
+    pub(crate) n: usize,
 }
 
 impl Parser<'_, '_> {
-    fn ws(&mut self) {
+    pub(crate) fn ws(&mut self) {
         while self.at < self.s.len() && matches!(self.s[self.at], b' ' | b'\t' | b'\n' | b'\r') {
             self.at += 1;
         }
     }
 
-    fn err<T>(&self) -> Result<T, Error> {
+    pub(crate) fn err<T>(&self) -> Result<T, Error> {
         Err(Error::Syntax(self.at))
     }
 
-    fn push(&mut self, kind: Kind, start: usize) -> Result<usize, Error> {
+    pub(crate) fn push(&mut self, kind: Kind, start: usize) -> Result<usize, Error> {
         let i = self.n;
         let t = self.toks.get_mut(i).ok_or(Error::TooManyTokens)?;
         *t = Token { kind, start: start as u32, end: start as u32, next: 0 };
@@ -84,7 +85,7 @@ impl Parser<'_, '_> {
         Ok(i)
     }
 
-    fn eat(&mut self, c: u8) -> bool {
+    pub(crate) fn eat(&mut self, c: u8) -> bool {
         self.ws();
         if self.s.get(self.at) == Some(&c) {
             self.at += 1;
@@ -94,7 +95,7 @@ impl Parser<'_, '_> {
         }
     }
 
-    fn string(&mut self) -> Result<(), Error> {
+    pub(crate) fn string(&mut self) -> Result<(), Error> {
         if !self.eat(b'"') {
             return self.err();
         }
@@ -172,136 +173,13 @@ impl Parser<'_, '_> {
     }
 }
 
-/// LVM2's metadata text (`lib/config`): `name = value` and `name { … }`
-/// at the top level and in sections, values strings, numbers or `[…]`
-/// lists, `#` comments. Read into the same tokens as JSON: a section is
-/// an object, a list an array, so the same getters serve both.
-impl Parser<'_, '_> {
-    fn lvm_ws(&mut self) {
-        loop {
-            self.ws();
-            if self.s.get(self.at) != Some(&b'#') {
-                return;
-            }
-            while self.at < self.s.len() && self.s[self.at] != b'\n' {
-                self.at += 1;
-            }
-        }
-    }
-
-    fn ident(&mut self) -> Result<(), Error> {
-        let start = self.at;
-        while self.at < self.s.len() && (self.s[self.at].is_ascii_alphanumeric() || matches!(self.s[self.at], b'_' | b'.' | b'+' | b'-')) {
-            self.at += 1;
-        }
-        if self.at == start {
-            return self.err();
-        }
-        let i = self.push(Kind::String, start)?;
-        self.toks[i].end = self.at as u32;
-        self.toks[i].next = self.n as u32;
-        Ok(())
-    }
-
-    fn lvm_value(&mut self, depth: usize) -> Result<(), Error> {
-        if depth > MAX_DEPTH {
-            return Err(Error::TooDeep);
-        }
-        self.lvm_ws();
-        match self.s.get(self.at) {
-            Some(b'"') => self.string(),
-            Some(b'[') => {
-                let i = self.push(Kind::Array, self.at)?;
-                self.at += 1;
-                self.lvm_ws();
-                if self.s.get(self.at) == Some(&b']') {
-                    self.at += 1;
-                } else {
-                    loop {
-                        self.lvm_value(depth + 1)?;
-                        self.lvm_ws();
-                        match self.s.get(self.at) {
-                            Some(b',') => self.at += 1,
-                            Some(b']') => {
-                                self.at += 1;
-                                break;
-                            }
-                            _ => return self.err(),
-                        }
-                    }
-                }
-                self.toks[i].end = self.at as u32;
-                self.toks[i].next = self.n as u32;
-                Ok(())
-            }
-            Some(b'-' | b'0'..=b'9') => {
-                let start = self.at;
-                let i = self.push(Kind::Atom, start)?;
-                self.at += 1;
-                while self.at < self.s.len() && matches!(self.s[self.at], b'0'..=b'9' | b'.') {
-                    self.at += 1;
-                }
-                self.toks[i].end = self.at as u32;
-                self.toks[i].next = self.n as u32;
-                Ok(())
-            }
-            _ => self.err(),
-        }
-    }
-
-    /// Members until `}` (in a section) or the end of the text.
-    fn lvm_members(&mut self, i: usize, depth: usize) -> Result<(), Error> {
-        if depth > MAX_DEPTH {
-            return Err(Error::TooDeep);
-        }
-        loop {
-            self.lvm_ws();
-            match self.s.get(self.at) {
-                None if depth == 0 => break,
-                Some(b'}') if depth > 0 => {
-                    self.at += 1;
-                    break;
-                }
-                None | Some(b'}') => return self.err(),
-                _ => {}
-            }
-            self.ident()?;
-            self.lvm_ws();
-            match self.s.get(self.at) {
-                Some(b'=') => {
-                    self.at += 1;
-                    self.lvm_value(depth)?;
-                }
-                Some(b'{') => {
-                    let j = self.push(Kind::Object, self.at)?;
-                    self.at += 1;
-                    self.lvm_members(j, depth + 1)?;
-                }
-                _ => return self.err(),
-            }
-        }
-        self.toks[i].end = self.at as u32;
-        self.toks[i].next = self.n as u32;
-        Ok(())
-    }
-}
-
-/// Reads LVM2 metadata text; the root is an object of its top-level members.
-pub fn parse_lvm<'a>(text: &'a str, toks: &'a mut [Token]) -> Result<Json<'a>, Error> {
-    let mut p = Parser { s: text.as_bytes(), at: 0, toks, n: 0 };
-    let i = p.push(Kind::Object, 0)?;
-    p.lvm_members(i, 0)?;
-    let n = p.n;
-    unique_keys(Json { text, toks: &toks[..n] })
-}
-
 /// Refuses an object that names a key twice, or a key written with an
 /// escape: a JSON library keeps the last of repeated keys (json-c, which
 /// cryptsetup uses) or the first (this reader's `get`), and `"\u0074ype"`
 /// is `"type"` to one and not to the other. Neither LUKS2 nor lvm2 ever
 /// writes either, so a header with them is read by nobody rather than
 /// read differently.
-fn unique_keys(doc: Json<'_>) -> Result<Json<'_>, Error> {
+pub(crate) fn unique_keys(doc: Json<'_>) -> Result<Json<'_>, Error> {
     for (i, t) in doc.toks.iter().enumerate() {
         if t.kind != Kind::Object {
             continue;
@@ -319,8 +197,8 @@ fn unique_keys(doc: Json<'_>) -> Result<Json<'_>, Error> {
 /// Parsed JSON: the text and its tokens (the first is the whole value).
 #[derive(Clone, Copy)]
 pub struct Json<'a> {
-    text: &'a str,
-    toks: &'a [Token],
+    pub(crate) text: &'a str,
+    pub(crate) toks: &'a [Token],
 }
 
 /// Splits `text` into `toks`; the parsed document borrows both.
@@ -478,6 +356,6 @@ mod tests {
         assert_eq!(parse(r#"{"k":{"type":"luks2","type":"x"}}"#, &mut t).err(), Some(Error::Key(5)));
         assert_eq!(parse(r#"{"\u0074ype":"x","type":"luks2"}"#, &mut t).err(), Some(Error::Key(0)));
         assert!(parse(r#"{"a":{"type":1},"b":{"type":2}}"#, &mut t).is_ok(), "the same key in two objects");
-        assert_eq!(parse_lvm("vg {\nid = \"a\"\nid = \"b\"\n}\n", &mut t).err().map(|e| matches!(e, Error::Key(_))), Some(true));
+        assert_eq!(crate::lvm::text::parse("vg {\nid = \"a\"\nid = \"b\"\n}\n", &mut t).err().map(|e| matches!(e, Error::Key(_))), Some(true));
     }
 }

@@ -254,7 +254,7 @@ pub fn valid_name(n: &str) -> bool {
 
 /// Reads a volume group from its metadata text.
 pub fn parse(text: &str, toks: &mut [Token]) -> Result<Vg, Error> {
-    let doc = json::parse_lvm(text, toks).map_err(Error::Json)?;
+    let doc = self::text::parse(text, toks).map_err(Error::Json)?;
     let (name, vg) = doc.root().members().find(|(_, v)| v.kind() == json::Kind::Object).ok_or(Error::Metadata("no volume group"))?;
     let bad = Error::Metadata;
     if !valid_name(name) {
@@ -323,6 +323,8 @@ pub fn segment_params(s: &Segment, dev: &dyn Fn(&Id) -> Option<(u32, u32)>) -> O
     }
     Some(("striped", p))
 }
+
+pub mod text;
 
 #[cfg(test)]
 mod tests;
