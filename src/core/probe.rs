@@ -49,6 +49,9 @@ const BTRFS_BYTENR: usize = 0x30;
 const BTRFS_MAGIC_AT: usize = 0x40;
 const BTRFS_MAGIC: &[u8; 8] = b"_BHRfS_M";
 const BTRFS_LABEL: usize = 0x12b;
+const BTRFS_NUM_DEVICES: usize = 0x88;
+/// `dev_item.devid`: this device's number in the filesystem.
+const BTRFS_DEVID: usize = 0xc9;
 
 /// The swap signatures of mkswap (v1, v0).
 pub const SWAPSPACE2: &[u8; 10] = b"SWAPSPACE2";
@@ -202,6 +205,14 @@ pub fn identify_btrfs(b: &[u8]) -> Option<Ident<'_>> {
     Some(Ident { kind: Kind::Btrfs, uuid: uuid_at(b, BTRFS_FSID), label: fixed_str(b.get(BTRFS_LABEL..BTRFS_LABEL + 256)?).unwrap_or("") })
 }
 
+/// For a btrfs superblock read at [`BTRFS_SB_AT`]: how many devices its
+/// filesystem spans, and which one this is. Devices of one multi-device
+/// btrfs all carry its UUID; a copy of a device carries its number too.
+pub fn btrfs_member(b: &[u8]) -> Option<(u64, u64)> {
+    identify_btrfs(b)?;
+    Some((le64(b, BTRFS_NUM_DEVICES)?, le64(b, BTRFS_DEVID)?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,6 +292,7 @@ mod tests {
         assert_eq!((id.kind, id.label, id.kind.fstype()), (Kind::Btrfs, "fixture-btrfs", Some("btrfs")));
         assert_eq!(id.uuid, crate::text::parse_uuid("b7b7b7b7-0000-4000-8000-00000000f5f5"));
         assert_eq!(identify(sb), None, "the btrfs page is not a first page");
+        assert_eq!(btrfs_member(sb), Some((1, 1)), "a one-device filesystem, device 1");
         let mut moved = sb.to_vec();
         moved[BTRFS_BYTENR] ^= 1; // a copy that does not say it lies at 64 KiB
         assert_eq!(identify_btrfs(&moved), None);

@@ -31,10 +31,12 @@ use rustix::fs::OFlags;
 use rustix::io::Errno;
 
 mod place;
+mod refusal;
 mod target;
 
 use place::{Aligned, Device, RUN_PAGES, Stream, read_header, unmark, write_header};
 use resume_init::image::Run;
+use refusal::Refusal;
 use target::{Area, choose, secrets_stay_secret};
 
 use crate::error::E;
@@ -171,54 +173,52 @@ pub fn run(args: Args) -> i32 {
             return USAGE;
         }
     };
-    if !rustix::process::geteuid().is_root() {
-        error!("hibernate: must run as root");
-        return FAILED;
-    }
-    let area = match choose(&opts) {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
-    if opts.comp == Compression::Lz4 && !kernel_reads_lz4() {
-        warning!("an LZ4 image can be restored by resume-init only: this kernel's own loader reads LZ4 from 6.9 on");
-    }
-    let after = opts.after.unwrap_or_else(default_after);
     // Everything the frozen phase needs exists before the freeze: buffers
     // (touched by their zeroing), descriptors, then all memory locked.
     let mut scratch = writer::Scratch::new();
     let mut run = Aligned([0u8; RUN_PAGES * PAGE]);
     let mut header = Aligned([0u8; PAGE]);
-    let code = hibernate(&opts, &area, after, &mut scratch, &mut run, &mut header);
+    let code = match prepare(&opts, &mut header) {
+        Ok(p) => hibernate(&opts, p, &mut scratch, &mut run, &mut header),
+        Err(refusal) => {
+            error!("{refusal}");
+            FAILED
+        }
+    };
     set_echo(Echo::All);
     code
 }
 
-/// Steps 1 to 5 of the module's list.
-fn hibernate(
-    opts: &Options,
-    area: &Area,
+/// The target, checked and opened, and everything else the frozen phase
+/// needs, made before anything is frozen.
+struct Prepared {
+    area: Area,
+    node: fsutil::PathBuf,
+    fd: OwnedFd,
+    snap: SnapshotReader,
     after: After,
-    scratch: &mut writer::Scratch,
-    run: &mut Aligned<{ RUN_PAGES * PAGE }>,
-    header: &mut Aligned<PAGE>,
-) -> i32 {
-    let Area { ref name, major, minor, offset } = *area;
-    let Ok(dev) = crate::device::find(&DevSpec::Number { major, minor }) else {
-        error!("cannot find the block device of {name} ({major}:{minor}) in /sys/class/block");
-        return FAILED;
-    };
-    let node = dev.node();
-    let fd = match dev.open(OFlags::RDWR | OFlags::DIRECT) {
-        Ok(fd) => fd,
-        Err(e) => {
-            error!("cannot open {node} for writing: {}", E(e));
-            return FAILED;
-        }
-    };
-    if let Err(e) = read_header(&fd, offset, header) {
-        error!("cannot read the swap header of {name} ({node} page {offset}): {}", E(e));
-        return FAILED;
+    /// The UUID systemd's `HibernateLocation` names the place by.
+    uuid: Option<[u8; 16]>,
+    /// `/sys/power/image_size` as it was (`--image-size` changes it).
+    saved_size: Option<u64>,
+}
+
+/// Step 1 of the module's list: chooses and checks the target, opens it
+/// and `/dev/snapshot`, proves writes go through, locks memory. Nothing
+/// is changed on disk if it refuses.
+fn prepare(opts: &Options, header: &mut Aligned<PAGE>) -> Result<Prepared, Refusal> {
+    if !rustix::process::geteuid().is_root() {
+        return Err(Refusal::NotRoot);
     }
+    let area = choose(opts)?;
+    if opts.comp == Compression::Lz4 && !kernel_reads_lz4() {
+        warning!("an LZ4 image can be restored by resume-init only: this kernel's own loader reads LZ4 from 6.9 on");
+    }
+    let Area { ref name, major, minor, offset } = area;
+    let dev = crate::device::find(&DevSpec::Number { major, minor }).map_err(|_| Refusal::NoBlockDevice { name: name.clone(), major, minor })?;
+    let node = dev.node();
+    let fd = dev.open(OFlags::RDWR | OFlags::DIRECT).map_err(|errno| Refusal::Open { node: node.clone(), errno })?;
+    read_header(&fd, offset, header).map_err(|errno| Refusal::ReadHeader { name: name.clone(), node: node.clone(), offset, errno })?;
     let id = probe::identify(&header.0);
     // The variable names a swap file by its filesystem's UUID and the
     // page, as systemd writes it.
@@ -226,48 +226,28 @@ fn hibernate(
     let uuid = if offset == 0 { id.and_then(|i| i.uuid) } else { crate::device::identify(&dev, &mut fs_page).and_then(|i| i.uuid) };
     match id.map(|i| i.kind) {
         Some(Kind::Swap { hibernated: false }) => {}
-        Some(Kind::Swap { hibernated: true }) => {
-            error!("{name} already holds a hibernation image; not writing over it (resume from it, or swapoff and mkswap)");
-            return FAILED;
-        }
-        _ => {
-            error!("{name} ({node} page {offset}) has no swap signature; it is not a swap area");
-            return FAILED;
-        }
+        Some(Kind::Swap { hibernated: true }) => return Err(Refusal::HoldsImage { name: name.clone() }),
+        _ => return Err(Refusal::NotSwap { name: name.clone(), node, offset }),
     }
-    if let Err(why) = secrets_stay_secret(&dev, opts.allow_plain) {
-        error!("not hibernating to {name} ({node}): {why}");
-        return FAILED;
-    }
-    let snap = match SnapshotReader::open() {
-        Ok(s) => s,
-        Err(s) if s.errno == Errno::PERM => {
-            error!("the kernel refuses {} (EPERM): hibernation is unavailable (nohibernate on the command line, or Secure Boot lockdown)", s.what);
-            return FAILED;
-        }
-        Err(s) => {
-            error!("cannot hibernate: {s}");
-            return FAILED;
-        }
-    };
-    if let Err(s) = snap.set_swap_area(major, minor, offset) {
-        error!("cannot hibernate to {name}: {s}");
-        return FAILED;
-    }
+    secrets_stay_secret(&dev, opts.allow_plain).map_err(|why| Refusal::Leak { name: name.clone(), node: node.clone(), why })?;
+    let snap = SnapshotReader::open().map_err(|s| if s.errno == Errno::PERM { Refusal::Unavailable { what: s.what } } else { Refusal::Snapshot(s) })?;
+    snap.set_swap_area(major, minor, offset).map_err(|sys| Refusal::SwapArea { name: name.clone(), sys })?;
     // The header rewritten as it is: proves writes reach the active swap
     // device before anything is frozen.
-    if let Err(e) = write_header(&fd, offset, header) {
-        error!("cannot write to {name} ({node}): {}; nothing was changed", E(e));
-        return FAILED;
-    }
-    let mut saved_size = [0u8; 32];
-    let saved_size = read_str(SYS_IMAGE_SIZE, &mut saved_size).ok().and_then(parse_u64);
-    if let Err(e) = rustix::mm::mlockall(rustix::mm::MlockAllFlags::CURRENT | rustix::mm::MlockAllFlags::FUTURE) {
-        // A page of ours faulted in from swap while everything is frozen
-        // can deadlock the writer: uswsusp stops here too.
-        error!("cannot lock the writer's memory (mlockall: {}); not hibernating, nothing was changed", E(e));
-        return FAILED;
-    }
+    write_header(&fd, offset, header).map_err(|errno| Refusal::WriteProbe { name: name.clone(), node: node.clone(), errno })?;
+    let mut saved = [0u8; 32];
+    let saved_size = read_str(SYS_IMAGE_SIZE, &mut saved).ok().and_then(parse_u64);
+    // A page of ours faulted in from swap while everything is frozen can
+    // deadlock the writer: uswsusp stops here too.
+    rustix::mm::mlockall(rustix::mm::MlockAllFlags::CURRENT | rustix::mm::MlockAllFlags::FUTURE).map_err(Refusal::Mlock)?;
+    let after = opts.after.unwrap_or_else(default_after);
+    Ok(Prepared { area, node, fd, snap, after, uuid, saved_size })
+}
+
+/// Steps 2 to 5 of the module's list, around the place the EFI variable
+/// names while the image is being written.
+fn hibernate(opts: &Options, p: Prepared, scratch: &mut writer::Scratch, run: &mut Aligned<{ RUN_PAGES * PAGE }>, header: &mut Aligned<PAGE>) -> i32 {
+    let Prepared { area: Area { ref name, major, minor, offset }, node, fd, snap, after, uuid, saved_size } = p;
     let hw_sig = hw_signature();
     info!(
         "hibernating to {name} ({node}, {major}:{minor}, header at page {offset}): compression {}, then {}",
@@ -308,31 +288,10 @@ fn snapshot_and_write(
     run: &mut Aligned<{ RUN_PAGES * PAGE }>,
     header: &mut Aligned<PAGE>,
 ) -> i32 {
-    if let Err(s) = snap.freeze() {
-        set_echo(Echo::All);
-        error!("cannot freeze the system: {s}; nothing was changed");
-        return FAILED;
-    }
-    let frozen = Frozen(snap);
-    let _ = snap.platform_support(after == After::Platform);
-    if let Some(mib) = opts.image_mib {
-        let _ = snap.pref_image_size(usize::try_from(mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX));
-    }
-    match snap.create_image() {
-        Err(s) => {
-            drop(frozen);
-            error!("the kernel could not take the snapshot: {s}; nothing was changed");
-            return FAILED;
-        }
-        Ok(Snapshotted::Resumed) => {
-            // The restored system (or a wake-up aborted the snapshot):
-            // the loader already put the swap signature back.
-            drop(frozen);
-            info!("resumed from hibernation");
-            return OK;
-        }
-        Ok(Snapshotted::Taken) => {}
-    }
+    let frozen = match take_snapshot(opts, snap, after) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
     let t0 = now_ms();
     let comp = opts.comp;
     let pages = snap.image_size().unwrap_or(0) / PAGE as u64;
@@ -343,24 +302,8 @@ fn snapshot_and_write(
         return give_back(frozen, format_args!("not enough free swap on {name}: the image needs {need} pages, {free} are free; nothing was written"));
     }
     let mut dev = Device { fd, snap, buf: run, slots: Run::default() };
-    let mut threads_used = 1;
-    let mut last = 0;
-    let mut progress = |done: u64, total: u64| {
-        let q = done * 4 / total.max(1);
-        if q > last && done < total {
-            last = q;
-            info!("writing image: {}%", q * 25);
-        }
-    };
-    // Workers exist only from here (the snapshot is taken) until the image
-    // is written: `Pool::with` joins them before anything thaws.
-    let threads = if comp == Compression::None { 1 } else { opts.threads.map_or_else(thread::online_cpus, |n| n as usize) };
-    let written = Pool::with(threads.min(writer::MAX_BATCH), |pool| {
-        threads_used = pool.threads();
-        writer::write_image(&mut Stream(snap), &mut dev, comp, scratch, pool, &mut progress, &crate::clock::Monotonic)
-    });
-    let w = match written {
-        Ok(w) => w,
+    let (w, threads) = match write_stream(opts, snap, &mut dev, scratch) {
+        Ok(written) => written,
         Err(e) => {
             return give_back(
                 frozen,
@@ -369,23 +312,93 @@ fn snapshot_and_write(
         }
     };
     let ms = (now_ms() - t0).max(1);
-    // The commit record: the header, last, flushed.
     let flags = writer::flags(comp, after == After::Platform, hw_sig);
     let fd = dev.fd;
-    // From the header write on, an exit would thaw over a valid image.
-    crate::sys::image_committed();
-    if let Err(e) = read_header(&fd, offset, header).and_then(|()| {
-        swsusp::mark(&mut header.0, w.first_map, flags, w.crc.unwrap_or(0), hw_sig);
-        write_header(&fd, offset, header)
-    }) {
-        if !unmark(&fd, offset, header) {
-            set_echo(Echo::All);
-            error!("cannot write the image header to {name} ({}), nor tell whether it is valid; powering off", E(e));
-            crate::sys::power_off_for_good();
-        }
-        crate::sys::image_withdrawn();
-        return give_back(frozen, format_args!("cannot write the image header to {name}: {}", E(e)));
+    let frozen = match commit(frozen, &fd, name, offset, header, &w, flags, hw_sig) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    report(&w, ms, threads, name);
+    info!("image committed on {name}: {} slots, flags 0x{flags:x}; powering off ({})", w.disk_pages, after.name());
+    power_down(frozen, &fd, name, offset, after, header)
+}
+
+/// Step 2: freezes and takes the snapshot. `Err` carries the exit status
+/// when there is nothing to write: a failure (nothing changed), or this
+/// is the restored system coming back.
+fn take_snapshot<'s>(opts: &Options, snap: &'s SnapshotReader, after: After) -> Result<Frozen<'s>, i32> {
+    if let Err(s) = snap.freeze() {
+        set_echo(Echo::All);
+        error!("cannot freeze the system: {s}; nothing was changed");
+        return Err(FAILED);
     }
+    let frozen = Frozen(snap);
+    let _ = snap.platform_support(after == After::Platform);
+    if let Some(mib) = opts.image_mib {
+        let _ = snap.pref_image_size(usize::try_from(mib.saturating_mul(1 << 20)).unwrap_or(usize::MAX));
+    }
+    match snap.create_image() {
+        Err(s) => {
+            drop(frozen);
+            error!("the kernel could not take the snapshot: {s}; nothing was changed");
+            Err(FAILED)
+        }
+        Ok(Snapshotted::Resumed) => {
+            // The restored system (or a wake-up aborted the snapshot):
+            // the loader already put the swap signature back.
+            drop(frozen);
+            info!("resumed from hibernation");
+            Err(OK)
+        }
+        Ok(Snapshotted::Taken) => Ok(frozen),
+    }
+}
+
+/// Step 3: every page of the stream to the slots, compressed on worker
+/// threads that exist only from here (the snapshot is taken) until the
+/// image is written (`Pool::with` joins them before anything thaws).
+/// Returns what was written and the threads used.
+fn write_stream(opts: &Options, snap: &SnapshotReader, dev: &mut Device, scratch: &mut writer::Scratch) -> Result<(writer::Written, usize), writer::Error> {
+    let comp = opts.comp;
+    let mut last = 0;
+    let mut progress = |done: u64, total: u64| {
+        let q = done * 4 / total.max(1);
+        if q > last && done < total {
+            last = q;
+            info!("writing image: {}%", q * 25);
+        }
+    };
+    let threads = if comp == Compression::None { 1 } else { opts.threads.map_or_else(thread::online_cpus, |n| n as usize) };
+    let mut used = 1;
+    let written = Pool::with(threads.min(writer::MAX_BATCH), |pool| {
+        used = pool.threads();
+        writer::write_image(&mut Stream(snap), dev, comp, scratch, pool, &mut progress, &crate::clock::Monotonic)
+    });
+    written.map(|w| (w, used))
+}
+
+/// Step 4, the commit: the header, written last and flushed. From its
+/// write on, an exit would thaw over a valid image: a failure puts the
+/// signature back (or powers off if even that fails) and gives back.
+#[allow(clippy::too_many_arguments)]
+fn commit<'s>(frozen: Frozen<'s>, fd: &OwnedFd, name: &str, offset: u64, header: &mut Aligned<PAGE>, w: &writer::Written, flags: u32, hw_sig: u32) -> Result<Frozen<'s>, i32> {
+    crate::sys::image_committed();
+    let written = read_header(fd, offset, header).and_then(|()| {
+        swsusp::mark(&mut header.0, w.first_map, flags, w.crc.unwrap_or(0), hw_sig);
+        write_header(fd, offset, header)
+    });
+    let Err(e) = written else { return Ok(frozen) };
+    if !unmark(fd, offset, header) {
+        set_echo(Echo::All);
+        error!("cannot write the image header to {name} ({}), nor tell whether it is valid; powering off", E(e));
+        crate::sys::power_off_for_good();
+    }
+    crate::sys::image_withdrawn();
+    Err(give_back(frozen, format_args!("cannot write the image header to {name}: {}", E(e))))
+}
+
+/// The summary lines: pages, size, time and rate, and where the time went.
+fn report(w: &writer::Written, ms: u64, threads: usize, name: &str) {
     let bytes = w.pages * PAGE as u64;
     let mib100 = (bytes * 100) >> 20;
     let rate100 = (bytes * 100 * 1000 / ms) >> 20;
@@ -401,13 +414,11 @@ fn snapshot_and_write(
     );
     let p = w.phases;
     info!(
-        "write time: reading {} ms, compressing and CRC {} ms ({threads_used} threads), writing to {name} {} ms",
+        "write time: reading {} ms, compressing and CRC {} ms ({threads} threads), writing to {name} {} ms",
         p.read / 1_000_000,
         p.decode / 1_000_000,
         p.write / 1_000_000
     );
-    info!("image committed on {name}: {} slots, flags 0x{flags:x}; powering off ({})", w.disk_pages, after.name());
-    power_down(frozen, &fd, name, offset, after, header)
 }
 
 /// The frozen system, from `SNAPSHOT_FREEZE` on. Dropped, it gives the

@@ -11,10 +11,11 @@ use resume_init::text::{parse_maj_min, parse_u64};
 use rustix::fs::{FileType, Mode, OFlags};
 use rustix::io::Errno;
 
-use super::{FAILED, Options};
+use super::Options;
+use super::refusal::{Refusal, Text};
 use crate::error::E;
 use crate::fsutil::{self, PathBuf, read_str, whole_lines};
-use crate::log::{error, warning};
+use crate::log::warning;
 
 const PROC_SWAPS: &str = "/proc/swaps";
 const SYS_RESUME: &str = "/sys/power/resume";
@@ -92,7 +93,7 @@ fn active_areas() -> heapless::Vec<Area, 8> {
 }
 
 /// Why no target could be chosen, already said; the exit status.
-pub fn choose(opts: &Options) -> Result<Area, i32> {
+pub fn choose(opts: &Options) -> Result<Area, Refusal> {
     let areas = active_areas();
     // An exact match, or else the one area whose place is unknown (a
     // btrfs swap file whose chunk-tree mapping failed), taken at the
@@ -103,56 +104,28 @@ pub fn choose(opts: &Options) -> Result<Area, i32> {
         areas.iter().find(|a| (a.major, a.minor, a.offset) == (maj, min, off)).or_else(unknown).map(|a| Area { name: a.name.clone(), major: maj, minor: min, offset: off })
     };
     if let Some(dev) = opts.device {
-        let (maj, min, off) = match locate(dev) {
-            Ok((maj, min, off)) => (maj, min, opts.offset.unwrap_or(off)),
-            Err(e) => {
-                error!("cannot use --device {dev}: {}", E(e));
-                return Err(FAILED);
-            }
-        };
-        return match find(maj, min, off).filter(|_| maj != 0) {
-            Some(a) => Ok(a),
-            None => {
-                error!("--device {dev} (device {maj}:{min}, header at page {off}) is not an active swap area; swapon it first (see {PROC_SWAPS})");
-                Err(FAILED)
-            }
-        };
+        let path = || PathBuf::try_from(dev).unwrap_or_default();
+        let (major, minor, off) = locate(dev).map_err(|errno| Refusal::DeviceArg { dev: path(), errno })?;
+        let offset = opts.offset.unwrap_or(off);
+        return find(major, minor, offset).filter(|_| major != 0).ok_or(Refusal::DeviceNotSwap { dev: path(), major, minor, offset });
     }
     let mut buf = [0u8; 64];
     let set = read_str(SYS_RESUME, &mut buf).ok().and_then(parse_maj_min).filter(|d| *d != (0, 0));
-    if let Some((maj, min)) = set {
+    if let Some((major, minor)) = set {
         let mut b2 = [0u8; 32];
-        let off = opts.offset.or_else(|| read_str(SYS_RESUME_OFFSET, &mut b2).ok().and_then(parse_u64)).unwrap_or(0);
-        return match find(maj, min, off) {
-            Some(a) => Ok(a),
-            None => {
-                error!(
-                    "{SYS_RESUME} names device {maj}:{min} at page {off}, which is not an active swap area: the image would go where nothing looks for it. swapon it, or give --device"
-                );
-                Err(FAILED)
-            }
-        };
+        let offset = opts.offset.or_else(|| read_str(SYS_RESUME_OFFSET, &mut b2).ok().and_then(parse_u64)).unwrap_or(0);
+        return find(major, minor, offset).ok_or(Refusal::ResumeNotSwap { major, minor, offset });
     }
     match areas.len() {
-        0 => {
-            error!("no active swap area ({PROC_SWAPS} is empty): the image needs one; swapon a partition or file first");
-            Err(FAILED)
-        }
-        1 if areas[0].major == 0 => {
-            error!(
-                "{} is a btrfs swap file whose disk address its chunk tree did not give: boot with resume_offset= (btrfs inspect-internal map-swapfile -r) or use --offset",
-                areas[0].name
-            );
-            Err(FAILED)
-        }
+        0 => Err(Refusal::NoSwap),
+        1 if areas[0].major == 0 => Err(Refusal::BtrfsUnknown { name: areas[0].name.clone() }),
         1 => Ok(areas[0].clone()),
         _ => {
             let mut list = heapless::String::<256>::new();
             for a in &areas {
                 let _ = write!(list, " {}", a.name);
             }
-            error!("several active swap areas ({list} ) and {SYS_RESUME} names none: say which with --device");
-            Err(FAILED)
+            Err(Refusal::Several { list })
         }
     }
 }
@@ -217,7 +190,7 @@ fn random_key_in_crypttab(name: &str) -> bool {
 /// Refuses an image that would put secrets where they must not go: on a
 /// swap area that is not encrypted while dm-crypt keys are in memory
 /// (unless `allow_plain`), or on one whose key is new at every boot.
-pub fn secrets_stay_secret(dev: &crate::device::Device, allow_plain: bool) -> Result<(), heapless::String<320>> {
+pub fn secrets_stay_secret(dev: &crate::device::Device, allow_plain: bool) -> Result<(), Text> {
     let mut why = heapless::String::new();
     match crypt_under(&dev.name, 0) {
         Some((m, plain)) => {

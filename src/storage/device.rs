@@ -224,7 +224,7 @@ fn scan_all(f: &mut dyn FnMut(&Entry) -> bool) -> heapless::Vec<Entry, MAX_FOUND
 /// an unlocked container's filesystem is meant over a plain disk carrying
 /// the same UUID (a copy, or a stick made to look like the root).
 fn one_of(found: heapless::Vec<Entry, MAX_FOUND>) -> Result<Entry, Miss> {
-    if found.len() <= 1 {
+    if found.len() <= 1 || one_btrfs(&found) {
         return found.into_iter().next().ok_or(Miss::None);
     }
     let mapped = || found.iter().filter(|e| e.dev.name.starts_with("dm-"));
@@ -236,6 +236,19 @@ fn one_of(found: heapless::Vec<Entry, MAX_FOUND>) -> Result<Entry, Miss> {
         return pick.ok_or(Miss::None);
     }
     Err(Miss::Several(found.into_iter().map(|e| e.dev).collect()))
+}
+
+/// Whether `found` are the devices of one multi-device btrfs (each a
+/// different device of as many as its superblock says): one filesystem,
+/// whose devices the kernel gathers when the mount names them. Copies of
+/// one device carry the same device number, and are refused.
+fn one_btrfs(found: &[Entry]) -> bool {
+    let mut seen: heapless::Vec<u64, MAX_FOUND> = heapless::Vec::new();
+    found.iter().all(|e| {
+        let mut sb = [0u8; PROBE_SIZE];
+        let member = read_at(&e.dev, probe::BTRFS_SB_AT, &mut sb).ok().and_then(|n| probe::btrfs_member(&sb[..n]));
+        matches!(member, Some((total, devid)) if total as usize >= found.len() && !seen.contains(&devid) && seen.push(devid).is_ok())
+    })
 }
 
 /// Looks once for the device `spec` names.

@@ -1,0 +1,81 @@
+//! Why the writer stops before anything is frozen: one enum, rendered
+//! once by `run` as one line naming the place and the check, as `boot()`
+//! renders its one fatal error. Nothing was changed on disk when one of
+//! these is said.
+
+use core::fmt;
+
+use rustix::io::Errno;
+
+use crate::error::{E, Sys};
+use crate::fsutil::PathBuf;
+
+/// A message's text built at run time (the reason a place would leak).
+pub type Text = heapless::String<320>;
+
+pub enum Refusal {
+    NotRoot,
+    /// `--device` could not be located.
+    DeviceArg { dev: PathBuf, errno: Errno },
+    /// `--device` is not an active swap area.
+    DeviceNotSwap { dev: PathBuf, major: u32, minor: u32, offset: u64 },
+    /// `/sys/power/resume` names what is not an active swap area.
+    ResumeNotSwap { major: u32, minor: u32, offset: u64 },
+    NoSwap,
+    /// A btrfs swap file whose disk address the chunk tree did not give.
+    BtrfsUnknown { name: PathBuf },
+    /// Several active swap areas and nothing says which.
+    Several { list: heapless::String<256> },
+    NoBlockDevice { name: PathBuf, major: u32, minor: u32 },
+    Open { node: PathBuf, errno: Errno },
+    ReadHeader { name: PathBuf, node: PathBuf, offset: u64, errno: Errno },
+    HoldsImage { name: PathBuf },
+    NotSwap { name: PathBuf, node: PathBuf, offset: u64 },
+    /// The image would leak secrets or could never be read back.
+    Leak { name: PathBuf, node: PathBuf, why: Text },
+    /// `/dev/snapshot` refused: hibernation is unavailable.
+    Unavailable { what: &'static str },
+    Snapshot(Sys<'static>),
+    SwapArea { name: PathBuf, sys: Sys<'static> },
+    WriteProbe { name: PathBuf, node: PathBuf, errno: Errno },
+    Mlock(Errno),
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const PROC_SWAPS: &str = "/proc/swaps";
+        const SYS_RESUME: &str = "/sys/power/resume";
+        match self {
+            Refusal::NotRoot => f.write_str("hibernate: must run as root"),
+            Refusal::DeviceArg { dev, errno } => write!(f, "cannot use --device {dev}: {}", E(*errno)),
+            Refusal::DeviceNotSwap { dev, major, minor, offset } => write!(
+                f,
+                "--device {dev} (device {major}:{minor}, header at page {offset}) is not an active swap area; swapon it first (see {PROC_SWAPS})"
+            ),
+            Refusal::ResumeNotSwap { major, minor, offset } => write!(
+                f,
+                "{SYS_RESUME} names device {major}:{minor} at page {offset}, which is not an active swap area: the image would go where nothing looks for it. swapon it, or give --device"
+            ),
+            Refusal::NoSwap => write!(f, "no active swap area ({PROC_SWAPS} is empty): the image needs one; swapon a partition or file first"),
+            Refusal::BtrfsUnknown { name } => write!(
+                f,
+                "{name} is a btrfs swap file whose disk address its chunk tree did not give: boot with resume_offset= (btrfs inspect-internal map-swapfile -r) or use --offset"
+            ),
+            Refusal::Several { list } => write!(f, "several active swap areas ({list} ) and {SYS_RESUME} names none: say which with --device"),
+            Refusal::NoBlockDevice { name, major, minor } => write!(f, "cannot find the block device of {name} ({major}:{minor}) in /sys/class/block"),
+            Refusal::Open { node, errno } => write!(f, "cannot open {node} for writing: {}", E(*errno)),
+            Refusal::ReadHeader { name, node, offset, errno } => write!(f, "cannot read the swap header of {name} ({node} page {offset}): {}", E(*errno)),
+            Refusal::HoldsImage { name } => write!(f, "{name} already holds a hibernation image; not writing over it (resume from it, or swapoff and mkswap)"),
+            Refusal::NotSwap { name, node, offset } => write!(f, "{name} ({node} page {offset}) has no swap signature; it is not a swap area"),
+            Refusal::Leak { name, node, why } => write!(f, "not hibernating to {name} ({node}): {why}"),
+            Refusal::Unavailable { what } => write!(
+                f,
+                "the kernel refuses {what} (EPERM): hibernation is unavailable (nohibernate on the command line, or Secure Boot lockdown)"
+            ),
+            Refusal::Snapshot(s) => write!(f, "cannot hibernate: {s}"),
+            Refusal::SwapArea { name, sys } => write!(f, "cannot hibernate to {name}: {sys}"),
+            Refusal::WriteProbe { name, node, errno } => write!(f, "cannot write to {name} ({node}): {}; nothing was changed", E(*errno)),
+            Refusal::Mlock(e) => write!(f, "cannot lock the writer's memory (mlockall: {}); not hibernating, nothing was changed", E(*e)),
+        }
+    }
+}
