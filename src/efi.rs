@@ -94,6 +94,12 @@ pub fn clear_location() {
     }
 }
 
+/// Whether this machine booted by UEFI with efivarfs mounted: the
+/// `HibernateLocation` variable can be written.
+pub fn available() -> bool {
+    efivars().is_some()
+}
+
 fn efivars() -> Option<OwnedFd> {
     rustix::fs::open(EFIVARS, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok()
 }

@@ -334,6 +334,51 @@ pub fn first_physical_byte(fd: &OwnedFd) -> Result<u64, Errno> {
     Ok(m.fe_physical)
 }
 
+/// `struct fiemap` with room for [`FIEMAP_BATCH`] extents.
+#[repr(C)]
+struct FiemapMany {
+    start: u64,
+    length: u64,
+    flags: u32,
+    mapped_extents: u32,
+    extent_count: u32,
+    reserved: u32,
+    /// `struct fiemap_extent`, 56 bytes each: logical, physical, length,
+    /// two reserved u64, flags, three reserved u32.
+    extents: [[u64; 7]; FIEMAP_BATCH],
+}
+
+const FIEMAP_BATCH: usize = 64;
+
+/// Every extent of a file (`FS_IOC_FIEMAP` with `FIEMAP_FLAG_SYNC`, so
+/// delayed allocations are made first), in logical order, into `out`;
+/// how many. `EFBIG` if there are more than `out` holds.
+pub fn fiemap_extents(fd: &OwnedFd, out: &mut [resume_init::hibfile::Extent]) -> Result<usize, Errno> {
+    use resume_init::hibfile::{EXTENT_LAST, Extent};
+    let mut n = 0;
+    let mut start = 0u64;
+    loop {
+        let mut m = FiemapMany { start, length: u64::MAX - start, flags: FIEMAP_FLAG_SYNC, mapped_extents: 0, extent_count: FIEMAP_BATCH as u32, reserved: 0, extents: [[0; 7]; FIEMAP_BATCH] };
+        // SAFETY: FS_IOC_FIEMAP is _IOWR('f', 11, struct fiemap); the kernel
+        // reads the head and writes at most `extent_count` extents right
+        // after it, all inside `m`.
+        unsafe { ioctl(fd, Updater::<FS_IOC_FIEMAP, FiemapMany>::new(&mut m)) }?;
+        let got = (m.mapped_extents as usize).min(FIEMAP_BATCH);
+        if got == 0 {
+            return Ok(n);
+        }
+        for x in &m.extents[..got] {
+            let e = Extent { logical: x[0], physical: x[1], length: x[2], flags: x[5] as u32 };
+            *out.get_mut(n).ok_or(Errno::FBIG)? = e;
+            n += 1;
+            if e.flags & EXTENT_LAST != 0 {
+                return Ok(n);
+            }
+            start = e.logical.saturating_add(e.length);
+        }
+    }
+}
+
 /// A btrfs ioctl argument of 4 KiB (`struct btrfs_ioctl_search_args`,
 /// `struct btrfs_ioctl_dev_info_args`), read and written as little-endian
 /// words at the offsets btrfs.h gives.

@@ -33,7 +33,7 @@ pub fn run(cfg: &Config, source: Option<Source>) {
         debug!("no resume= given; not resuming");
         return;
     };
-    let Source { text, offset, .. } = source;
+    let Source { text, offset, discard_only, .. } = source;
     let spec = match source.spec() {
         Ok(s) => s,
         Err(why) => {
@@ -56,8 +56,14 @@ pub fn run(cfg: &Config, source: Option<Source>) {
         }
         Err(Miss::Several(all)) => return several(text, &all, offset),
     };
-    if cfg.resume_mode == ResumeMode::Kernel {
+    if cfg.resume_mode == ResumeMode::Kernel && !discard_only {
         kernel_resume(&dev, offset);
+        return;
+    }
+    if discard_only {
+        // resume=none: an image there is discarded, and the kernel is not
+        // pointed anywhere for the next hibernation.
+        let _ = userspace_resume(cfg, text, &dev, offset, true);
         return;
     }
     // A fresh boot: point the kernel at this swap area for the next
@@ -65,7 +71,7 @@ pub fn run(cfg: &Config, source: Option<Source>) {
     // /sys/power/resume also makes the kernel look for an image there
     // (it clears noresume), so this is done only when the header is
     // known to carry none: never hand the kernel an image we refused.
-    if userspace_resume(cfg, text, &dev, offset) {
+    if userspace_resume(cfg, text, &dev, offset, false) {
         configure_next_hibernation(&dev, offset);
     } else {
         warning!(
@@ -197,7 +203,7 @@ impl PageSink for SnapshotSink<'_> {
 
 /// Resumes from the image on `dev`, or returns to boot fresh. Returns
 /// whether the header at `offset` is known to carry no image now.
-fn userspace_resume(cfg: &Config, text: Text, dev: &Device, offset: u64) -> bool {
+fn userspace_resume(cfg: &Config, text: Text, dev: &Device, offset: u64, discard_only: bool) -> bool {
     let node = dev.node();
     if let Some(v) = dev.open(OFlags::RDONLY).ok().and_then(|fd| device::md_member(&fd)) {
         // One leg of a RAID1 array starts with the array's own swap page:
@@ -224,6 +230,9 @@ fn userspace_resume(cfg: &Config, text: Text, dev: &Device, offset: u64) -> bool
             Some(resume_init::probe::Kind::Swap { hibernated: false }) => {
                 info!("no hibernation image on {node} at page {offset} (resume={text}); booting fresh")
             }
+            Some(resume_init::probe::Kind::HibernationFile) => {
+                info!("no hibernation image in the hibernation file on {node} at page {offset} (resume={text}); booting fresh")
+            }
             Some(resume_init::probe::Kind::Luks) => warning!(
                 "{node} (resume={text}) is a locked LUKS container, not its swap area; add rd.luks.uuid= with its UUID and point resume= at /dev/mapper/NAME or the UUID inside; booting fresh"
             ),
@@ -241,14 +250,14 @@ fn userspace_resume(cfg: &Config, text: Text, dev: &Device, offset: u64) -> bool
         return false;
     }
     // From here on every return boots fresh with the header clear.
-    load_and_restore(cfg, &node, &mut d, &h);
+    load_and_restore(cfg, &node, &mut d, &h, discard_only);
     true
 }
 
 /// Checks, loads and restores an image whose signature is already cleared.
 /// Returns only when the boot is to go on fresh.
-fn load_and_restore(cfg: &Config, node: &str, d: &mut ImageDevice, h: &swsusp::Header) {
-    if !may_restore(cfg, node, h) {
+fn load_and_restore(cfg: &Config, node: &str, d: &mut ImageDevice, h: &swsusp::Header, discard_only: bool) {
+    if !may_restore(cfg, node, h, discard_only) {
         return;
     }
     let snap = match Snapshot::open_restore() {
@@ -269,9 +278,13 @@ fn load_and_restore(cfg: &Config, node: &str, d: &mut ImageDevice, h: &swsusp::H
 
 /// The checks made before anything is read: the command line allows it,
 /// the flags are known, the hardware is the same.
-fn may_restore(cfg: &Config, node: &str, h: &swsusp::Header) -> bool {
+fn may_restore(cfg: &Config, node: &str, h: &swsusp::Header, discard_only: bool) -> bool {
     if cfg.resume_mode == ResumeMode::Skip {
         info!("resume_init=skip: not resuming from {node}; booting fresh");
+        return false;
+    }
+    if discard_only {
+        info!("resume=none: not resuming from {node}; booting fresh");
         return false;
     }
     if cfg.nohibernate {

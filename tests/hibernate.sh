@@ -122,7 +122,7 @@ fails() {
 
 case_begin "writer failure: swap too small for an uncompressed image"
 rm -f "$R/tiny.img"; truncate -s 16M "$R/tiny.img"; mkswap -q "$R/tiny.img"
-fails "$R/w-tiny.log" "not enough free swap on /dev/vdb: the image needs [0-9]+ pages, [0-9]+ are free; nothing was written" \
+fails "$R/w-tiny.log" "not enough room in /dev/vdb: the image needs [0-9]+ pages, [0-9]+ are free; nothing was written" \
     "$R/root.img" "$R/tiny.img" -- root=/dev/vda resume=/dev/vdb noresume writer=none
 expect_eq "$(inspect_status "$R/tiny.img")" 1 "the swap header untouched"
 case_end

@@ -74,7 +74,9 @@ pub fn parttable(data: &[u8]) {
         }
     };
     let id = parttable::identify(ss, partn, &mut read);
-    assert!(reads <= 3, "at most header, entry and MBR");
+    // Header, entry and MBR, and for a logical partition number the DOS
+    // extended chains the kernel walks, bounded as it bounds them.
+    assert!(reads <= 3 + 4 * (256 + 100), "{reads} reads");
     if let Some(id) = id {
         assert!(partn > 0);
         let _ = id.matches(&DevSpec::PartLabel("root part"));

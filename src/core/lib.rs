@@ -12,6 +12,7 @@ pub mod cmdline;
 pub use codec::{crc32, lz4, lzo, lzo_compress};
 pub mod devspec;
 pub mod efi;
+pub mod hibfile;
 pub mod errno;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzz_targets;

@@ -81,6 +81,9 @@ pub enum Kind {
     /// An ext3/4 external journal device (`jbd`): an ext superblock with
     /// the journal-device feature, not a filesystem.
     ExtJournal,
+    /// The first page of a hibernation file (`hibfile::MARKER`) holding
+    /// no image. (With one, it reads as `Swap { hibernated: true }`.)
+    HibernationFile,
 }
 
 impl Kind {
@@ -192,6 +195,9 @@ pub fn identify(b: &[u8]) -> Option<Ident<'_>> {
     }
     if sig == SWAP_SPACE {
         return Some(Ident { kind: Kind::Swap { hibernated: false }, uuid: None, label: "" });
+    }
+    if sig == crate::hibfile::MARKER {
+        return Some(Ident { kind: Kind::HibernationFile, uuid: None, label: "" });
     }
     None
 }

@@ -2,7 +2,9 @@
 //! can name it, in the order initramfs tools give them precedence.
 //!
 //! 1. the command line's `resume=` (and `resume_offset=`); `resume=none`
-//!    means none, and stops the other two;
+//!    means no resume, but an image the other two places name is still
+//!    looked for, to be discarded: a filesystem must never be mounted
+//!    under an image that a later boot could restore;
 //! 2. the device stored in the initramfs, as initramfs-tools keeps it in
 //!    `conf/conf.d/resume` (`RESUME=`, `RESUME_OFFSET=`);
 //! 3. systemd's `HibernateLocation` EFI variable, used only when the
@@ -53,6 +55,8 @@ pub struct Source<'a> {
     /// The page of the header on the device (a swap file's first page).
     pub offset: u64,
     pub origin: Origin,
+    /// `resume=none`: an image found here is discarded, never restored.
+    pub discard_only: bool,
 }
 
 impl<'a> Source<'a> {
@@ -111,22 +115,23 @@ pub fn stored(text: &str) -> (Option<&str>, Option<u64>) {
 /// running kernel's release. Returns where to look (`None`: nowhere) and,
 /// when there was a variable, what became of it.
 pub fn choose<'a>(cfg: &Config<'a>, stored_text: Option<&'a str>, efi: Option<Option<Location<'a>>>, kernel: &[u8]) -> (Option<Source<'a>>, Option<EfiUse>) {
-    let mut source = cfg.resume.map(|r| Source { text: Text::Given(r), offset: cfg.resume_offset.unwrap_or(0), origin: Origin::CommandLine });
+    let none = cfg.resume == Some("none");
+    let mut source = cfg.resume.filter(|_| !none).map(|r| Source { text: Text::Given(r), offset: cfg.resume_offset.unwrap_or(0), origin: Origin::CommandLine, discard_only: false });
     if source.is_none()
         && let (Some(dev), offset) = stored_text.map_or((None, None), stored)
     {
-        source = Some(Source { text: Text::Given(dev), offset: cfg.resume_offset.or(offset).unwrap_or(0), origin: Origin::Stored });
+        source = Some(Source { text: Text::Given(dev), offset: cfg.resume_offset.or(offset).unwrap_or(0), origin: Origin::Stored, discard_only: none });
     }
     let efi_use = efi.map(|loc| match loc {
         None => EfiUse::Unreadable,
         Some(l) if l.kernel.is_some_and(|k| k.as_bytes() != kernel) => EfiUse::OtherKernel,
-        Some(_) if source.is_some() => EfiUse::Superseded,
+        Some(_) if source.is_some() || none => EfiUse::Superseded,
         Some(l) => {
-            source = Some(Source { text: Text::Uuid(l.uuid), offset: l.offset, origin: Origin::Efi });
+            source = Some(Source { text: Text::Uuid(l.uuid), offset: l.offset, origin: Origin::Efi, discard_only: false });
             EfiUse::Used
         }
     });
-    // `resume=none` (from either place): none at all.
+    // A stored `RESUME=none`: none at all.
     (source.filter(|s| s.text != Text::Given("none")), efi_use)
 }
 
@@ -157,10 +162,15 @@ mod tests {
     fn the_command_line_wins_and_none_means_none() {
         let cfg = Config::parse("resume=/dev/sda2 resume_offset=9");
         let (s, e) = choose(&cfg, Some(CONF), loc(Some("6.1")), b"6.1");
-        assert_eq!(s, Some(Source { text: Text::Given("/dev/sda2"), offset: 9, origin: Origin::CommandLine }));
+        assert_eq!(s, Some(Source { text: Text::Given("/dev/sda2"), offset: 9, origin: Origin::CommandLine, discard_only: false }));
         assert_eq!(e, Some(EfiUse::Superseded));
+        // resume=none: the stored place is still looked at, to discard
+        // an image there; the EFI variable is not used.
         let cfg = Config::parse("resume=none");
-        assert_eq!(choose(&cfg, Some(CONF), loc(None), b"6.1"), (None, Some(EfiUse::Superseded)));
+        let (s, e) = choose(&cfg, Some(CONF), loc(None), b"6.1");
+        assert_eq!((s.map(|s| (s.origin, s.discard_only)), e), (Some((Origin::Stored, true)), Some(EfiUse::Superseded)));
+        assert_eq!(choose(&cfg, None, None, b"6.1"), (None, None));
+        assert_eq!(choose(&Config::parse(""), Some("RESUME=none\n"), None, b"6.1"), (None, None));
         // The stored device with the command line's offset.
         let cfg = Config::parse("resume_offset=5");
         assert_eq!(choose(&cfg, Some(CONF), None, b"6.1").0.map(|s| s.offset), Some(5));

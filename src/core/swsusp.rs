@@ -144,12 +144,14 @@ pub fn mark(p: &mut Page, image: u64, flags: u32, crc32: u32, hw_sig: u32) {
     p[SWAP_SIG..].copy_from_slice(HIBERNATE_SIG);
 }
 
-/// Puts the original swap signature back in a marked header page, as the
-/// kernel does in `swsusp_check`. A damaged `orig_sig` is replaced by
-/// `SWAPSPACE2`, so the area stays usable as swap.
+/// Puts the original signature back in a marked header page, as the
+/// kernel does in `swsusp_check`: a swap area's, or a hibernation file's
+/// marker. A damaged `orig_sig` is replaced by `SWAPSPACE2`, so a swap
+/// area stays usable as swap.
 pub fn invalidate(p: &mut Page) {
     let orig = &p[ORIG_SIG..ORIG_SIG + 10];
-    let sig: [u8; 10] = if orig == SWAPSPACE2 || orig == SWAP_SPACE { orig.try_into().unwrap_or(*SWAPSPACE2) } else { *SWAPSPACE2 };
+    let known = orig == SWAPSPACE2 || orig == SWAP_SPACE || orig == crate::hibfile::MARKER;
+    let sig: [u8; 10] = if known { orig.try_into().unwrap_or(*SWAPSPACE2) } else { *SWAPSPACE2 };
     p[SWAP_SIG..].copy_from_slice(&sig);
 }
 

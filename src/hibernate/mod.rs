@@ -30,11 +30,12 @@ use rustix::fd::OwnedFd;
 use rustix::fs::OFlags;
 use rustix::io::Errno;
 
+mod file;
 mod place;
 mod refusal;
 mod target;
 
-use place::{Aligned, Device, RUN_PAGES, Stream, read_header, unmark, write_header};
+use place::{Aligned, Device, RUN_PAGES, Slots, Stream, read_header, unmark, write_header};
 use resume_init::image::Run;
 use refusal::Refusal;
 use target::{Area, choose, secrets_stay_secret};
@@ -51,10 +52,12 @@ pub const OK: i32 = 0;
 pub const FAILED: i32 = 1;
 pub const USAGE: i32 = 3;
 
-pub const USAGE_TEXT: &str = "usage: resume-init hibernate [--device DEV] [--offset PAGES] [--compress lzo|lz4|none]\n\
+pub const USAGE_TEXT: &str = "usage: resume-init hibernate [--device DEV] [--offset PAGES] [--file PATH] [--compress lzo|lz4|none]\n\
   [--threads N] [--image-size MIB] [--after platform|shutdown|reboot|suspend] [--allow-plain-swap]\n\
+       resume-init hibernate --make-file PATH [--size SIZE]\n\
   Writes an image both loaders restore, then powers off. --threads: default every CPU, at most 4.\n\
-  Target: the swap area /sys/power/resume names, else the only active one.";
+  Target: the swap area /sys/power/resume names, else the only active one; or with --file a\n\
+  hibernation file (made by --make-file: every block allocated, immutable), no swap needed.";
 
 const SYS_DISK: &str = "/sys/power/disk";
 const SYS_IMAGE_SIZE: &str = "/sys/power/image_size";
@@ -95,11 +98,28 @@ pub struct Options<'a> {
     /// Write to an unencrypted swap area even while dm-crypt keys are in
     /// memory (they would be on disk in the clear).
     allow_plain: bool,
+    /// `--file PATH`: into a hibernation file, not a swap area.
+    file: Option<&'a str>,
+    /// `--make-file PATH`: make one, and nothing else.
+    make_file: Option<&'a str>,
+    /// `--size SIZE` for `--make-file`, in bytes.
+    size: Option<u64>,
+}
+
+/// `4G`, `512M`, `65536K` or bytes.
+fn parse_size(s: &str) -> Option<u64> {
+    let (num, shift) = match s.as_bytes().last()? {
+        b'K' | b'k' => (&s[..s.len() - 1], 10),
+        b'M' | b'm' => (&s[..s.len() - 1], 20),
+        b'G' | b'g' => (&s[..s.len() - 1], 30),
+        _ => (s, 0),
+    };
+    parse_u64(num)?.checked_mul(1 << shift).filter(|&b| b > 0)
 }
 
 fn parse_options(args: &Args) -> Result<Options<'static>, &'static str> {
     let arg = |i| args.arg(i).and_then(|a| core::str::from_utf8(a).ok());
-    let mut o = Options { device: None, offset: None, comp: Compression::Lzo, threads: None, image_mib: None, after: None, allow_plain: false };
+    let mut o = Options { device: None, offset: None, comp: Compression::Lzo, threads: None, image_mib: None, after: None, allow_plain: false, file: None, make_file: None, size: None };
     let mut i = 2;
     while let Some(a) = arg(i) {
         let v = arg(i + 1);
@@ -122,6 +142,9 @@ fn parse_options(args: &Args) -> Result<Options<'static>, &'static str> {
             "--threads" => o.threads = Some(v.and_then(parse_u32).filter(|n| *n > 0).ok_or("--threads needs a number above 0")?),
             "--image-size" => o.image_mib = Some(v.and_then(parse_u64).ok_or("--image-size needs MiB")?),
             "--after" => o.after = Some(v.and_then(After::parse).ok_or("--after takes platform, shutdown, reboot or suspend")?),
+            "--file" => o.file = Some(v.ok_or("--file needs a path")?),
+            "--make-file" => o.make_file = Some(v.ok_or("--make-file needs a path")?),
+            "--size" => o.size = Some(v.and_then(parse_size).ok_or("--size takes bytes, or a number with K, M or G")?),
             _ => return Err("unknown option"),
         }
         i += 2;
@@ -173,12 +196,20 @@ pub fn run(args: Args) -> i32 {
             return USAGE;
         }
     };
+    if let Some(path) = opts.make_file {
+        if !rustix::process::geteuid().is_root() {
+            error!("{}", Refusal::NotRoot);
+            return FAILED;
+        }
+        return file::make(path, opts.size);
+    }
     // Everything the frozen phase needs exists before the freeze: buffers
     // (touched by their zeroing), descriptors, then all memory locked.
     let mut scratch = writer::Scratch::new();
     let mut run = Aligned([0u8; RUN_PAGES * PAGE]);
     let mut header = Aligned([0u8; PAGE]);
-    let code = match prepare(&opts, &mut header) {
+    let mut extents = [resume_init::hibfile::Extent::default(); file::MAX_EXTENTS];
+    let code = match prepare(&opts, &mut header, &mut extents) {
         Ok(p) => hibernate(&opts, p, &mut scratch, &mut run, &mut header),
         Err(refusal) => {
             error!("{refusal}");
@@ -191,8 +222,10 @@ pub fn run(args: Args) -> i32 {
 
 /// The target, checked and opened, and everything else the frozen phase
 /// needs, made before anything is frozen.
-struct Prepared {
+struct Prepared<'e> {
     area: Area,
+    /// A hibernation file's pages, when the target is one.
+    file: Option<file::Located<'e>>,
     node: fsutil::PathBuf,
     fd: OwnedFd,
     snap: SnapshotReader,
@@ -206,32 +239,56 @@ struct Prepared {
 /// Step 1 of the module's list: chooses and checks the target, opens it
 /// and `/dev/snapshot`, proves writes go through, locks memory. Nothing
 /// is changed on disk if it refuses.
-fn prepare(opts: &Options, header: &mut Aligned<PAGE>) -> Result<Prepared, Refusal> {
+fn prepare<'e>(opts: &Options, header: &mut Aligned<PAGE>, extents: &'e mut [resume_init::hibfile::Extent; file::MAX_EXTENTS]) -> Result<Prepared<'e>, Refusal> {
     if !rustix::process::geteuid().is_root() {
         return Err(Refusal::NotRoot);
     }
-    let area = choose(opts)?;
+    let file = match opts.file {
+        Some(path) => {
+            let f = file::locate(path, extents)?;
+            file::check_place(&f, crate::efi::available())?;
+            Some(f)
+        }
+        None => None,
+    };
+    let area = match &file {
+        Some(f) => f.area.clone(),
+        None => choose(opts)?,
+    };
     if opts.comp == Compression::Lz4 && !kernel_reads_lz4() {
         warning!("an LZ4 image can be restored by resume-init only: this kernel's own loader reads LZ4 from 6.9 on");
     }
     let Area { ref name, major, minor, offset } = area;
     let dev = crate::device::find(&DevSpec::Number { major, minor }).map_err(|_| Refusal::NoBlockDevice { name: name.clone(), major, minor })?;
     let node = dev.node();
-    let fd = dev.open(OFlags::RDWR | OFlags::DIRECT).map_err(|errno| Refusal::Open { node: node.clone(), errno })?;
+    let fd = match dev.open(OFlags::RDWR | OFlags::DIRECT) {
+        Ok(fd) => fd,
+        Err(errno @ (Errno::PERM | Errno::BUSY | Errno::ACCESS)) if file.is_some() => return Err(Refusal::WriteMounted { node, errno }),
+        Err(errno) => return Err(Refusal::Open { node, errno }),
+    };
     read_header(&fd, offset, header).map_err(|errno| Refusal::ReadHeader { name: name.clone(), node: node.clone(), offset, errno })?;
     let id = probe::identify(&header.0);
-    // The variable names a swap file by its filesystem's UUID and the
-    // page, as systemd writes it.
+    // The variable names a swap file or a hibernation file by its
+    // filesystem's UUID and the page, as systemd writes it.
     let mut fs_page = [0u8; probe::PROBE_SIZE];
     let uuid = if offset == 0 { id.and_then(|i| i.uuid) } else { crate::device::identify(&dev, &mut fs_page).and_then(|i| i.uuid) };
-    match id.map(|i| i.kind) {
-        Some(Kind::Swap { hibernated: false }) => {}
-        Some(Kind::Swap { hibernated: true }) => return Err(Refusal::HoldsImage { name: name.clone() }),
-        _ => return Err(Refusal::NotSwap { name: name.clone(), node, offset }),
+    match (id.map(|i| i.kind), &file) {
+        (Some(Kind::Swap { hibernated: false }), None) => {}
+        (Some(Kind::Swap { hibernated: true }), None) => return Err(Refusal::HoldsImage { name: name.clone() }),
+        (_, None) => return Err(Refusal::NotSwap { name: name.clone(), node, offset }),
+        (_, Some(f)) => {
+            if let Some(why) = file::header_ok(&header.0) {
+                return Err(Refusal::File { path: f.area.name.clone(), why: refusal::Text::try_from(why).unwrap_or_default() });
+            }
+        }
     }
     secrets_stay_secret(&dev, opts.allow_plain).map_err(|why| Refusal::Leak { name: name.clone(), node: node.clone(), why })?;
     let snap = SnapshotReader::open().map_err(|s| if s.errno == Errno::PERM { Refusal::Unavailable { what: s.what } } else { Refusal::Snapshot(s) })?;
-    snap.set_swap_area(major, minor, offset).map_err(|sys| Refusal::SwapArea { name: name.clone(), sys })?;
+    // A swap area is named to the kernel, which then lets writes to it
+    // through and hands out its slots; a file needs neither.
+    if file.is_none() {
+        snap.set_swap_area(major, minor, offset).map_err(|sys| Refusal::SwapArea { name: name.clone(), sys })?;
+    }
     // The header rewritten as it is: proves writes reach the active swap
     // device before anything is frozen.
     write_header(&fd, offset, header).map_err(|errno| Refusal::WriteProbe { name: name.clone(), node: node.clone(), errno })?;
@@ -241,13 +298,13 @@ fn prepare(opts: &Options, header: &mut Aligned<PAGE>) -> Result<Prepared, Refus
     // deadlock the writer: uswsusp stops here too.
     rustix::mm::mlockall(rustix::mm::MlockAllFlags::CURRENT | rustix::mm::MlockAllFlags::FUTURE).map_err(Refusal::Mlock)?;
     let after = opts.after.unwrap_or_else(default_after);
-    Ok(Prepared { area, node, fd, snap, after, uuid, saved_size })
+    Ok(Prepared { area, file, node, fd, snap, after, uuid, saved_size })
 }
 
 /// Steps 2 to 5 of the module's list, around the place the EFI variable
 /// names while the image is being written.
 fn hibernate(opts: &Options, p: Prepared, scratch: &mut writer::Scratch, run: &mut Aligned<{ RUN_PAGES * PAGE }>, header: &mut Aligned<PAGE>) -> i32 {
-    let Prepared { area: Area { ref name, major, minor, offset }, node, fd, snap, after, uuid, saved_size } = p;
+    let Prepared { area: Area { ref name, major, minor, offset }, file, node, fd, snap, after, uuid, saved_size } = p;
     let hw_sig = hw_signature();
     info!(
         "hibernating to {name} ({node}, {major}:{minor}, header at page {offset}): compression {}, then {}",
@@ -259,7 +316,7 @@ fn hibernate(opts: &Options, p: Prepared, scratch: &mut writer::Scratch, run: &m
     // system goes on.
     let efi = uuid.is_some_and(|u| crate::efi::set_location(&u, offset));
     set_echo(Echo::Never);
-    let code = snapshot_and_write(opts, &snap, fd, name, offset, after, hw_sig, scratch, run, header);
+    let code = snapshot_and_write(opts, &snap, file.as_ref(), fd, name, offset, after, hw_sig, scratch, run, header);
     if efi {
         crate::efi::clear_location();
     }
@@ -279,6 +336,7 @@ fn hibernate(opts: &Options, p: Prepared, scratch: &mut writer::Scratch, run: &m
 fn snapshot_and_write(
     opts: &Options,
     snap: &SnapshotReader,
+    file: Option<&file::Located>,
     fd: OwnedFd,
     name: &str,
     offset: u64,
@@ -295,19 +353,26 @@ fn snapshot_and_write(
     let t0 = now_ms();
     let comp = opts.comp;
     let pages = snap.image_size().unwrap_or(0) / PAGE as u64;
-    let free = snap.avail_swap().unwrap_or(0) / PAGE as u64;
+    let free = match file {
+        Some(f) => f.pages - 1,
+        None => snap.avail_swap().unwrap_or(0) / PAGE as u64,
+    };
     let need = writer::slots_needed(comp, pages);
-    info!("snapshot of {pages} pages ({} MiB); {free} swap pages free, up to {need} needed", (pages * PAGE as u64) >> 20);
+    info!("snapshot of {pages} pages ({} MiB); {free} pages free in {name}, up to {need} needed", (pages * PAGE as u64) >> 20);
     if comp == Compression::None && need > free {
-        return give_back(frozen, format_args!("not enough free swap on {name}: the image needs {need} pages, {free} are free; nothing was written"));
+        return give_back(frozen, format_args!("not enough room in {name}: the image needs {need} pages, {free} are free; nothing was written"));
     }
-    let mut dev = Device { fd, snap, buf: run, slots: Run::default() };
+    let source = match file {
+        Some(f) => Slots::File(f.slots()),
+        None => Slots::Swap(snap),
+    };
+    let mut dev = Device { fd, source, buf: run, slots: Run::default() };
     let (w, threads) = match write_stream(opts, snap, &mut dev, scratch) {
         Ok(written) => written,
         Err(e) => {
             return give_back(
                 frozen,
-                format_args!("cannot write the image to {name}: {e} ({free} swap pages were free, up to {need} needed); the swap header is untouched"),
+                format_args!("cannot write the image to {name}: {e} ({free} pages were free, up to {need} needed); its header is untouched"),
             );
         }
     };

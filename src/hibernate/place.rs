@@ -4,6 +4,7 @@
 //! header page, read, written and flushed, and unmarked again when the
 //! system goes on.
 
+use resume_init::hibfile::Pages;
 use resume_init::image::Run;
 use resume_init::swsusp::{self, PAGE, Page};
 use resume_init::writer::{SlotSink, StreamSource};
@@ -21,10 +22,17 @@ pub const RUN_PAGES: usize = 256;
 #[repr(C, align(4096))]
 pub struct Aligned<const N: usize>(pub [u8; N]);
 
-/// The swap device, written with `O_DIRECT` in runs of consecutive slots.
+/// Where the slots come from: the swap area the kernel allocates from,
+/// or a hibernation file's pages in order.
+pub enum Slots<'a> {
+    Swap(&'a SnapshotReader),
+    File(Pages<'a>),
+}
+
+/// The device, written with `O_DIRECT` in runs of consecutive slots.
 pub struct Device<'a> {
     pub fd: OwnedFd,
-    pub snap: &'a SnapshotReader,
+    pub source: Slots<'a>,
     /// The pages of `slots`, gathered for one write.
     pub buf: &'a mut Aligned<{ RUN_PAGES * PAGE }>,
     pub slots: Run,
@@ -50,11 +58,17 @@ impl Device<'_> {
 
 impl SlotSink for Device<'_> {
     fn alloc(&mut self) -> Result<u64, resume_init::errno::Errno> {
-        let at = self.snap.alloc_swap_page().map_err(core_errno)?;
-        if at == 0 || at % PAGE as u64 != 0 {
-            return Err(resume_init::errno::Errno::INVAL);
+        match &mut self.source {
+            Slots::Swap(snap) => {
+                let at = snap.alloc_swap_page().map_err(core_errno)?;
+                if at == 0 || !at.is_multiple_of(PAGE as u64) {
+                    return Err(resume_init::errno::Errno::INVAL);
+                }
+                Ok(at / PAGE as u64)
+            }
+            // The file is full: as a swap area out of slots.
+            Slots::File(pages) => pages.next().ok_or(core_errno(Errno::NOSPC)),
         }
-        Ok(at / PAGE as u64)
     }
 
     fn write(&mut self, slot: u64, page: &Page) -> Result<(), resume_init::errno::Errno> {

@@ -39,6 +39,12 @@ pub enum Refusal {
     SwapArea { name: PathBuf, sys: Sys<'static> },
     WriteProbe { name: PathBuf, node: PathBuf, errno: Errno },
     Mlock(Errno),
+    /// `--file`: the file is no fixed place for an image, or nothing will
+    /// look for it there.
+    File { path: PathBuf, why: Text },
+    /// `--file`: the kernel refuses writes to the device of a mounted
+    /// filesystem (`CONFIG_BLK_DEV_WRITE_MOUNTED=n`).
+    WriteMounted { node: PathBuf, errno: Errno },
 }
 
 impl fmt::Display for Refusal {
@@ -76,6 +82,12 @@ impl fmt::Display for Refusal {
             Refusal::SwapArea { name, sys } => write!(f, "cannot hibernate to {name}: {sys}"),
             Refusal::WriteProbe { name, node, errno } => write!(f, "cannot write to {name} ({node}): {}; nothing was changed", E(*errno)),
             Refusal::Mlock(e) => write!(f, "cannot lock the writer's memory (mlockall: {}); not hibernating, nothing was changed", E(*e)),
+            Refusal::File { path, why } => write!(f, "not hibernating into {path}: {why}; nothing was changed"),
+            Refusal::WriteMounted { node, errno } => write!(
+                f,
+                "cannot open {node} for writing ({}): this kernel refuses writes to the device of a mounted filesystem (CONFIG_BLK_DEV_WRITE_MOUNTED=n or bdev_allow_write_mounted=0), which a hibernation file needs; use swap",
+                E(*errno)
+            ),
         }
     }
 }

@@ -21,10 +21,11 @@ const PROC_SWAPS: &str = "/proc/swaps";
 const SYS_RESUME: &str = "/sys/power/resume";
 const SYS_RESUME_OFFSET: &str = "/sys/power/resume_offset";
 
-/// One active swap area as `/proc/swaps` and the kernel know it.
+/// Where the image goes: an active swap area as `/proc/swaps` and the
+/// kernel know it, or a hibernation file.
 #[derive(Clone)]
 pub struct Area {
-    /// Its name in `/proc/swaps`.
+    /// Its name in `/proc/swaps`, or the file's path.
     pub name: PathBuf,
     pub major: u32,
     pub minor: u32,
