@@ -21,7 +21,7 @@ mkdir -p "$H"
 HF_INITRD=$T/initramfs-hibfile-$KVER.cpio.gz
 "$top/scripts/mkinitramfs.sh" -k "$KVER" -m zram -o "$HF_INITRD" >/dev/null
 HF_UUID=4b1bf11e-0000-4000-8000-00000000f11e
-mkext4 "$H/root.img" 360 "$R/rootdir" -L hfroot -U "$HF_UUID"
+mkext4 "$H/root.img" 360 "$R/rootdir" -b 4096 -L hfroot -U "$HF_UUID"
 hf_boot() { with_initrd "$HF_INITRD" boot_disks "$@"; }
 
 case_begin "resume-init hibernate --make-file on an ext4 root: every block allocated, immutable, the command line printed"
@@ -41,19 +41,19 @@ case_end
 HF_ARGS="root=/dev/vda rw resume=UUID=$HF_UUID resume_offset=$off noresume"
 
 case_begin "a zram-only guest hibernates into the file (resume-init hibernate --file), restored by resume-init with 64 MiB of data intact"
-write_image "$H/w1.log" tokF1 "$H/root.img" -- $HF_ARGS swap=none zram=1 fill=64 writer=lzo wfile=/hibfile
+with_initrd "$HF_INITRD" write_image "$H/w1.log" tokF1 "$H/root.img" -- $HF_ARGS swap=none zram=1 fill=64 writer=lzo wfile=/hibfile
 expect "$H/w1.log" "ZRAM-SWAP-ON" "zram as the only swap"
 expect "$H/w1.log" "resume-init: hibernating to /hibfile \(/dev/vda, [0-9]+:[0-9]+, header at page $off\)" "the file as the target"
 expect "$H/w1.log" "resume-init: image committed on /hibfile" "the commit into the file"
 expect_eq "$(inspect_status "$H/root.img" "$off")" 0 "inspect of the image in the file's blocks"
-resume "$H/w2.log" tokF1 "$H/root.img" -- $HF_ARGS
+with_initrd "$HF_INITRD" resume "$H/w2.log" tokF1 "$H/root.img" -- $HF_ARGS
 expect "$H/w2.log" "resume-init: hibernation image found on /dev/vda" "the image found at the file's first page"
 expect "$H/w2.log" "FILL-OK" "64 MiB of random data in tmpfs intact"
 expect_eq "$(inspect_status "$H/root.img" "$off")" 1 "the file's header unmarked after the resume"
 case_end
 
 case_begin "the same kind of image restored by the kernel's own loader (resume_init=kernel)"
-write_image "$H/k1.log" tokF2 "$H/root.img" -- $HF_ARGS swap=none zram=1 writer=lzo wfile=/hibfile
+with_initrd "$HF_INITRD" write_image "$H/k1.log" tokF2 "$H/root.img" -- $HF_ARGS swap=none zram=1 writer=lzo wfile=/hibfile
 hf_boot "$H/k2.log" "$H/root.img" -- $HF_ARGS resume_init=kernel
 expect_no_panic "$H/k2.log"
 expect "$H/k2.log" "resume_init=kernel: handing /dev/vda" "the hand-over to the kernel"
@@ -71,7 +71,7 @@ case_end
 case_begin "resume=none after an image in the file (the place stored in the initramfs): discarded before the root is mounted; the root checks clean"
 STORED_INITRD=$T/initramfs-hibfile-stored-$KVER.cpio.gz
 "$top/scripts/mkinitramfs.sh" -k "$KVER" -m zram -r "UUID=$HF_UUID" -O "$off" -o "$STORED_INITRD" >/dev/null
-write_image "$H/n1.log" tokF4 "$H/root.img" -- $HF_ARGS swap=none writer=lzo wfile=/hibfile
+with_initrd "$HF_INITRD" write_image "$H/n1.log" tokF4 "$H/root.img" -- $HF_ARGS swap=none writer=lzo wfile=/hibfile
 with_initrd "$STORED_INITRD" boot_disks "$H/n2.log" "$H/root.img" -- root=/dev/vda rw resume=none
 expect_no_panic "$H/n2.log"
 expect "$H/n2.log" "resume-init: hibernation image on /dev/vda invalidated" "the image discarded"

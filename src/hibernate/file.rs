@@ -190,7 +190,14 @@ fn make_file(path: &str, size: Option<u64>) -> Result<(), Refusal> {
     }
     drop(fd);
     let mut extents = [Extent::default(); MAX_EXTENTS];
-    let file = locate(path, &mut extents)?;
+    let file = match locate(path, &mut extents) {
+        Ok(f) => f,
+        Err(why) => {
+            // (A 1 KiB-block ext4, say: its blocks are no fixed place.)
+            let _ = rustix::fs::unlink(path);
+            return Err(why);
+        }
+    };
     // Immutable: no rename, truncation or defragmentation moves its blocks.
     if let Ok(fd) = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) {
         let flags = rustix::fs::ioctl_getflags(&fd).unwrap_or(IFlags::empty());
