@@ -80,6 +80,8 @@ echo "== QEMU tests of LUKS2, LUKS1 and LVM2 (kernel $KVER)"
 . "$top/tests/luks.sh"
 echo "== QEMU tests of the trust boundaries: duplicate identities, md members, keys in the keyring, the writer and plain swap (kernel $KVER)"
 . "$top/tests/trust.sh"
+echo "== QEMU tests of hibernation into a file: zram-only, ext4, xfs, btrfs, LUKS2, both loaders (kernel $KVER)"
+HIBFILE_LONG=1 . "$top/tests/hibfile.sh"
 echo "== QEMU tests of btrfs and xfs roots, a btrfs swap file, a stored resume device (kernel $KVER)"
 . "$top/tests/fs.sh"
 echo "== QEMU tests under UEFI (OVMF): systemd's HibernateLocation variable (kernel $KVER)"
@@ -93,6 +95,8 @@ if [ -n "$k612" ]; then
     . "$top/tests/resume.sh"
     echo "== QEMU tests of the writer (kernel $KVER)"
     WRITER_LONG=0 . "$top/tests/hibernate.sh"
+    echo "== QEMU tests of hibernation into a file (kernel $KVER)"
+    HIBFILE_LONG=0 . "$top/tests/hibfile.sh"
 else
     case_begin "kernel 6.12 installed"; check_fail "no 6.12 kernel under /lib/modules (scripts/setup.sh installs linux-image-6.12-amd64)"; case_end
 fi

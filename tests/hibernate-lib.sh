@@ -35,6 +35,25 @@ swapfile_root() {
     debugfs -R "bmap /swapfile 0" "$d.img" 2>/dev/null | tail -n 1
 }
 
+# --- byte surgery on disk images (od and dd only) ------------------------
+# Offsets in the header page (`struct swsusp_header`, src/core/swsusp.rs).
+HDR_IMAGE=4064
+HDR_FLAGS=4072
+u64_at() { od -An -tu8 -j "$2" -N8 "$1" | tr -d ' '; }
+put_u64() {
+    local f=$1 off=$2 v=$3 i bytes=""
+    for i in 0 1 2 3 4 5 6 7; do bytes+=$(printf '\\%03o' $(( (v >> (8 * i)) & 255 ))); done
+    printf "$bytes" | dd of="$f" bs=1 seek="$off" conv=notrunc status=none
+}
+flip() { # flip FILE OFFSET MASK
+    local v; v=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+    printf "$(printf '\\%03o' $(( v ^ $3 )))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+# map_page IMAGE [HEADER_PAGE]: the device page of the first swap-map page.
+map_page() { u64_at "$1" $(( ${2:-0} * 4096 + HDR_IMAGE )); }
+# entry IMAGE K [HEADER_PAGE]: device page of entry K (< 511) of that map page.
+entry() { u64_at "$1" $(( $(map_page "$1" "${3:-0}") * 4096 + $2 * 8 )); }
+
 # inspect_status IMAGE [OFFSET]: resume-init inspect's exit status.
 inspect_status() {
     local s=0
