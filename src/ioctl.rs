@@ -283,56 +283,11 @@ impl SnapshotReader {
     }
 }
 
-/// `FS_IOC_FIEMAP` head (`struct fiemap`) with room for one extent.
-#[repr(C)]
-struct Fiemap {
-    start: u64,
-    length: u64,
-    flags: u32,
-    mapped_extents: u32,
-    extent_count: u32,
-    reserved: u32,
-    // struct fiemap_extent
-    fe_logical: u64,
-    fe_physical: u64,
-    fe_length: u64,
-    fe_reserved64: [u64; 2],
-    fe_flags: u32,
-    fe_reserved: [u32; 3],
-}
-
 #[repr(C)]
 struct FiemapHead([u64; 4]);
 
 const FS_IOC_FIEMAP: Opcode = opcode::read_write::<FiemapHead>(b'f', 11);
 const FIEMAP_FLAG_SYNC: u32 = 1;
-
-/// The physical byte offset of a file's first byte (`FS_IOC_FIEMAP`), as
-/// `filefrag` prints it: where a swap file's header lies on its device.
-pub fn first_physical_byte(fd: &OwnedFd) -> Result<u64, Errno> {
-    let mut m = Fiemap {
-        start: 0,
-        length: 1,
-        flags: FIEMAP_FLAG_SYNC,
-        mapped_extents: 0,
-        extent_count: 1,
-        reserved: 0,
-        fe_logical: 0,
-        fe_physical: 0,
-        fe_length: 0,
-        fe_reserved64: [0; 2],
-        fe_flags: 0,
-        fe_reserved: [0; 3],
-    };
-    // SAFETY: FS_IOC_FIEMAP is _IOWR('f', 11, struct fiemap); the kernel
-    // reads the head and writes at most `extent_count` (1) extents right
-    // after it, all inside `m`.
-    unsafe { ioctl(fd, Updater::<FS_IOC_FIEMAP, Fiemap>::new(&mut m)) }?;
-    if m.mapped_extents == 0 {
-        return Err(Errno::NODATA);
-    }
-    Ok(m.fe_physical)
-}
 
 /// `struct fiemap` with room for [`FIEMAP_BATCH`] extents.
 #[repr(C)]
@@ -350,25 +305,46 @@ struct FiemapMany {
 
 const FIEMAP_BATCH: usize = 64;
 
-/// Every extent of a file (`FS_IOC_FIEMAP` with `FIEMAP_FLAG_SYNC`, so
-/// delayed allocations are made first), in logical order, into `out`;
-/// how many. `EFBIG` if there are more than `out` holds.
+/// Up to [`FIEMAP_BATCH`] extents of a file from byte `start` on
+/// (`FS_IOC_FIEMAP` with `FIEMAP_FLAG_SYNC`, so delayed allocations are
+/// made first), into `out`; how many.
+fn fiemap_batch(fd: &OwnedFd, start: u64, out: &mut [resume_init::hibfile::Extent; FIEMAP_BATCH]) -> Result<usize, Errno> {
+    let mut m = FiemapMany { start, length: u64::MAX - start, flags: FIEMAP_FLAG_SYNC, mapped_extents: 0, extent_count: FIEMAP_BATCH as u32, reserved: 0, extents: [[0; 7]; FIEMAP_BATCH] };
+    // SAFETY: FS_IOC_FIEMAP is _IOWR('f', 11, struct fiemap); the kernel
+    // reads the head and writes at most `extent_count` extents right
+    // after it, all inside `m`.
+    unsafe { ioctl(fd, Updater::<FS_IOC_FIEMAP, FiemapMany>::new(&mut m)) }?;
+    let got = (m.mapped_extents as usize).min(FIEMAP_BATCH);
+    for (o, x) in out.iter_mut().zip(&m.extents[..got]) {
+        // (fe_flags is the low half of the sixth word: little-endian.)
+        *o = resume_init::hibfile::Extent { logical: x[0], physical: x[1], length: x[2], flags: x[5] as u32 };
+    }
+    Ok(got)
+}
+
+/// The physical byte offset of a file's first byte, as `filefrag` prints
+/// it: where a swap file's header lies on its device.
+pub fn first_physical_byte(fd: &OwnedFd) -> Result<u64, Errno> {
+    let mut batch = [resume_init::hibfile::Extent::default(); FIEMAP_BATCH];
+    match fiemap_batch(fd, 0, &mut batch)? {
+        0 => Err(Errno::NODATA),
+        _ => Ok(batch[0].physical),
+    }
+}
+
+/// Every extent of a file, in logical order, into `out`; how many.
+/// `EFBIG` if there are more than `out` holds.
 pub fn fiemap_extents(fd: &OwnedFd, out: &mut [resume_init::hibfile::Extent]) -> Result<usize, Errno> {
-    use resume_init::hibfile::{EXTENT_LAST, Extent};
+    use resume_init::hibfile::EXTENT_LAST;
+    let mut batch = [resume_init::hibfile::Extent::default(); FIEMAP_BATCH];
     let mut n = 0;
     let mut start = 0u64;
     loop {
-        let mut m = FiemapMany { start, length: u64::MAX - start, flags: FIEMAP_FLAG_SYNC, mapped_extents: 0, extent_count: FIEMAP_BATCH as u32, reserved: 0, extents: [[0; 7]; FIEMAP_BATCH] };
-        // SAFETY: FS_IOC_FIEMAP is _IOWR('f', 11, struct fiemap); the kernel
-        // reads the head and writes at most `extent_count` extents right
-        // after it, all inside `m`.
-        unsafe { ioctl(fd, Updater::<FS_IOC_FIEMAP, FiemapMany>::new(&mut m)) }?;
-        let got = (m.mapped_extents as usize).min(FIEMAP_BATCH);
+        let got = fiemap_batch(fd, start, &mut batch)?;
         if got == 0 {
             return Ok(n);
         }
-        for x in &m.extents[..got] {
-            let e = Extent { logical: x[0], physical: x[1], length: x[2], flags: x[5] as u32 };
+        for &e in &batch[..got] {
             *out.get_mut(n).ok_or(Errno::FBIG)? = e;
             n += 1;
             if e.flags & EXTENT_LAST != 0 {

@@ -24,6 +24,15 @@ HF_INITRD=$T/initramfs-hibfile-$KVER.cpio.gz
 HF_UUID=4b1bf11e-0000-4000-8000-00000000f11e
 mkext4 "$H/root.img" 360 "$R/rootdir" -b 4096 -L hfroot -U "$HF_UUID"
 hf_boot() { with_initrd "$HF_INITRD" boot_disks "$@"; }
+# host_make_file IMAGE SIZE: a hibernation file /hibfile made by
+# --make-file on the host in the filesystem IMAGE (loop-mounted: the same
+# blocks the guest sees); prints its header's page.
+host_make_file() {
+    mkdir -p "$H/mnt"
+    mount -o loop "$1" "$H/mnt" || return 1
+    "$BIN" hibernate --make-file "$H/mnt/hibfile" --size "$2" 2>&1 | grep -Eo 'resume_offset=[0-9]+' | head -n 1 | cut -d= -f2
+    umount "$H/mnt"
+}
 
 case_begin "resume-init hibernate --make-file on an ext4 root: every block allocated, immutable, the command line printed"
 hf_boot "$H/m1.log" "$H/root.img" -- root=/dev/vda rw mkfile=/hibfile mksize=200M
@@ -60,6 +69,16 @@ expect_no_panic "$H/k2.log"
 expect "$H/k2.log" "resume_init=kernel: handing /dev/vda" "the hand-over to the kernel"
 expect "$H/k2.log" "RESUMED token=tokF2 " "the session back through the kernel's loader"
 case_end
+
+if kernel_at_least 6 8; then
+    case_begin "a kernel that refuses writes to a mounted filesystem's device (bdev_allow_write_mounted=0): refused before the freeze"
+    hf_boot "$H/wm.log" "$H/root.img" -- $HF_ARGS bdev_allow_write_mounted=0 hib=tokWM swap=none writer=lzo wfile=/hibfile
+    expect_no_panic "$H/wm.log"
+    expect "$H/wm.log" "this kernel refuses writes to the device of a mounted filesystem \(CONFIG_BLK_DEV_WRITE_MOUNTED=n or bdev_allow_write_mounted=0\)" "the reason"
+    expect "$H/wm.log" "STILL-RUNNING token=tokWM" "the session going on"
+    expect_not "$H/wm.log" "Freezing user space" "a freeze"
+    case_end
+fi
 
 # HIBFILE_LONG=0 (the second kernel): the cases above only.
 [ "${HIBFILE_LONG:-1}" = 1 ] || return 0 2>/dev/null || exit 0
@@ -99,12 +118,7 @@ case_end
 
 case_begin "a file too small for the image: the writer fails cleanly, the file's header unmarked, the session goes on"
 mkext4 "$H/small.img" 120 "$R/rootdir" -b 4096 -L hfsmall -U 4b1bf11e-0000-4000-8000-0000000005aa
-mkdir -p "$H/mnt"
-small_off=""
-if mount -o loop "$H/small.img" "$H/mnt"; then
-    small_off=$("$BIN" hibernate --make-file "$H/mnt/hibfile" --size 8M 2>&1 | grep -Eo 'resume_offset=[0-9]+' | head -n 1 | cut -d= -f2)
-    umount "$H/mnt"
-fi
+small_off=$(host_make_file "$H/small.img" 8M)
 [ -n "$small_off" ] || check_fail "no offset from --make-file on the host"
 hf_boot "$H/t1.log" "$H/small.img" -- root=/dev/vda rw resume=UUID=4b1bf11e-0000-4000-8000-0000000005aa resume_offset=${small_off:-0} noresume hib=tokF6 swap=none fill=16 writer=lzo wfile=/hibfile
 expect_no_panic "$H/t1.log"
@@ -113,14 +127,12 @@ expect "$H/t1.log" "STILL-RUNNING token=tokF6" "the session going on"
 expect_eq "$(inspect_status "$H/small.img" "${small_off:-0}")" 1 "no image in the file"
 case_end
 
-# hf_fs NAME IMAGE UUID MODULE_ARGS: a root of another filesystem (made
-# by the caller, mounted at $H/mnt) given a hibernation file by
-# --make-file on the host (the same blocks the guest sees), then a
+# hf_fs NAME IMAGE UUID INITRD ARGS…: a root of another filesystem (made
+# by the caller) given a hibernation file on the host, then a
 # write→restore cycle through it; sets hf_off.
 hf_fs() {
     local name=$1 img=$2 uuid=$3 initrd=$4; shift 4
-    hf_off=$("$BIN" hibernate --make-file "$H/mnt/hibfile" --size 160M 2>&1 | grep -Eo 'resume_offset=[0-9]+' | head -n 1 | cut -d= -f2)
-    umount "$H/mnt"
+    hf_off=$(host_make_file "$img" 160M)
     [ -n "$hf_off" ] || { check_fail "no offset from --make-file on the host ($name)"; return; }
     with_initrd "$initrd" write_image "$H/$name-1.log" "tok$name" "$img" -- "$@" resume=UUID=$uuid resume_offset=$hf_off noresume swap=none zram=1 writer=lzo wfile=/hibfile
     with_initrd "$initrd" resume "$H/$name-2.log" "tok$name" "$img" -- "$@" resume=UUID=$uuid resume_offset=$hf_off noresume
@@ -133,14 +145,15 @@ XFS_INITRD=$T/initramfs-hibfile-xfs-$KVER.cpio.gz
 case_begin "a hibernation file on an xfs root: written and restored"
 HX_UUID=4b1bf11e-0000-4000-8000-00000000a0f5
 rm -f "$H/xfs.img"; truncate -s 400M "$H/xfs.img"
-mkfs.xfs -q -f -m uuid=$HX_UUID "$H/xfs.img" && mount -o loop "$H/xfs.img" "$H/mnt" && cp -a "$R/rootdir/." "$H/mnt/" \
+mkdir -p "$H/mnt"
+mkfs.xfs -q -f -m uuid=$HX_UUID "$H/xfs.img" && mount -o loop "$H/xfs.img" "$H/mnt" && cp -a "$R/rootdir/." "$H/mnt/" && umount "$H/mnt" \
     && hf_fs xfs "$H/xfs.img" "$HX_UUID" "$XFS_INITRD" root=/dev/vda rw || check_fail "cannot make the xfs root"
 case_end
 
 case_begin "a hibernation file on a btrfs root (NOCOW, mapped through the chunk tree): written and restored"
 HB_UUID=4b1bf11e-0000-4000-8000-00000000b7f5
 rm -f "$H/btrfs.img"; truncate -s 400M "$H/btrfs.img"
-mkfs.btrfs -q -f -U "$HB_UUID" --rootdir "$R/rootdir" "$H/btrfs.img" >/dev/null 2>&1 && mount -o loop "$H/btrfs.img" "$H/mnt" \
+mkfs.btrfs -q -f -U "$HB_UUID" --rootdir "$R/rootdir" "$H/btrfs.img" >/dev/null 2>&1 \
     && hf_fs btrfs "$H/btrfs.img" "$HB_UUID" "$XFS_INITRD" root=/dev/vda rw || check_fail "cannot make the btrfs root"
 expect "$H/btrfs-1.log" "resume-init: hibernating to /hibfile \(/dev/vda, " "the btrfs file mapped to its disk"
 case_end
@@ -151,11 +164,7 @@ HL_UUID=4b1bf11e-0000-4000-8000-0000000011c5
 HL_LUKS=4c554b53-6869-6266-696c-650000000001
 rm -f "$H/luks.img"; truncate -s 400M "$H/luks.img"
 mkext4 "$H/luksfs.img" 380 "$R/rootdir" -b 4096 -U "$HL_UUID"
-hl_off=""
-if mount -o loop "$H/luksfs.img" "$H/mnt"; then
-    hl_off=$("$BIN" hibernate --make-file "$H/mnt/hibfile" --size 160M 2>&1 | grep -Eo 'resume_offset=[0-9]+' | head -n 1 | cut -d= -f2)
-    umount "$H/mnt"
-fi
+hl_off=$(host_make_file "$H/luksfs.img" 160M)
 dd if="$H/luksfs.img" of="$H/luks.img" conv=notrunc status=none
 cryptsetup reencrypt -q --encrypt --type luks2 --reduce-device-size 16M --uuid "$HL_LUKS" --pbkdf argon2id --pbkdf-memory 8192 \
     --pbkdf-force-iterations 4 --pbkdf-parallel 1 --key-file "$H/root.key" "$H/luks.img" >/dev/null 2>&1 || check_fail "cryptsetup reencrypt --encrypt failed"
