@@ -4,7 +4,8 @@
 # the resume device found there when the command line has no resume=,
 # used only by the kernel that hibernated, and removed once read; and
 # the same variable written by resume-init hibernate, for a swap
-# partition and for a swap file (the filesystem's UUID and the page).
+# partition, a swap file and a hibernation file (the filesystem's UUID
+# and the page).
 #
 #   tests/efi.sh   (sourced by scripts/test.sh, or run alone as root)
 set -uo pipefail
@@ -73,4 +74,23 @@ expect "$E/f1.log" "resume-init: image committed on " "the image written by resu
 expect_no_panic "$E/f2.log"
 expect "$E/f2.log" "resume-init: EFI variable HibernateLocation \(UUID=$FILEROOT_UUID at page $offset, kernel $KVER\): used; removed" "the variable naming the filesystem and the page, used"
 expect "$E/f2.log" "RESUMED token=tokG proc=sh -c while :; do sleep 1; done holder-tokG  rc=0" "the session back"
+case_end
+
+case_begin "UEFI: resume-init hibernate --file with no resume= set writes HibernateLocation for the hibernation file; a boot without resume= resumes from it"
+HFE_UUID=4b1bf11e-0000-4000-8000-0000000e0f1e
+mkext4 "$E/hfroot.img" 300 "$R/rootdir" -b 4096 -U "$HFE_UUID"
+mkdir -p "$E/mnt"
+hfe_off=""
+if mount -o loop "$E/hfroot.img" "$E/mnt"; then
+    hfe_off=$("$BIN" hibernate --make-file "$E/mnt/hibfile" --size 160M 2>&1 | grep -Eo 'resume_offset=[0-9]+' | head -n 1 | cut -d= -f2)
+    umount "$E/mnt"
+fi
+[ -n "$hfe_off" ] || check_fail "no offset from --make-file on the host"
+boot "$E/h1.log" -m "$MEM" -e "$E/vars.fd" -d "$E/hfroot.img" -a "root=/dev/vda rw noresume swap=none hib=tokHE writer=lzo wfile=/hibfile"
+boot "$E/h2.log" -m "$MEM" -e "$E/vars.fd" -d "$E/hfroot.img" -a "root=/dev/vda rw noresume"
+expect_no_panic "$E/h1.log"
+expect "$E/h1.log" "resume-init: image committed on /hibfile" "the image written into the file"
+expect_no_panic "$E/h2.log"
+expect "$E/h2.log" "resume-init: EFI variable HibernateLocation \(UUID=$HFE_UUID at page ${hfe_off:-x}, kernel $KVER\): used; removed" "the variable naming the filesystem and the file's first page"
+expect "$E/h2.log" "RESUMED token=tokHE proc=sh -c while :; do sleep 1; done holder-tokHE  rc=0" "the session back"
 case_end
