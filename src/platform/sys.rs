@@ -231,8 +231,13 @@ pub fn power_off_for_good() -> ! {
     }
 }
 
-extern "C" fn on_fatal_signal(_sig: i32) {
-    power_off_for_good()
+extern "C" fn on_fatal_signal(sig: i32) {
+    if image_pending() {
+        power_off_for_good()
+    }
+    // The image was withdrawn (its signature is back): the signal ends
+    // the writer as it would have, and the exit thaws what is frozen.
+    crate::arch::exit_group(128 + sig)
 }
 
 /// `struct sigaction` as `rt_sigaction(2)` takes it on x86_64.
