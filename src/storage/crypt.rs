@@ -431,11 +431,14 @@ fn read_material(ctl: &Control, dev: &Device, slot: &Keyslot, key: &[u8]) -> Opt
     };
     let n = slot.material_len();
     let mut out = Anon::new(n).ok();
-    let read = match (&mut out, m.open(OFlags::RDONLY | OFlags::DIRECT)) {
-        // (`Anon` is page-aligned and `n` whole sectors, as O_DIRECT needs.)
-        (Some(buf), Ok(fd)) => crate::fsutil::pread_full(&fd, &mut buf.bytes()[..n], 0).ok() == Some(n),
-        _ => false,
-    };
+    // `Anon` is page-aligned and `n` whole 512-byte sectors: enough for
+    // O_DIRECT unless the disk's logical sectors are larger (4 KiB), where
+    // the read goes through the cache, which the mapping's removal drops.
+    let read = out.as_mut().is_some_and(|buf| {
+        [OFlags::RDONLY | OFlags::DIRECT, OFlags::RDONLY]
+            .into_iter()
+            .any(|flags| m.open(flags).ok().and_then(|fd| crate::fsutil::pread_full(&fd, &mut buf.bytes()[..n], 0).ok()) == Some(n))
+    });
     if let Err(e) = ctl.remove(KEYSLOT_MAPPING) {
         error!("keyslot {} of {}: cannot remove the temporary mapping {KEYSLOT_MAPPING} that shows its key material: {e}; not used", slot.id, dev.node());
         return None;
