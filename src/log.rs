@@ -38,6 +38,18 @@ static KMSG: KeptFd = KeptFd::new();
 static CONSOLE_LEVEL: AtomicU32 = AtomicU32::new(DEFAULT_CONSOLE_LEVEL);
 static DEBUG: AtomicBool = AtomicBool::new(false);
 static ECHO: AtomicU8 = AtomicU8::new(Echo::Console as u8);
+/// Standard error is systemd's journal, which takes kmsg lines too.
+static STDERR_IS_JOURNAL: AtomicBool = AtomicBool::new(false);
+
+/// Whether standard error is the journal stream systemd names in
+/// `JOURNAL_STREAM` (`DEVICE:INODE`): then lines go to kmsg only, which
+/// the journal shows as well, so that each is in it once.
+pub fn set_journal_stream(journal: Option<&[u8]>) {
+    let Some((dev, ino)) = journal.and_then(|j| core::str::from_utf8(j).ok()).and_then(|j| j.split_once(':')) else { return };
+    let (Some(dev), Some(ino)) = (resume_init::text::parse_u64(dev), resume_init::text::parse_u64(ino)) else { return };
+    let same = rustix::fs::fstat(crate::sys::stderr()).is_ok_and(|st| st.st_dev == dev && st.st_ino == ino);
+    STDERR_IS_JOURNAL.store(same, Relaxed);
+}
 
 /// Which lines also go to standard error besides `/dev/kmsg`.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -119,7 +131,7 @@ pub fn log(level: Level, args: fmt::Arguments) {
     let hidden = (level as u32) >= CONSOLE_LEVEL.load(Relaxed);
     let echo = match ECHO.load(Relaxed) {
         0 => !to_kmsg || (level <= Level::Warn && hidden),
-        1 => true,
+        1 => !to_kmsg || !STDERR_IS_JOURNAL.load(Relaxed),
         _ => false,
     };
     if echo {

@@ -189,6 +189,7 @@ pub fn run(args: Args) -> i32 {
     }
     set_echo(Echo::All);
     crate::log::init_kmsg();
+    crate::log::set_journal_stream(args.env(b"JOURNAL_STREAM"));
     let opts = match parse_options(&args) {
         Ok(o) => o,
         Err(why) => {

@@ -35,6 +35,25 @@ impl Args {
         unsafe { Some(cstr_bytes(*self.argv.add(i))) }
     }
 
+    /// The value of environment variable `name`, if set.
+    pub fn env(&self, name: &[u8]) -> Option<&'static [u8]> {
+        let mut i = 0;
+        loop {
+            // SAFETY: `envp` is the kernel's NULL-terminated array of
+            // NUL-terminated strings that live for the whole process.
+            let p = unsafe { *self.envp.add(i) };
+            if p.is_null() {
+                return None;
+            }
+            // SAFETY: as above.
+            let var = unsafe { cstr_bytes(p) };
+            if let Some(v) = var.strip_prefix(name).and_then(|r| r.strip_prefix(b"=")) {
+                return Some(v);
+            }
+            i += 1;
+        }
+    }
+
     /// Execs `path` with these arguments (argv[0] replaced by `path`, at
     /// most [`MAX_INIT_ARGS`]) and this environment, as the kernel starts
     /// init. Returns only on failure.
