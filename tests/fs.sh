@@ -109,7 +109,7 @@ with_initrd "$BSWAP_INITRD" boot_disks "$S/b2.log" "$S/bswap.img" -- root=LABEL=
 # And resume-init hibernate into the same file, told nothing (resume=none:
 # no /sys/power/resume): it maps the file's btrfs address to the disk
 # through the chunk tree itself, to the page map-swapfile -r printed.
-with_initrd "$BSWAP_INITRD" write_image "$S/b3.log" tokC "$S/bswap.img" -- root=LABEL=bswap rw noresume resume=none swap=/swapfile writer=lzo
+with_initrd "$BSWAP_INITRD" write_image "$S/b3.log" tokC "$S/bswap.img" -- root=LABEL=bswap rw noresume resume=none swap=/swapfile writer=lzo wforce=1
 with_initrd "$BSWAP_INITRD" resume "$S/b4.log" tokC "$S/bswap.img" -- root=LABEL=bswap rw noresume
 expect "$S/b3.log" "hibernating to /swapfile \(/dev/vda, [0-9]+:[0-9]+, header at page $off\)" "the writer finding the swap file's disk page by itself"
 expect_no_panic "$S/b1.log"

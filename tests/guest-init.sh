@@ -48,7 +48,7 @@ if [ -n "$hib" ]; then
     echo "HIBERNATING token=$hib n=$n"
     if [ -n "$wake" ]; then echo 0 > /sys/class/rtc/rtc0/wakealarm; echo "+$wake" > /sys/class/rtc/rtc0/wakealarm || echo "NO-RTC-ALARM"; fi
     if [ -n "$writer" ]; then
-      /sbin/resume-init hibernate --compress "$writer" ${after:+--after "$after"} ${wdev:+--device "$wdev"} ${wfile:+--file "$wfile"}
+      /sbin/resume-init hibernate --compress "$writer" ${after:+--after "$after"} ${wdev:+--device "$wdev"} ${wfile:+--file "$wfile"} ${wforce:+--force}
     else
       echo disk > /sys/power/state
     fi

@@ -146,3 +146,12 @@ case_begin "writer failure: --device that is not a swap area"
 fails "$R/w-notswap.log" "--device /dev/vda \(device [0-9]+:[0-9]+, header at page 0\) is not an active swap area" \
     "$R/root.img" "$R/swap.img" -- root=/dev/vda resume=/dev/vdb noresume writer=lzo wdev=/dev/vda
 case_end
+
+case_begin "writer failure: nothing set to look for the image (no resume=, no EFI): refused with what to set; --force writes"
+new_swap "$R/swap.img"
+fails "$R/w-nowhere.log" "nothing will look for an image on /dev/vdb at the next boot \(/sys/power/resume names no device, and there is no EFI variable to name it\): boot with resume= naming it, or give --force" \
+    "$R/root.img" "$R/swap.img" -- root=/dev/vda noresume swap=/dev/vdb writer=lzo
+expect_eq "$(inspect_status "$R/swap.img")" 1 "the swap header untouched"
+write_image "$R/w-force.log" tokFO "$R/root.img" "$R/swap.img" -- root=/dev/vda noresume swap=/dev/vdb writer=lzo wforce=1
+expect_eq "$(inspect_status "$R/swap.img")" 0 "the image written with --force"
+case_end

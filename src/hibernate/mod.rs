@@ -53,7 +53,7 @@ pub const FAILED: i32 = 1;
 pub const USAGE: i32 = 3;
 
 pub const USAGE_TEXT: &str = "usage: resume-init hibernate [--device DEV] [--offset PAGES] [--file PATH] [--compress lzo|lz4|none]\n\
-  [--threads N] [--image-size MIB] [--after platform|shutdown|reboot|suspend] [--allow-plain-swap]\n\
+  [--threads N] [--image-size MIB] [--after platform|shutdown|reboot|suspend] [--allow-plain-swap] [--force]\n\
        resume-init hibernate --make-file PATH [--size SIZE]\n\
   Writes an image both loaders restore, then powers off. --threads: default every CPU, at most 4.\n\
   Target: the swap area /sys/power/resume names, else the only active one; or with --file a\n\
@@ -104,6 +104,8 @@ pub struct Options<'a> {
     make_file: Option<&'a str>,
     /// `--size SIZE` for `--make-file`, in bytes.
     size: Option<u64>,
+    /// `--force`: write even where nothing is set to look for the image.
+    force: bool,
 }
 
 /// `4G`, `512M`, `65536K` or bytes.
@@ -119,12 +121,13 @@ fn parse_size(s: &str) -> Option<u64> {
 
 fn parse_options(args: &Args) -> Result<Options<'static>, &'static str> {
     let arg = |i| args.arg(i).and_then(|a| core::str::from_utf8(a).ok());
-    let mut o = Options { device: None, offset: None, comp: Compression::Lzo, threads: None, image_mib: None, after: None, allow_plain: false, file: None, make_file: None, size: None };
+    let mut o = Options { device: None, offset: None, comp: Compression::Lzo, threads: None, image_mib: None, after: None, allow_plain: false, file: None, make_file: None, size: None, force: false };
     let mut i = 2;
     while let Some(a) = arg(i) {
         let v = arg(i + 1);
-        if a == "--allow-plain-swap" {
-            o.allow_plain = true;
+        if a == "--allow-plain-swap" || a == "--force" {
+            o.allow_plain |= a == "--allow-plain-swap";
+            o.force |= a == "--force";
             i += 1;
             continue;
         }
@@ -282,6 +285,9 @@ fn prepare<'e>(opts: &Options, header: &mut Aligned<PAGE>, extents: &'e mut [res
                 return Err(Refusal::File { path: f.area.name.clone(), why: refusal::Text::try_from(why).unwrap_or_default() });
             }
         }
+    }
+    if file.is_none() && !opts.force {
+        target::looked_for(&area, uuid.is_some() && crate::efi::available())?;
     }
     secrets_stay_secret(&dev, opts.allow_plain).map_err(|why| Refusal::Leak { name: name.clone(), node: node.clone(), why })?;
     let snap = SnapshotReader::open().map_err(|s| if s.errno == Errno::PERM { Refusal::Unavailable { what: s.what } } else { Refusal::Snapshot(s) })?;

@@ -42,6 +42,9 @@ pub enum Refusal {
     /// `--file`: the file is no fixed place for an image, or nothing will
     /// look for it there.
     File { path: PathBuf, why: Text },
+    /// Nothing will look for the image there at the next boot (what
+    /// `/sys/power/resume` names instead, if anything).
+    Nowhere { name: PathBuf, set: Option<(u32, u32, u64)> },
     /// `--file`: the kernel refuses writes to the device of a mounted
     /// filesystem (`CONFIG_BLK_DEV_WRITE_MOUNTED=n`).
     WriteMounted { node: PathBuf, errno: Errno },
@@ -82,6 +85,14 @@ impl fmt::Display for Refusal {
             Refusal::SwapArea { name, sys } => write!(f, "cannot hibernate to {name}: {sys}"),
             Refusal::WriteProbe { name, node, errno } => write!(f, "cannot write to {name} ({node}): {}; nothing was changed", E(*errno)),
             Refusal::Mlock(e) => write!(f, "cannot lock the writer's memory (mlockall: {}); not hibernating, nothing was changed", E(*e)),
+            Refusal::Nowhere { name, set: None } => write!(
+                f,
+                "nothing will look for an image on {name} at the next boot ({SYS_RESUME} names no device, and there is no EFI variable to name it): boot with resume= naming it, or give --force; nothing was changed"
+            ),
+            Refusal::Nowhere { name, set: Some((ma, mi, off)) } => write!(
+                f,
+                "the next boot will look at device {ma}:{mi} page {off} ({SYS_RESUME}), not at {name}: boot with resume= naming it, or give --force; nothing was changed"
+            ),
             Refusal::File { path, why } => write!(f, "not hibernating into {path}: {why}; nothing was changed"),
             Refusal::WriteMounted { node, errno } => write!(
                 f,

@@ -131,6 +131,25 @@ pub fn choose(opts: &Options) -> Result<Area, Refusal> {
     }
 }
 
+/// The check before anything is frozen that the next boot will look where
+/// the image goes: `/sys/power/resume` and `resume_offset` (which
+/// resume-init, initramfs-tools and dracut set from `resume=` at boot)
+/// name the area, or, with nothing set, the `HibernateLocation` EFI
+/// variable will (`efi`). Otherwise the image would sit where nothing
+/// reads it until the next `swapon` rewrites the signature: a session
+/// lost without a word (systemd 255 refuses too). `--force` goes on.
+pub fn looked_for(area: &Area, efi: bool) -> Result<(), Refusal> {
+    let mut buf = [0u8; 64];
+    let set = read_str(SYS_RESUME, &mut buf).ok().and_then(parse_maj_min).filter(|d| *d != (0, 0));
+    let mut b2 = [0u8; 32];
+    let set_offset = read_str(SYS_RESUME_OFFSET, &mut b2).ok().and_then(parse_u64).unwrap_or(0);
+    match set {
+        Some(d) if d == (area.major, area.minor) && set_offset == area.offset => Ok(()),
+        None if efi => Ok(()),
+        _ => Err(Refusal::Nowhere { name: area.name.clone(), set: set.map(|(ma, mi)| (ma, mi, set_offset)) }),
+    }
+}
+
 /// The device-mapper UUID of a block device (`CRYPT-LUKS2-…`, `LVM-…`), if any.
 fn dm_uuid<'b>(name: &str, buf: &'b mut [u8]) -> Option<&'b str> {
     read_str(fsutil::path(format_args!("/sys/class/block/{name}/dm/uuid")).ok()?.as_str(), buf).ok().map(str::trim_ascii_end)
