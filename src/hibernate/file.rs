@@ -8,7 +8,7 @@ use core::fmt::Write;
 use resume_init::hibfile::{self, Extent, MARKER, Pages};
 use resume_init::probe;
 use resume_init::swsusp::PAGE;
-use resume_init::text::{parse_maj_min, parse_u64};
+use resume_init::text::parse_u64;
 use rustix::fd::OwnedFd;
 use rustix::fs::{FileType, IFlags, Mode, OFlags};
 use rustix::io::Errno;
@@ -26,8 +26,6 @@ const BTRFS_SUPER_MAGIC: i64 = 0x9123_683e;
 /// `FS_NOCOW_FL`: btrfs writes the file in place (no copy on write, no
 /// compression), as it requires of swap files.
 const FS_NOCOW_FL: u32 = 0x0080_0000;
-const SYS_RESUME: &str = "/sys/power/resume";
-const SYS_RESUME_OFFSET: &str = "/sys/power/resume_offset";
 const SYS_IMAGE_SIZE: &str = "/sys/power/image_size";
 
 /// A hibernation file, located: its pages on the block device.
@@ -77,7 +75,10 @@ pub fn locate<'e>(path: &str, extents: &'e mut [Extent; MAX_EXTENTS]) -> Result<
         // btrfs: st_dev is an anonymous device and FIEMAP gives btrfs
         // addresses; each extent is mapped to its disk through the chunk
         // tree, and all must lie on one.
-        btrfs_to_disk(path, &fd, &mut extents[..n])?
+        let d = btrfs_to_disk(path, &fd, &mut extents[..n])?;
+        // The disk addresses, checked as the filesystem's were.
+        hibfile::check(&extents[..n], size).map_err(|why| refuse(path, format_args!("{why}")))?;
+        d
     };
     let extents = &extents[..n];
     let header = Pages::new(extents, pages, 0).next().unwrap_or(0);
@@ -95,8 +96,9 @@ fn btrfs_to_disk(path: &str, fd: &OwnedFd, extents: &mut [Extent]) -> Result<(u3
     for e in extents.iter_mut() {
         let (d, at) = crate::ioctl::btrfs_disk_byte(fd, e.physical).map_err(|x| refuse(path, format_args!("btrfs did not map its extent at byte {} to a disk ({})", e.logical, E(x))))?;
         // The last byte too: the extent must not cross into another chunk.
-        let (d2, end) = crate::ioctl::btrfs_disk_byte(fd, e.physical + e.length - 1).map_err(|x| refuse(path, format_args!("btrfs did not map its extent at byte {} ({})", e.logical, E(x))))?;
-        if d2 != d || end != at + e.length - 1 || disk.as_ref().is_some_and(|x| *x != d) {
+        let last = e.physical.saturating_add(e.length.saturating_sub(1));
+        let (d2, end) = crate::ioctl::btrfs_disk_byte(fd, last).map_err(|x| refuse(path, format_args!("btrfs did not map its extent at byte {} ({})", e.logical, E(x))))?;
+        if d2 != d || Some(end) != at.checked_add(e.length.saturating_sub(1)) || disk.as_ref().is_some_and(|x| *x != d) {
             return Err(refuse(path, format_args!("its extents do not lie in one piece on one disk (btrfs with several devices or profiles)")));
         }
         e.physical = at;
@@ -114,18 +116,15 @@ fn btrfs_to_disk(path: &str, fd: &OwnedFd, extents: &mut [Extent]) -> Result<(u3
 /// made again since the boot would otherwise take an image nothing reads.
 pub fn check_place(file: &Located, efi: bool) -> Result<(), Refusal> {
     let Area { ref name, major, minor, offset } = file.area;
-    let mut buf = [0u8; 32];
-    let set = read_str(SYS_RESUME, &mut buf).ok().and_then(parse_maj_min).filter(|d| *d != (0, 0));
-    let mut b2 = [0u8; 32];
-    let set_offset = read_str(SYS_RESUME_OFFSET, &mut b2).ok().and_then(parse_u64).unwrap_or(0);
+    let set = super::target::resume_set();
     match set {
-        Some(d) if d == (major, minor) && set_offset == offset => Ok(()),
+        Some(d) if d == (major, minor, offset) => Ok(()),
         None if efi => Ok(()),
         _ => {
             let mut why = Text::new();
             let uuid = Uuid(file.fs_uuid);
             let _ = match set {
-                Some((ma, mi)) => write!(why, "the boot named device {ma}:{mi} page {set_offset}, but its first page is {offset} on {major}:{minor} (moved or made again since): "),
+                Some((ma, mi, set_offset)) => write!(why, "the boot named device {ma}:{mi} page {set_offset}, but its first page is {offset} on {major}:{minor} (moved or made again since): "),
                 None => write!(why, "nothing will look for the image at the next boot: "),
             };
             let _ = write!(why, "boot with resume={uuid} resume_offset={offset} (or mkinitramfs.sh -r {uuid} -O {offset})");

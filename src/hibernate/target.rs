@@ -110,11 +110,8 @@ pub fn choose(opts: &Options) -> Result<Area, Refusal> {
         let offset = opts.offset.unwrap_or(off);
         return find(major, minor, offset).filter(|_| major != 0).ok_or(Refusal::DeviceNotSwap { dev: path(), major, minor, offset });
     }
-    let mut buf = [0u8; 64];
-    let set = read_str(SYS_RESUME, &mut buf).ok().and_then(parse_maj_min).filter(|d| *d != (0, 0));
-    if let Some((major, minor)) = set {
-        let mut b2 = [0u8; 32];
-        let offset = opts.offset.or_else(|| read_str(SYS_RESUME_OFFSET, &mut b2).ok().and_then(parse_u64)).unwrap_or(0);
+    if let Some((major, minor, set_offset)) = resume_set() {
+        let offset = opts.offset.unwrap_or(set_offset);
         return find(major, minor, offset).ok_or(Refusal::ResumeNotSwap { major, minor, offset });
     }
     match areas.len() {
@@ -139,15 +136,21 @@ pub fn choose(opts: &Options) -> Result<Area, Refusal> {
 /// reads it until the next `swapon` rewrites the signature: a session
 /// lost without a word (systemd 255 refuses too). `--force` goes on.
 pub fn looked_for(area: &Area, efi: bool) -> Result<(), Refusal> {
-    let mut buf = [0u8; 64];
-    let set = read_str(SYS_RESUME, &mut buf).ok().and_then(parse_maj_min).filter(|d| *d != (0, 0));
-    let mut b2 = [0u8; 32];
-    let set_offset = read_str(SYS_RESUME_OFFSET, &mut b2).ok().and_then(parse_u64).unwrap_or(0);
-    match set {
-        Some(d) if d == (area.major, area.minor) && set_offset == area.offset => Ok(()),
+    match resume_set() {
+        Some(set) if set == (area.major, area.minor, area.offset) => Ok(()),
         None if efi => Ok(()),
-        _ => Err(Refusal::Nowhere { name: area.name.clone(), set: set.map(|(ma, mi)| (ma, mi, set_offset)) }),
+        set => Err(Refusal::Nowhere { name: area.name.clone(), set }),
     }
+}
+
+/// Where the kernel was told the next image lies: `/sys/power/resume`
+/// (device) and `resume_offset` (page), or `None` if no device is set.
+pub fn resume_set() -> Option<(u32, u32, u64)> {
+    let mut buf = [0u8; 64];
+    let (major, minor) = read_str(SYS_RESUME, &mut buf).ok().and_then(parse_maj_min).filter(|d| *d != (0, 0))?;
+    let mut b2 = [0u8; 32];
+    let offset = read_str(SYS_RESUME_OFFSET, &mut b2).ok().and_then(parse_u64).unwrap_or(0);
+    Some((major, minor, offset))
 }
 
 /// The device-mapper UUID of a block device (`CRYPT-LUKS2-…`, `LVM-…`), if any.
