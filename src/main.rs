@@ -50,11 +50,10 @@ use core::ffi::CStr;
 use core::fmt;
 use core::sync::atomic::{AtomicI32, Ordering::Relaxed};
 
-use resume_init::cmdline::{Config, Wait};
+use resume_init::cmdline::{Config, Deadline};
 use resume_init::devspec::{self, SpecError};
 use resume_init::resume_source::{self, Origin, Source};
 
-use crate::device::Deadline;
 use crate::error::E;
 use crate::log::{debug, error, info, warning};
 
@@ -229,21 +228,11 @@ fn mount_root<'a>(cfg: &Config<'a>) -> Result<(), Fatal<'a>> {
         info!("rootdelay: waiting {s} s before looking for the root device");
         crate::clock::sleep_ms(u64::from(s) * 1000);
     }
-    let deadline = match cfg.rootwait {
-        Wait::Default => Deadline::Ms(DEFAULT_ROOT_WAIT_MS),
-        Wait::Forever => Deadline::Forever,
-        Wait::Seconds(s) => Deadline::Ms(u64::from(s) * 1000),
-    };
+    let deadline = cfg.rootwait.unwrap_or(Deadline::Ms(DEFAULT_ROOT_WAIT_MS));
     let dev = match device::wait_for("root", root, &spec, deadline) {
         Ok(dev) => dev,
         Err(device::Miss::Several(all)) => return Err(Fatal::RootSeveral { root, all }),
-        Err(device::Miss::None) => {
-            let secs = match deadline {
-                Deadline::Ms(ms) => ms / 1000,
-                Deadline::Forever => 0,
-            };
-            return Err(Fatal::RootMissing { root, secs });
-        }
+        Err(device::Miss::None) => return Err(Fatal::RootMissing { root, secs: deadline.secs() }),
     };
     mount::root(&dev, cfg.rootfstype, cfg.rootflags, cfg.read_only).map_err(|err| Fatal::Mount { root, node: dev.node(), err })
 }

@@ -106,16 +106,25 @@ pub enum ResumeMode {
     Skip,
 }
 
-/// How long to wait for the root device (`rootwait`, `rootwait=N` as in
-/// Linux 6.5+).
+/// How long to wait for a device to appear: the one deadline type of the
+/// root (`rootwait`, `rootwait=N` as in Linux 6.5+), the resume device
+/// and the LUKS devices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Wait {
-    /// Not given: a bounded default.
-    Default,
-    /// `rootwait`: until the device appears.
+pub enum Deadline {
+    /// Until the device appears.
     Forever,
-    /// `rootwait=N`: at most N seconds.
-    Seconds(u32),
+    /// At most this many milliseconds.
+    Ms(u64),
+}
+
+impl Deadline {
+    /// The limit in whole seconds, for messages (0 for none).
+    pub fn secs(self) -> u64 {
+        match self {
+            Deadline::Forever => 0,
+            Deadline::Ms(ms) => ms / 1000,
+        }
+    }
 }
 
 /// A known parameter whose value could not be used.
@@ -158,7 +167,8 @@ pub struct Config<'a> {
     pub rootflags: Option<&'a str>,
     /// `ro` (the default) or `rw`: the last one given wins, as in the kernel.
     pub read_only: bool,
-    pub rootwait: Wait,
+    /// `rootwait` (for ever) or `rootwait=N`; `None`: not given.
+    pub rootwait: Option<Deadline>,
     /// `rootdelay=` in seconds.
     pub rootdelay: Option<u32>,
     pub init: Option<&'a str>,
@@ -202,7 +212,7 @@ impl Default for Config<'_> {
             rootfstype: None,
             rootflags: None,
             read_only: true,
-            rootwait: Wait::Default,
+            rootwait: None,
             rootdelay: None,
             init: None,
             resume: None,
@@ -296,10 +306,10 @@ impl<'a> Config<'a> {
             ("rootflags", _) => self.rootflags = self.text(p),
             ("ro", None) => self.read_only = true,
             ("rw", None) => self.read_only = false,
-            ("rootwait", None) => self.rootwait = Wait::Forever,
+            ("rootwait", None) => self.rootwait = Some(Deadline::Forever),
             ("rootwait", Some(_)) => {
                 if let Some(n) = self.number(p, parse_u32) {
-                    self.rootwait = Wait::Seconds(n);
+                    self.rootwait = Some(Deadline::Ms(u64::from(n) * 1000));
                 }
             }
             ("rootdelay", _) => self.rootdelay = self.number(p, parse_u32),
@@ -504,7 +514,7 @@ mod tests {
         assert_eq!(c.rootflags, Some("data=ordered,noatime"));
         assert_eq!(c.rootfstype, Some("ext4"));
         assert_eq!(c.rootdelay, Some(3));
-        assert_eq!(c.rootwait, Wait::Forever);
+        assert_eq!(c.rootwait, Some(Deadline::Forever));
         assert_eq!(c.resume_mode, ResumeMode::Kernel);
         assert_eq!(c.panic, 0);
         assert!(c.problems.is_empty());
@@ -519,14 +529,14 @@ mod tests {
         assert_eq!(c.resume_mode, ResumeMode::Userspace);
         assert_eq!(c.root, None);
         assert_eq!(c.resume_device(), None);
-        assert_eq!(c.rootwait, Wait::Default);
+        assert_eq!(c.rootwait, None);
         assert!(!c.resumewait);
     }
 
     #[test]
     fn waits() {
-        assert_eq!(Config::parse("rootwait=5").rootwait, Wait::Seconds(5));
-        assert_eq!(Config::parse("rootwait=5 rootwait").rootwait, Wait::Forever);
+        assert_eq!(Config::parse("rootwait=5").rootwait, Some(Deadline::Ms(5000)));
+        assert_eq!(Config::parse("rootwait=5 rootwait").rootwait, Some(Deadline::Forever));
         let c = Config::parse("resumewait resumedelay=2");
         assert!(c.resumewait);
         assert_eq!(c.resumedelay, Some(2));

@@ -318,12 +318,7 @@ impl core::fmt::Display for Nodes<'_> {
     }
 }
 
-/// How long [`wait_for`] may wait.
-#[derive(Clone, Copy)]
-pub enum Deadline {
-    Forever,
-    Ms(u64),
-}
+pub use resume_init::cmdline::Deadline;
 
 /// Waits until the device appears, polling. `Err(Miss::None)` when the
 /// deadline passes; `Err(Miss::Several)` at once when more than one device
