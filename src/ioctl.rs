@@ -394,18 +394,9 @@ pub fn btrfs_disk_byte(fd: &OwnedFd, logical: u64) -> Result<(crate::fsutil::Pat
         // bytes, all inside `a`.
         unsafe { ioctl(fd, Updater::<BTRFS_IOC_TREE_SEARCH, Btrfs4k>::new(&mut a)) }?;
         let items = a.u64(64) as u32;
-        if items == 0 {
-            return Err(Errno::NOENT);
-        }
-        // Results after the key: a 32-byte header (offset at 16, item
-        // length at 28), then the `struct btrfs_chunk` (length at 0,
-        // stripe 0's devid at 48 and its disk offset at 56).
-        let mut at = 104;
-        for _ in 0..items {
-            let (start, len) = (a.u64(at + 16), a.u64(at + 24) >> 32);
-            let item = at + 32;
-            if logical - start < a.u64(item) {
-                let (devid, disk) = (a.u64(item + 48), a.u64(item + 56));
+        // Results after the key (104 bytes): chunk items (core::btrfs).
+        match resume_init::btrfs::find(&a.0[104..], items, logical) {
+            resume_init::btrfs::Chunk::Found { devid, disk } => {
                 let mut d = Btrfs4k([0; 4096]);
                 d.set(0, devid);
                 // SAFETY: _IOWR(0x94, 30, struct btrfs_ioctl_dev_info_args),
@@ -413,10 +404,10 @@ pub fn btrfs_disk_byte(fd: &OwnedFd, logical: u64) -> Result<(crate::fsutil::Pat
                 unsafe { ioctl(fd, Updater::<BTRFS_IOC_DEV_INFO, Btrfs4k>::new(&mut d)) }?;
                 // The path: 1024 bytes at 3072, NUL-terminated.
                 let path = d.0[3072..].split(|&c| c == 0).next().and_then(|p| core::str::from_utf8(p).ok()).ok_or(Errno::INVAL)?;
-                return Ok((crate::fsutil::PathBuf::try_from(path).map_err(|_| Errno::NAMETOOLONG)?, disk + (logical - start)));
+                return Ok((crate::fsutil::PathBuf::try_from(path).map_err(|_| Errno::NAMETOOLONG)?, disk));
             }
-            from = start + 1;
-            at = item + len as usize;
+            resume_init::btrfs::Chunk::Next(start) => from = start,
+            resume_init::btrfs::Chunk::End => return Err(Errno::NOENT),
         }
     }
 }

@@ -7,6 +7,7 @@
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
+pub mod btrfs;
 pub mod bytes;
 pub mod cmdline;
 pub use codec::{crc32, lz4, lzo, lzo_compress};
