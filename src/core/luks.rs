@@ -571,6 +571,70 @@ impl Meta {
     }
 }
 
+/// Where a key to try comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySource<'a> {
+    /// A keyfile in the initramfs (`rd.luks.key=`, `cryptkey=`).
+    Keyfile(&'a str),
+    /// The passphrase that opened an earlier container.
+    Cached,
+    /// Typed on the console.
+    Console,
+}
+
+impl KeySource<'_> {
+    /// How the unlock message names it.
+    pub fn words(self) -> &'static str {
+        match self {
+            KeySource::Keyfile(_) => "keyfile",
+            KeySource::Cached => "the passphrase given before",
+            KeySource::Console => "passphrase",
+        }
+    }
+}
+
+/// The order keys are tried in for one container, as systemd-cryptsetup
+/// and cryptsetup's initramfs scripts try them: each keyfile meant for it
+/// (or for every device) in command-line order, then the passphrase that
+/// opened an earlier container, then the console, again after each wrong
+/// passphrase, for as long as a keyslot can be tried at all.
+pub struct KeyOrder<'a, 'k> {
+    keys: &'k [crate::cmdline::LuksKey<'a>],
+    uuid: &'k str,
+    next_key: usize,
+    cached: bool,
+    usable: bool,
+}
+
+impl<'a, 'k> KeyOrder<'a, 'k> {
+    /// For the container `uuid`; `cached`: a passphrase opened one before.
+    pub fn new(keys: &'k [crate::cmdline::LuksKey<'a>], uuid: &'k str, cached: bool) -> Self {
+        KeyOrder { keys, uuid, next_key: 0, cached, usable: true }
+    }
+
+    /// The next source, or `None` when none is worth trying: no keyslot
+    /// can be tried here (a cipher the kernel lacks fails every one
+    /// before the key matters).
+    pub fn next_source(&mut self) -> Option<KeySource<'a>> {
+        while let Some(k) = self.keys.get(self.next_key) {
+            self.next_key += 1;
+            if k.uuid.is_none_or(|u| u.eq_ignore_ascii_case(self.uuid)) {
+                return Some(KeySource::Keyfile(k.path));
+            }
+        }
+        if core::mem::take(&mut self.cached) {
+            return Some(KeySource::Cached);
+        }
+        self.usable.then_some(KeySource::Console)
+    }
+
+    /// A key did not open the container; `tried`: whether any keyslot
+    /// could even be tried with it.
+    pub fn failed(&mut self, tried: bool) {
+        self.usable = tried;
+    }
+}
+
 /// A device-mapper table line's parameters, wiped when dropped (they may
 /// hold a key in hex).
 #[derive(PartialEq, Eq)]

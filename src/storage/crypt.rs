@@ -14,7 +14,7 @@ use core::fmt::Write;
 use resume_init::cmdline::{Config, LuksDevice};
 use resume_init::devspec::DevSpec;
 use resume_init::json::Token;
-use resume_init::luks::{self, BIN_SIZE, KeyArg, Keyslot, MAX_HDR, MAX_KEY, Meta};
+use resume_init::luks::{self, BIN_SIZE, KeyArg, KeySource, Keyslot, MAX_HDR, MAX_KEY, Meta};
 use rustix::fs::OFlags;
 use rustix::io::Errno;
 
@@ -150,26 +150,6 @@ fn unlock(cfg: &Config, ctl: &Control, d: &LuksDevice, cached: &mut Option<Key>)
     }
 }
 
-/// Where the key that opened a container came from.
-#[derive(Clone, Copy)]
-enum How<'a> {
-    Keyfile(&'a str),
-    /// The passphrase that opened an earlier container.
-    Cached,
-    /// Typed on the console.
-    Passphrase,
-}
-
-impl How<'_> {
-    fn words(self) -> &'static str {
-        match self {
-            How::Keyfile(_) => "keyfile",
-            How::Cached => "the passphrase given before",
-            How::Passphrase => "passphrase",
-        }
-    }
-}
-
 /// Why no key opened a container.
 enum NoKey {
     /// No keyslot can even be tried here (each said why).
@@ -178,56 +158,46 @@ enum NoKey {
     NoConsole,
 }
 
-/// Tries the key sources in turn until one opens a keyslot: each keyfile
-/// for the container, then the passphrase that opened the one before,
-/// then the console, asking again after a wrong passphrase (no time
-/// limit: an image may be waiting behind it). The volume key is left in
-/// `vk`; a passphrase that worked is kept in `cached` for the next
-/// container.
-fn volume_key<'c>(cfg: &Config<'c>, ctl: &Control, dev: &Device, meta: &Meta, name: &str, cached: &mut Option<Key>, vk: &mut [u8; MAX_KEY]) -> Result<(u32, How<'c>), NoKey> {
+/// Tries keys in `luks::KeyOrder`'s order until one opens a keyslot. The
+/// volume key is left in `vk`; a passphrase that worked is kept in
+/// `cached` for the next container.
+fn volume_key<'c>(cfg: &Config<'c>, ctl: &Control, dev: &Device, meta: &Meta, name: &str, cached: &mut Option<Key>, vk: &mut [u8; MAX_KEY]) -> Result<(u32, KeySource<'c>), NoKey> {
     let node = dev.node();
-    let mut keyfiles = cfg.luks_keys.iter().filter(|k| k.uuid.is_none_or(|u| u.eq_ignore_ascii_case(&meta.uuid)));
-    let mut cached_tried = false;
-    // Whether any keyslot can be tried here at all (a cipher the kernel
-    // lacks makes every one fail before the passphrase matters).
-    let mut usable = true;
+    let mut order = luks::KeyOrder::new(&cfg.luks_keys, &meta.uuid, cached.is_some());
     loop {
-        let (mut key, how) = if let Some(k) = keyfiles.next() {
-            match read_keyfile(k.path) {
-                Ok(key) => (key, How::Keyfile(k.path)),
+        let source = order.next_source().ok_or(NoKey::Unusable)?;
+        let mut key = match source {
+            KeySource::Keyfile(path) => match read_keyfile(path) {
+                Ok(key) => key,
                 Err(why) => {
-                    warning!("cannot use keyfile {}: {why}", k.path);
+                    warning!("cannot use keyfile {path}: {why}");
                     continue;
                 }
+            },
+            KeySource::Cached => match cached.take() {
+                Some(c) => c,
+                None => continue,
+            },
+            KeySource::Console => {
+                let mut prompt = heapless::String::<160>::new();
+                let _ = write!(prompt, "Passphrase for {node} ({name}): ");
+                ask(&prompt).ok_or(NoKey::NoConsole)?
             }
-        } else if !cached_tried
-            && let Some(c) = cached.take()
-        {
-            cached_tried = true;
-            (c, How::Cached)
-        } else {
-            if !usable {
-                return Err(NoKey::Unusable);
-            }
-            let mut prompt = heapless::String::<160>::new();
-            let _ = write!(prompt, "Passphrase for {node} ({name}): ");
-            (ask(&prompt).ok_or(NoKey::NoConsole)?, How::Passphrase)
         };
-        let tried = try_key(ctl, dev, meta, key.bytes(), vk);
-        match (tried, how) {
-            (Ok(slot), How::Keyfile(_)) => return Ok((slot, how)),
+        match (try_key(ctl, dev, meta, key.bytes(), vk), source) {
+            (Ok(slot), KeySource::Keyfile(_)) => return Ok((slot, source)),
             (Ok(slot), _) => {
                 *cached = Some(key); // an older one is wiped as it drops
-                return Ok((slot, how));
+                return Ok((slot, source));
             }
-            (Err(t), How::Keyfile(path)) => {
-                usable = t;
+            (Err(_), KeySource::Cached) => *cached = Some(key),
+            (Err(tried), KeySource::Keyfile(path)) => {
+                order.failed(tried);
                 warning!("keyfile {path} does not open {node} (UUID={})", meta.uuid);
             }
-            (Err(_), How::Cached) => *cached = Some(key),
-            (Err(t), How::Passphrase) => {
-                usable = t;
-                if t {
+            (Err(tried), KeySource::Console) => {
+                order.failed(tried);
+                if tried {
                     warning!("wrong passphrase for {node}; try again");
                 }
             }

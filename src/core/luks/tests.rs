@@ -342,3 +342,20 @@ fn luks1_keyslots_open_with_the_passphrase_only() {
     assert!(matches!(parse_luks1(&bad), Err(Error::Metadata(_))));
     assert_eq!(parse_luks1(&img[..L1_SIZE - 1]), Err(Error::NoHeader));
 }
+
+#[test]
+fn keys_are_tried_in_systemds_order() {
+    use crate::cmdline::LuksKey;
+    let keys = [LuksKey { uuid: Some("OTHER"), path: "/k0" }, LuksKey { uuid: None, path: "/k1" }, LuksKey { uuid: Some("aaaa-bb"), path: "/k2" }];
+    let mut o = KeyOrder::new(&keys, "AAAA-BB", true);
+    assert_eq!(o.next_source(), Some(KeySource::Keyfile("/k1")));
+    assert_eq!(o.next_source(), Some(KeySource::Keyfile("/k2")), "the UUID compared without case");
+    assert_eq!(o.next_source(), Some(KeySource::Cached));
+    assert_eq!(o.next_source(), Some(KeySource::Console));
+    o.failed(true);
+    assert_eq!(o.next_source(), Some(KeySource::Console), "asked again after a wrong passphrase");
+    o.failed(false);
+    assert_eq!(o.next_source(), None, "no keyslot can be tried: no point asking");
+    let mut o = KeyOrder::new(&[], "x", false);
+    assert_eq!(o.next_source(), Some(KeySource::Console));
+}
