@@ -171,11 +171,13 @@ cryptsetup reencrypt -q --encrypt --type luks2 --reduce-device-size 16M --uuid "
 LUKS_HF_INITRD=$T/initramfs-hibfile-luks-$KVER.cpio.gz
 "$top/scripts/mkinitramfs.sh" -k "$KVER" -m zram -f "$H/root.key:/etc/keys/root.key" -o "$LUKS_HF_INITRD" >/dev/null
 HL_ARGS="root=/dev/mapper/root rw rd.luks.name=$HL_LUKS=root rd.luks.key=/etc/keys/root.key resume=UUID=$HL_UUID resume_offset=${hl_off:-0} noresume"
-with_initrd "$LUKS_HF_INITRD" write_image "$H/l1.log" tokSECRET7f3a9c "$H/luks.img" -- $HL_ARGS swap=none zram=1 writer=lzo wfile=/hibfile
-grep -aq "holder-tokSECRET7f3a9c" "$H/luks.img" && check_fail "the session's token is in the raw disk image: the image is not encrypted"
-# The control: the unencrypted root's file holds the last images written
-# there in the clear, their holders' tokens among them.
-grep -aq "holder-tokF[0-9]" "$H/root.img" || check_fail "control: no session token found in the unencrypted root's raw disk (the check above would prove nothing)"
+# Uncompressed images, so that what was in memory is on disk as it was:
+# first the control, the same filesystem unencrypted, where the session's
+# token must be found; then inside the container, where it must not.
+with_initrd "$LUKS_HF_INITRD" write_image "$H/l0.log" tokSECRET7f3a9c "$H/luksfs.img" -- root=/dev/vda rw resume=UUID=$HL_UUID resume_offset=${hl_off:-0} noresume swap=none writer=none wfile=/hibfile
+grep -aq "tokSECRET7f3a9c" "$H/luksfs.img" || check_fail "control: the session's token not found in the unencrypted root's raw disk (the check below would prove nothing)"
+with_initrd "$LUKS_HF_INITRD" write_image "$H/l1.log" tokSECRET7f3a9c "$H/luks.img" -- $HL_ARGS swap=none writer=none wfile=/hibfile
+grep -aq "tokSECRET7f3a9c" "$H/luks.img" && check_fail "the session's token is in the raw disk image: the image is not encrypted"
 with_initrd "$LUKS_HF_INITRD" resume "$H/l2.log" tokSECRET7f3a9c "$H/luks.img" -- $HL_ARGS
 expect "$H/l2.log" "resume-init: unlocked /dev/vda .* as /dev/mapper/root" "the unlock before the resume"
 case_end
