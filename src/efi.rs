@@ -50,8 +50,8 @@ pub fn take_location<'a>(buf: &'a mut [u8], toks: &'a mut [Token]) -> Option<Opt
 pub fn set_location(uuid: &[u8; 16], offset: u64) -> bool {
     let Some(dir) = efivars() else { return false };
     let uts = rustix::system::uname();
-    let mut num = heapless::String::<20>::new();
-    let _ = write!(num, "{offset}");
+    let mut head = heapless::String::<80>::new();
+    let _ = write!(head, "{{\"uuid\":\"{}\",\"offset\":{offset}", resume_init::text::Uuid(*uuid));
     // Attributes (non-volatile, boot service and runtime access), then
     // the JSON in UTF-16LE with its NUL; efivarfs takes it in one write.
     let mut raw = [0u8; 4 + 2 * 200];
@@ -65,15 +65,7 @@ pub fn set_location(uuid: &[u8; 16], offset: u64) -> bool {
             }
         }
     };
-    put(b"{\"uuid\":\"");
-    for (i, b) in uuid.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            put(b"-");
-        }
-        put(&[b"0123456789abcdef"[usize::from(b >> 4)], b"0123456789abcdef"[usize::from(b & 15)]]);
-    }
-    put(b"\",\"offset\":");
-    put(num.as_bytes());
+    put(head.as_bytes());
     put(b",\"kernelVersion\":\"");
     put(uts.release().to_bytes());
     put(b"\"}");

@@ -54,6 +54,22 @@ fn hex_val(b: u8) -> Option<u8> {
     (b as char).to_digit(16).map(|d| d as u8)
 }
 
+/// A UUID in its printed form, `0a1b2c3d-4e5f-6789-abcd-ef0123456789`
+/// (the inverse of [`parse_uuid`]).
+pub struct Uuid(pub [u8; 16]);
+
+impl core::fmt::Display for Uuid {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        for (i, b) in self.0.iter().enumerate() {
+            if matches!(i, 4 | 6 | 8 | 10) {
+                f.write_str("-")?;
+            }
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
 /// Parses a UUID written as 32 hex digits with optional dashes, in printed
 /// byte order (the order ext4, swap and `blkid` print them).
 pub fn parse_uuid(s: &str) -> Option<[u8; 16]> {
@@ -108,6 +124,10 @@ mod tests {
         assert_eq!(parse_uuid("0123abcd-4567-89ef-0123-456789abcdef0"), None);
         assert_eq!(parse_uuid("0123abcd-4567-89ef-0123-456789abcdeg"), None);
         assert_eq!(parse_uuid("0-123abcd4567-89ef-0123-456789abcdef"), None);
+        let mut printed = heapless::String::<36>::new();
+        core::fmt::Write::write_fmt(&mut printed, format_args!("{}", Uuid(u))).unwrap();
+        assert_eq!(printed.as_str(), "0123abcd-4567-89ef-0123-456789abcdef");
+        assert_eq!(parse_uuid(&printed), Some(u));
     }
 
     #[test]

@@ -138,15 +138,10 @@ pub struct Uuid(pub Option<[u8; 16]>);
 
 impl core::fmt::Display for Uuid {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let Some(u) = self.0 else { return f.write_str("<the filesystem's device>") };
-        f.write_str("UUID=")?;
-        for (i, b) in u.iter().enumerate() {
-            if matches!(i, 4 | 6 | 8 | 10) {
-                f.write_str("-")?;
-            }
-            write!(f, "{b:02x}")?;
+        match self.0 {
+            Some(u) => write!(f, "UUID={}", resume_init::text::Uuid(u)),
+            None => f.write_str("<the filesystem's device>"),
         }
-        Ok(())
     }
 }
 
