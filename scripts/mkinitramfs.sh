@@ -11,7 +11,8 @@ Builds an initramfs with resume-init as /init.
 --host: for the machine it runs on (scripts/host.sh): its running
 kernel, its root's filesystem and its disks' drivers, and its resume
 device stored as with -r; prints the kernel command line to use.
-The image is a gzip'd newc cpio holding /init, /dev/console, the
+The image is a gzip'd newc cpio (after an uncompressed one holding
+/etc/resume-init/initramfs, the line resume-init check looks for) holding /init, /dev/console, the
 directories the init mounts on, the files under initramfs/, every
 -f file (a LUKS keyfile, say, at DEST), with -r the resume device for
 a command line without resume= (initramfs-tools' conf/conf.d/resume:
@@ -124,7 +125,7 @@ resolve() {
 # the image, and its temporary file.
 umask 077
 stage=$(mktemp -d)
-trap 'rm -rf "$stage"' EXIT
+trap 'rm -rf "$stage" "$stage.mark"' EXIT
 # Defaults are best effort (a kernel may build them in); -m modules must exist.
 resolve "${default_modules[@]}" "${extra[@]/#/!}" > "$stage/order"
 mapfile -t order < "$stage/order"
@@ -164,7 +165,15 @@ done
 
 mkdir -p "$(dirname "$out")"
 rm -f "$out.tmp"
-(cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) | gzip -9n > "$out.tmp"
+# First, uncompressed, the line `resume-init check` reads to tell that
+# the initramfs is resume-init's (no decompressor needed); the kernel
+# unpacks both archives into one root.
+mark=$stage.mark
+mkdir -p "$mark/etc/resume-init"
+echo "as /init, built by mkinitramfs.sh for $kver" > "$mark/etc/resume-init/initramfs"
+(cd "$mark" && find etc | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) > "$out.tmp"
+rm -rf "$mark"
+(cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) | gzip -9n >> "$out.tmp"
 chmod 0600 "$out.tmp"
 mv "$out.tmp" "$out"
 echo "mkinitramfs: wrote $out ($(du -k "$out" | cut -f1) KiB, kernel $kver, ${#order[@]} modules)"

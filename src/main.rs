@@ -186,6 +186,30 @@ fn boot(args: rt::Args, cmdline: &mut [u8; CMDLINE_CAP]) -> Fatal<'_> {
     exec_init(&cfg, args, start)
 }
 
+/// `resume-init resume`: the resume step alone, for another initramfs
+/// (initramfs-tools' `local-premount`, dracut's `pre-mount`) that has
+/// mounted `/dev`, `/proc` and `/sys`, loaded the drivers and unlocked
+/// what it unlocks. Resumes (never returns), or leaves no image behind
+/// that it would not restore and returns 0: that initramfs boots on.
+pub fn resume_step() -> i32 {
+    if !rustix::process::geteuid().is_root() {
+        log::print(format_args!("resume-init resume: must run as root, from an initramfs before the root is mounted"));
+        return 3;
+    }
+    log::init_kmsg();
+    let mut cmdline = [0u8; CMDLINE_CAP];
+    let (line_buf, conf_buf) = cmdline.split_at_mut(CMDLINE_CAP - CONF_CAP);
+    let line = read_cmdline(line_buf);
+    let cfg = Config::parse(line);
+    PANIC_TIMEOUT.store(cfg.panic, Relaxed);
+    log::init_levels(cfg.debug);
+    info!("resume-init {VERSION}: the resume step of this initramfs");
+    let mut toks = [resume_init::json::Token::EMPTY; 24];
+    let source = resume_source(&cfg, conf_buf, &mut toks);
+    resume::run(&cfg, source);
+    0
+}
+
 /// Where the image is to be looked for (`resume_source::choose`): the
 /// command line, else the device `mkinitramfs.sh -r` stored (as
 /// initramfs-tools keeps it), else systemd's `HibernateLocation` EFI

@@ -12,7 +12,8 @@
 # `resume-init hibernate --make-file` and powers off; wfile=PATH makes
 # the writer write into it; zram=1 turns on zram as the only swap
 # (swap=none: no other); fill=MiB keeps that much random data in tmpfs,
-# checked (FILL-OK) when the session comes back.
+# checked (FILL-OK) when the session comes back. check=1 runs
+# `resume-init check` first (CHECK: lines, CHECK-RC=status).
 mount -t tmpfs tmpfs /tmp
 efivar=/sys/firmware/efi/efivars/HibernateLocation-8cf3337e-9cf8-4ef3-9f84-7b2e2dd5b4f0
 if [ -d /sys/firmware/efi ]; then
@@ -38,6 +39,7 @@ if [ -n "$hib" ]; then
     dd if=/dev/urandom of=/tmp/fill bs=1M count="$fill" 2>/dev/null
     md5sum /tmp/fill > /tmp/fill.md5
   fi
+  if [ -n "$check" ]; then /sbin/resume-init check ${wfile:+--file "$wfile"} > /tmp/check.out 2>&1; echo "CHECK-RC=$?"; sed 's/^/CHECK: /' /tmp/check.out; fi
   if [ -n "$comp" ]; then echo "$comp" > /sys/module/hibernate/parameters/compressor || echo "COMPRESSOR-FAILED"; fi
   echo "$hib" > /tmp/token
   sh -c "while :; do sleep 1; done" "holder-$hib" &

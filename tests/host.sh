@@ -55,7 +55,7 @@ host_build() {
     rm -rf "$1.out"; mkdir -p "$1.out"
     HOST_ROOT=$1 "$top/scripts/mkinitramfs.sh" --host -b "$BIN" -o "$1.cpio.gz" > "$2" 2>&1
     local rc=$?
-    [ $rc != 0 ] || (cd "$1.out" && zcat "$1.cpio.gz" | cpio -idm --quiet 2>/dev/null)
+    [ $rc != 0 ] || (cd "$1.out" && tail -c +"$(gzip_at "$1.cpio.gz")" "$1.cpio.gz" | zcat | cpio -idm --quiet 2>/dev/null)
     return $rc
 }
 

@@ -134,6 +134,12 @@ put_part() {
     dd if="$file" of="$img" bs="$ss" seek="$start" conv=notrunc,sparse status=none
 }
 
+# gzip_at FILE: the 1-based offset of the first gzip member in FILE (an
+# initramfs starts with an uncompressed cpio: tail -c +N FILE | zcat).
+gzip_at() {
+    echo $(( $(LC_ALL=C grep -obUaP -m1 '\x1f\x8b\x08' "$1" | head -n 1 | cut -d: -f1) + 1 ))
+}
+
 # kernel_at_least MAJOR MINOR: whether $KVER is that version or newer.
 kernel_at_least() {
     local ma=${KVER%%.*} mi=${KVER#*.}

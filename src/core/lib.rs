@@ -10,6 +10,7 @@
 pub mod btrfs;
 pub mod bytes;
 pub mod cmdline;
+pub mod cpio;
 pub use codec::{crc32, lz4, lzo, lzo_compress};
 pub mod devspec;
 pub mod efi;

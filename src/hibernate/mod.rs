@@ -30,6 +30,7 @@ use rustix::fd::OwnedFd;
 use rustix::fs::OFlags;
 use rustix::io::Errno;
 
+mod check;
 mod file;
 mod place;
 mod refusal;
@@ -184,6 +185,18 @@ fn kernel_reads_lz4() -> bool {
     matches!((it.next(), it.next()), (Some(ma), Some(mi)) if (ma, mi) >= (6, 9))
 }
 
+/// `resume-init check [--file PATH] [--device DEV] [--offset PAGES]`:
+/// the writer's checks and more, as a report (`check`); the exit status.
+pub fn check(args: Args) -> i32 {
+    match parse_options(&args) {
+        Ok(o) => check::run(&o),
+        Err(why) => {
+            out!("check: {why}\nusage: resume-init check [--file PATH] [--device DEV] [--offset PAGES] [--allow-plain-swap]");
+            USAGE
+        }
+    }
+}
+
 /// `resume-init hibernate`; returns the exit status (after a resume: 0).
 pub fn run(args: Args) -> i32 {
     if matches!(args.arg(2), Some(b"--help" | b"-h")) {
@@ -240,13 +253,23 @@ struct Prepared<'e> {
     saved_size: Option<u64>,
 }
 
-/// Step 1 of the module's list: chooses and checks the target, opens it
-/// and `/dev/snapshot`, proves writes go through, locks memory. Nothing
-/// is changed on disk if it refuses.
-fn prepare<'e>(opts: &Options, header: &mut Aligned<PAGE>, extents: &'e mut [resume_init::hibfile::Extent; file::MAX_EXTENTS]) -> Result<Prepared<'e>, Refusal> {
-    if !rustix::process::geteuid().is_root() {
-        return Err(Refusal::NotRoot);
-    }
+/// The place, checked without writing anything: what the writer and
+/// `check` share. Its device is open with `flags` and its header read.
+struct Examined<'e> {
+    area: Area,
+    /// A hibernation file's pages, when the target is one.
+    file: Option<file::Located<'e>>,
+    node: fsutil::PathBuf,
+    fd: OwnedFd,
+    /// The UUID systemd's `HibernateLocation` names the place by.
+    uuid: Option<[u8; 16]>,
+}
+
+/// Chooses the place (`--file`, else `choose`), refuses one in memory,
+/// opens its device with `flags`, reads its header and refuses a place
+/// that holds an image already, is no swap area or hibernation file, is
+/// not where the next boot looks (unless `--force`), or would leak keys.
+fn examine<'e>(opts: &Options, header: &mut Aligned<PAGE>, extents: &'e mut [resume_init::hibfile::Extent; file::MAX_EXTENTS], flags: OFlags) -> Result<Examined<'e>, Refusal> {
     let file = match opts.file {
         Some(path) => {
             let f = file::locate(path, extents)?;
@@ -259,13 +282,14 @@ fn prepare<'e>(opts: &Options, header: &mut Aligned<PAGE>, extents: &'e mut [res
         Some(f) => f.area.clone(),
         None => choose(opts)?,
     };
-    if opts.comp == Compression::Lz4 && !kernel_reads_lz4() {
-        warning!("an LZ4 image can be restored by resume-init only: this kernel's own loader reads LZ4 from 6.9 on");
-    }
     let Area { ref name, major, minor, offset } = area;
     let dev = crate::device::find(&DevSpec::Number { major, minor }).map_err(|_| Refusal::NoBlockDevice { name: name.clone(), major, minor })?;
     let node = dev.node();
-    let fd = match dev.open(OFlags::RDWR | OFlags::DIRECT) {
+    // zram (and any RAM disk) is gone at power-off, and the image with it.
+    if dev.name.starts_with("zram") || dev.name.starts_with("ram") {
+        return Err(Refusal::InMemory { name: name.clone(), node });
+    }
+    let fd = match dev.open(flags) {
         Ok(fd) => fd,
         Err(errno @ (Errno::PERM | Errno::BUSY | Errno::ACCESS)) if file.is_some() => return Err(Refusal::WriteMounted { node, errno }),
         Err(errno) => return Err(Refusal::Open { node, errno }),
@@ -290,6 +314,21 @@ fn prepare<'e>(opts: &Options, header: &mut Aligned<PAGE>, extents: &'e mut [res
         target::looked_for(&area, uuid.is_some() && crate::efi::available())?;
     }
     secrets_stay_secret(&dev, opts.allow_plain).map_err(|why| Refusal::Leak { name: name.clone(), node: node.clone(), why })?;
+    Ok(Examined { area, file, node, fd, uuid })
+}
+
+/// Step 1 of the module's list: chooses and checks the target, opens it
+/// and `/dev/snapshot`, proves writes go through, locks memory. Nothing
+/// is changed on disk if it refuses.
+fn prepare<'e>(opts: &Options, header: &mut Aligned<PAGE>, extents: &'e mut [resume_init::hibfile::Extent; file::MAX_EXTENTS]) -> Result<Prepared<'e>, Refusal> {
+    if !rustix::process::geteuid().is_root() {
+        return Err(Refusal::NotRoot);
+    }
+    if opts.comp == Compression::Lz4 && !kernel_reads_lz4() {
+        warning!("an LZ4 image can be restored by resume-init only: this kernel's own loader reads LZ4 from 6.9 on");
+    }
+    let Examined { area, file, node, fd, uuid } = examine(opts, header, extents, OFlags::RDWR | OFlags::DIRECT)?;
+    let Area { ref name, major, minor, offset } = area;
     let snap = SnapshotReader::open().map_err(|s| if s.errno == Errno::PERM { Refusal::Unavailable { what: s.what } } else { Refusal::Snapshot(s) })?;
     // A swap area is named to the kernel, which then lets writes to it
     // through and hands out its slots; a file needs neither.

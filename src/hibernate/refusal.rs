@@ -21,6 +21,8 @@ pub enum Refusal {
     DeviceNotSwap { dev: PathBuf, major: u32, minor: u32, offset: u64 },
     /// `/sys/power/resume` names what is not an active swap area.
     ResumeNotSwap { major: u32, minor: u32, offset: u64 },
+    /// `resume_offset` no longer names the page of the swap file's header.
+    OffsetMoved { name: PathBuf, set: u64, now: u64 },
     NoSwap,
     /// A btrfs swap file whose disk address the chunk tree did not give.
     BtrfsUnknown { name: PathBuf },
@@ -45,6 +47,8 @@ pub enum Refusal {
     /// Nothing will look for the image there at the next boot (what
     /// `/sys/power/resume` names instead, if anything).
     Nowhere { name: PathBuf, set: Option<(u32, u32, u64)> },
+    /// zram or a RAM disk: the image would be gone at power-off.
+    InMemory { name: PathBuf, node: PathBuf },
     /// `--file`: the kernel refuses writes to the device of a mounted
     /// filesystem (`CONFIG_BLK_DEV_WRITE_MOUNTED=n`).
     WriteMounted { node: PathBuf, errno: Errno },
@@ -64,6 +68,10 @@ impl fmt::Display for Refusal {
             Refusal::ResumeNotSwap { major, minor, offset } => write!(
                 f,
                 "{SYS_RESUME} names device {major}:{minor} at page {offset}, which is not an active swap area: the image would go where nothing looks for it. swapon it, or give --device"
+            ),
+            Refusal::OffsetMoved { name, set, now } => write!(
+                f,
+                "the boot set resume_offset={set}, but the header of the swap file {name} is at page {now} now (made again or moved since): boot with resume_offset={now}"
             ),
             Refusal::NoSwap => write!(f, "no active swap area ({PROC_SWAPS} is empty): the image needs one; swapon a partition or file first"),
             Refusal::BtrfsUnknown { name } => write!(
@@ -94,6 +102,10 @@ impl fmt::Display for Refusal {
                 "the next boot will look at device {ma}:{mi} page {off} ({SYS_RESUME}), not at {name}: boot with resume= naming it, or give --force; nothing was changed"
             ),
             Refusal::File { path, why } => write!(f, "not hibernating into {path}: {why}; nothing was changed"),
+            Refusal::InMemory { name, node } => write!(
+                f,
+                "{name} ({node}) lives in memory, and an image there is gone at power-off: hibernate into a file instead (resume-init hibernate --make-file PATH, then --file PATH)"
+            ),
             Refusal::WriteMounted { node, errno } => write!(
                 f,
                 "cannot open {node} for writing ({}): this kernel refuses writes to the device of a mounted filesystem (CONFIG_BLK_DEV_WRITE_MOUNTED=n or bdev_allow_write_mounted=0), which a hibernation file needs; use swap",

@@ -57,7 +57,7 @@ fn locate(name: &str) -> Result<(u32, u32, u64), Errno> {
 }
 
 /// `/proc/swaps` names with `\040` and friends unescaped.
-fn unescape(raw: &str) -> PathBuf {
+pub(super) fn unescape(raw: &str) -> PathBuf {
     let mut p = PathBuf::new();
     let b = raw.as_bytes();
     let mut i = 0;
@@ -112,7 +112,10 @@ pub fn choose(opts: &Options) -> Result<Area, Refusal> {
     }
     if let Some((major, minor, set_offset)) = resume_set() {
         let offset = opts.offset.unwrap_or(set_offset);
-        return find(major, minor, offset).ok_or(Refusal::ResumeNotSwap { major, minor, offset });
+        // A swap file made again or moved since the boot: its header is
+        // elsewhere on the same device.
+        let moved = || areas.iter().find(|a| (a.major, a.minor) == (major, minor) && a.offset != 0).map(|a| Refusal::OffsetMoved { name: a.name.clone(), set: offset, now: a.offset });
+        return find(major, minor, offset).ok_or_else(|| moved().unwrap_or(Refusal::ResumeNotSwap { major, minor, offset }));
     }
     match areas.len() {
         0 => Err(Refusal::NoSwap),
