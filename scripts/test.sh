@@ -86,6 +86,8 @@ echo "== QEMU tests of btrfs and xfs roots, a btrfs swap file, a stored resume d
 . "$top/tests/fs.sh"
 echo "== QEMU tests under UEFI (OVMF): systemd's HibernateLocation variable (kernel $KVER)"
 . "$top/tests/efi.sh"
+echo "== QEMU tests of a distribution's life: resume-init check, Debian's initramfs with the hook, scripts/install.sh (kernel $KVER)"
+. "$top/tests/distro.sh"
 echo "== mkinitramfs.sh --host on prepared machine trees"
 . "$top/tests/host.sh"
 

@@ -36,7 +36,6 @@ pub fn run(args: Args) -> i32 {
         Some("selftest") => return selftest(),
         Some("hibernate") => return crate::hibernate::run(args),
         Some("check") => return crate::hibernate::check(args),
-        Some("resume") => return crate::resume_step(),
         Some("-h" | "--help" | "help") => {
             out!("{USAGE_TEXT}\n{}", crate::hibernate::USAGE_TEXT);
             return VALID;

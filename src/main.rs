@@ -77,6 +77,13 @@ static PANIC_TIMEOUT: AtomicI32 = AtomicI32::new(0);
 /// Called by `rt::entry` with the process arguments.
 pub fn main(args: rt::Args) -> ! {
     if rustix::process::getpid() != rustix::process::Pid::INIT {
+        // Dispatched here, not in `cli::run`, whose frame holds the
+        // writer's buffers: the loader's scratch on top of them would
+        // pass the 8 MiB stack limit of a process started by another
+        // initramfs (it did: a segfault in initramfs-tools' init).
+        if args.arg(1) == Some(b"resume") {
+            rt::exit(resume_step());
+        }
         rt::exit(cli::run(args));
     }
     let mut cmdline = [0u8; CMDLINE_CAP];
@@ -191,7 +198,10 @@ fn boot(args: rt::Args, cmdline: &mut [u8; CMDLINE_CAP]) -> Fatal<'_> {
 /// mounted `/dev`, `/proc` and `/sys`, loaded the drivers and unlocked
 /// what it unlocks. Resumes (never returns), or leaves no image behind
 /// that it would not restore and returns 0: that initramfs boots on.
-pub fn resume_step() -> i32 {
+/// Never inlined: its stack (the loader's scratch) stays apart from the
+/// command-line modes' (see `main`).
+#[inline(never)]
+fn resume_step() -> i32 {
     if !rustix::process::geteuid().is_root() {
         log::print(format_args!("resume-init resume: must run as root, from an initramfs before the root is mounted"));
         return 3;
