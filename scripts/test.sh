@@ -88,6 +88,8 @@ echo "== QEMU tests under UEFI (OVMF): systemd's HibernateLocation variable (ker
 . "$top/tests/efi.sh"
 echo "== QEMU tests of a distribution's life: resume-init check, Debian's initramfs with the hook, scripts/install.sh (kernel $KVER)"
 . "$top/tests/distro.sh"
+echo "== QEMU tests on a Debian 12 with systemd (debootstrap): systemctl hibernate both ways, crypttab, the kernel hook (kernel $KVER)"
+. "$top/tests/systemd.sh"
 echo "== mkinitramfs.sh --host on prepared machine trees"
 . "$top/tests/host.sh"
 

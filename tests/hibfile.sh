@@ -182,16 +182,16 @@ with_initrd "$LUKS_HF_INITRD" resume "$H/l2.log" tokSECRET7f3a9c "$H/luks.img" -
 expect "$H/l2.log" "resume-init: unlocked /dev/vda .* as /dev/mapper/root" "the unlock before the resume"
 case_end
 
-case_begin "ten write→restore cycles into the file, alternating the two loaders"
-with_initrd "$HF_INITRD" boot_disks "$H/c0.log" "$H/root.img" -- $HF_ARGS swap=none writer=lzo wfile=/hibfile cycles=10 hib=tokCF
+case_begin "six write→restore cycles into the file, alternating the two loaders"
+with_initrd "$HF_INITRD" boot_disks "$H/c0.log" "$H/root.img" -- $HF_ARGS swap=none writer=lzo wfile=/hibfile cycles=6 hib=tokCF
 expect "$H/c0.log" "resume-init: image committed on /hibfile" "the first image"
-for i in $(seq 1 10); do
+for i in $(seq 1 6); do
     loader=userspace; [ $((i % 2)) = 0 ] && loader=kernel
     with_initrd "$HF_INITRD" boot_disks "$H/c$i.log" "$H/root.img" -- $HF_ARGS resume_init=$loader
     expect_no_panic "$H/c$i.log"
     expect "$H/c$i.log" "RESUMED token=tokCF .* n=$i([^0-9]|$)" "cycle $i restored ($loader loader)"
-    [ "$i" -lt 10 ] && expect "$H/c$i.log" "resume-init: image committed on /hibfile" "image $((i + 1)) written"
+    [ "$i" -lt 6 ] && expect "$H/c$i.log" "resume-init: image committed on /hibfile" "image $((i + 1)) written"
 done
 expect_eq "$(inspect_status "$H/root.img" "$off")" 1 "no image left after the last cycle"
-e2fsck -fn "$H/root.img" > "$H/fsck.out" 2>&1 || check_fail "e2fsck -fn of the root after ten cycles: $(tail -n 3 "$H/fsck.out")"
+e2fsck -fn "$H/root.img" > "$H/fsck.out" 2>&1 || check_fail "e2fsck -fn of the root after six cycles: $(tail -n 3 "$H/fsck.out")"
 case_end
