@@ -5,7 +5,7 @@ set -euo pipefail
 
 pkgs=(qemu-system-x86 linux-image-amd64 linux-image-6.12-amd64 busybox-static cpio e2fsprogs gdisk fdisk
       util-linux xz-utils zstd file binutils kmod bc cryptsetup-bin lvm2 python3
-      btrfs-progs xfsprogs ovmf mdadm dmsetup initramfs-tools debootstrap)
+      btrfs-progs xfsprogs ovmf mdadm dmsetup initramfs-tools debootstrap dracut-core)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -6,8 +6,9 @@
 # exit 1 with the reason, and the hibernation failing as it says);
 # Debian's own initramfs, built by initramfs-tools' mkinitramfs with
 # resume-init's hook as scripts/install.sh lays it out, restoring a
-# kernel-written image through resume-init's resume step; and the
-# layout scripts/install.sh makes.
+# kernel-written image through resume-init's resume step; the same with
+# dracut's initramfs (systemd inside) and resume-init's dracut module;
+# and the layout scripts/install.sh makes.
 #
 #   tests/distro.sh   (sourced by scripts/test.sh, or run alone as root)
 set -uo pipefail
@@ -117,4 +118,26 @@ expect "$D/h1.log" "resume-init: resume-init [0-9.]+: the resume step of this in
 expect "$D/h1.log" "CHECK: ok +/boot/initrd.img-$KVER, the running kernel's initramfs, carries resume-init \(its resume step, in initramfs-tools' initramfs \(hook\)\)" "check reading the hook's marker"
 expect "$D/h1.log" "CHECK-RC=0" "check's exit status 0"
 with_initrd "$D/debian-initrd.img" resume "$D/h2.log" tokH "$D/debroot.img" "$D/swap.img" -- root=/dev/vda resume=/dev/vdb
+case_end
+
+case_begin "dracut's initramfs (systemd inside) with resume-init's module: the kernel-written image restored by its pre-mount hook"
+# dracut from Debian's dracut-core, its modules copied with ours added
+# (dracutbasedir), its configuration ours (dist/dracut: the module added,
+# dracut's resume left out); generic, with the guest's drivers.
+rm -rf "$D/dracutbase" "$D/kroot"; cp -a /usr/lib/dracut "$D/dracutbase"
+cp -a "$D/inst/usr/lib/dracut/modules.d/90resume-init" "$D/dracutbase/modules.d/"
+RESUME_INIT_BIN=$D/inst/usr/sbin/resume-init dracutbasedir=$D/dracutbase dracut --force --quiet --no-hostonly --conf /dev/null \
+    --confdir "$D/inst/etc/dracut.conf.d" --kver "$KVER" --compress gzip \
+    --modules "systemd systemd-initrd dracut-systemd udev-rules base fs-lib rootfs-block kernel-modules resume-init" \
+    --drivers "virtio_blk virtio_pci ext4" "$D/dracut-initrd.img" > "$D/dracut.log" 2>&1 || check_fail "dracut failed: $(tail -n 3 "$D/dracut.log")"
+lsinitrd "$D/dracut-initrd.img" > "$D/lsinitrd.txt" 2>/dev/null
+expect "$D/lsinitrd.txt" "usr/lib/dracut/hooks/pre-mount/10-resume-init.sh" "the pre-mount hook in dracut's initramfs"
+expect_not "$D/lsinitrd.txt" "systemd-hibernate-resume" "dracut's own resume step"
+# systemd switches only to a root with an os-release.
+cp -a "$D/rootdir" "$D/kroot"
+echo "ID=resume-init-test" > "$D/kroot/etc/os-release"
+mkext4 "$D/kroot.img" 96 "$D/kroot" -L dsroot
+with_initrd "$D/dracut-initrd.img" hibernate "$D/k1.log" tokK "$D/kroot.img" "$D/swap.img" -- root=/dev/vda rw resume=/dev/vdb
+expect "$D/k1.log" "resume-init: resume-init [0-9.]+: the resume step of this initramfs" "resume-init run by dracut's hook"
+with_initrd "$D/dracut-initrd.img" resume "$D/k2.log" tokK "$D/kroot.img" "$D/swap.img" -- root=/dev/vda rw resume=/dev/vdb
 case_end

@@ -157,7 +157,7 @@ fn initramfs(r: &Report) {
         let mut line = [0u8; 128];
         match marker(&fd, &mut line) {
             Some(m) => r.ok(format_args!("{p}, the running kernel's initramfs, carries resume-init ({m})")),
-            None => r.note(format_args!("{p}, the running kernel's initramfs, shows no resume-init: its own resume step (the kernel's loader) restores images of the kernel's format, LZ4 from 6.9 on")),
+            None => r.note(format_args!("{p}, the running kernel's initramfs, has no resume-init marker in its uncompressed part (dracut's module keeps it compressed: lsinitrd | grep resume-init); without resume-init the kernel's loader resumes, LZ4 images from 6.9 on only")),
         }
         return;
     }
