@@ -8,16 +8,19 @@ Boots a kernel with an initramfs and disk images under QEMU, serial
 console only, and returns when the guest powers off, when the console
 shows a given pattern, or at a timeout.
 
-  qemu/run.sh [-k KERNEL] [-i INITRD] [-d DISK]... [-m MiB] [-c CPUS]
+  qemu/run.sh [--arch x86_64|arm64] [-k KERNEL] [-i INITRD] [-d DISK]... [-m MiB] [-c CPUS]
               [-a "KERNEL PARAMS"] [-t SECONDS] [-l LOG] [-u REGEX]
               [-p "REGEX::TEXT"]... [-e VARS] [-q]
 
+  --arch arm64: qemu-system-aarch64 -M virt -cpu max, console ttyAMA0,
+      always under TCG; -k is then required (a raw arm64 Image, as
+      Debian's vmlinuz-VERSION-arm64 is), -e takes AAVMF_VARS.fd copies
   -k  kernel image (default: newest /boot/vmlinuz-*)
   -i  initramfs (default: build/initramfs.cpio.gz)
   -d  raw disk image, attached as virtio-blk in order (vda, vdb, …);
       FILE@4096 gives that disk 4096-byte logical and physical sectors
   -m  guest memory in MiB (default 512)      -c  CPUs (default 1)
-  -a  kernel parameters added after "console=ttyS0 panic=-1"
+  -a  kernel parameters added after "console=ttyS0 panic=-1" (ttyAMA0 on arm64)
   -t  timeout in seconds (default 180)       -l  serial log file
   -u  stop as soon as a console line matches this extended regex
   -p  type TEXT and Enter on the console once REGEX has appeared (as
@@ -34,7 +37,17 @@ EOF
 }
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-kernel=$(ls -1 /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1 || true)
+arch=x86_64
+if [ "${1:-}" = --arch ]; then
+    case ${2:-} in
+        x86_64|amd64) arch=x86_64 ;;
+        arm64|aarch64) arch=arm64 ;;
+        *) usage ;;
+    esac
+    shift 2
+fi
+kernel=""
+[ $arch = x86_64 ] && kernel=$(ls -1 /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1 || true)
 initrd=$top/build/initramfs.cpio.gz
 disks=()
 mem=512
@@ -59,7 +72,9 @@ while getopts "k:i:d:m:c:a:t:l:u:p:e:qh" opt; do
         l) log=$OPTARG ;;
         u) until_re=$OPTARG ;;
         p) answers+=("$OPTARG") ;;
-        e) firmware=(-drive "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd"
+        e) code=/usr/share/OVMF/OVMF_CODE_4M.fd
+           [ $arch = arm64 ] && code=/usr/share/AAVMF/AAVMF_CODE.fd
+           firmware=(-drive "if=pflash,format=raw,readonly=on,file=$code"
                      -drive "if=pflash,format=raw,file=$OPTARG") ;;
         q) quiet=1 ;;
         *) usage ;;
@@ -74,6 +89,12 @@ if [ -z "$log" ]; then log=$(mktemp); own_log=1; fi
 
 accel=(-accel tcg)
 if [ "${RESUME_INIT_KVM:-0}" = 1 ]; then accel=(-accel kvm -cpu host); fi
+qemu=qemu-system-x86_64 console=ttyS0 machine=()
+if [ $arch = arm64 ]; then
+    # pauth-impdef: QEMU's own pointer-authentication hash, much cheaper
+    # to emulate than the architected one; the guest cannot tell.
+    qemu=qemu-system-aarch64 console=ttyAMA0 accel=(-accel tcg) machine=(-M virt -cpu max,pauth-impdef=on)
+fi
 # Every disk as an explicit virtio-blk-pci device, so that they enumerate
 # in the order given whatever their sector size.
 drives=()
@@ -102,10 +123,10 @@ if [ ${#answers[@]} -gt 0 ]; then
     catpid=$!
     serial=(-chardev "pipe,id=con,path=$fifo" -serial chardev:con)
 fi
-qemu-system-x86_64 "${accel[@]}" -m "$mem" -smp "$cpus" -no-reboot \
+"$qemu" "${machine[@]}" "${accel[@]}" -m "$mem" -smp "$cpus" -no-reboot \
     -display none -monitor none "${serial[@]}" "${firmware[@]}" \
     -kernel "$kernel" -initrd "$initrd" \
-    -append "console=ttyS0 panic=-1 $append" \
+    -append "console=$console panic=-1 $append" \
     "${drives[@]}" 2> >(grep -v "terminating on signal" >&2) &
 qpid=$!
 

@@ -6,8 +6,13 @@ usage() {
     cat <<'EOF'
 Builds an initramfs with resume-init as /init.
 
-  scripts/mkinitramfs.sh [--host] [-k KERNEL_VERSION] [-m MODULE]... [-f SRC:DEST]... [-r SPEC [-O PAGES]] [-o OUTPUT] [-b BINARY]
+  scripts/mkinitramfs.sh [--host] [--arch x86_64|arm64] [--kernel-root DIR] [-k KERNEL_VERSION] [-m MODULE]...
+                         [-f SRC:DEST]... [-r SPEC [-O PAGES]] [-o OUTPUT] [-b BINARY]
 
+--arch arm64: the aarch64 build of resume-init (built here unless -b).
+--kernel-root DIR: modules from DIR/lib/modules/VERSION instead of
+/lib/modules, for a kernel that is not installed here (an unpacked
+kernel package, modules indexed by depmod -b DIR VERSION).
 --host: for the machine it runs on (scripts/host.sh): its running
 kernel, its root's filesystem and its disks' drivers, and its resume
 device stored as with -r; prints the kernel command line to use.
@@ -41,8 +46,17 @@ default_modules=(virtio_pci virtio_blk virtio_scsi sd_mod ahci nvme ext4 dm_mod 
 files=()
 
 resume="" resume_offset=""
-host=0
-if [ "${1:-}" = --host ]; then host=1; shift; fi
+host=0 arch=x86_64 kroot=""
+while [ $# -gt 0 ]; do
+    case $1 in
+        --host) host=1; shift ;;
+        --arch)
+            case ${2:-} in x86_64|amd64) arch=x86_64 ;; arm64|aarch64) arch=arm64 ;; *) usage ;; esac
+            shift 2 ;;
+        --kernel-root) kroot=${2:?--kernel-root needs a directory}; shift 2 ;;
+        *) break ;;
+    esac
+done
 while getopts "k:m:f:r:O:o:b:h" opt; do
     case $opt in
         r) resume=$OPTARG ;;
@@ -69,17 +83,24 @@ if [ $host = 1 ]; then
     if [ -z "$resume" ] && [ -n "$host_resume" ]; then resume=$host_resume; resume_offset=$host_offset; fi
 fi
 if [ -z "$kver" ]; then
-    kver=$(ls -1 /lib/modules 2>/dev/null | sort -V | tail -n 1)
-    [ -n "$kver" ] || { echo "mkinitramfs: no kernel under /lib/modules; give -k" >&2; exit 1; }
+    kver=$(ls -1 "$kroot/lib/modules" 2>/dev/null | sort -V | tail -n 1)
+    [ -n "$kver" ] || { echo "mkinitramfs: no kernel under $kroot/lib/modules; give -k" >&2; exit 1; }
 fi
-moddir=/lib/modules/$kver
+moddir=$kroot/lib/modules/$kver
+# virtio over MMIO: arm64's other virtio transport (QEMU's virt board).
+[ $arch = arm64 ] && default_modules+=(virtio_mmio)
 [ -f "$moddir/modules.dep" ] || { echo "mkinitramfs: $moddir/modules.dep not found" >&2; exit 1; }
 
 if [ -z "$bin" ]; then
-    (cd "$top" && cargo build --release --quiet)
     # shellcheck source=scripts/paths.sh
     . "$top/scripts/paths.sh"
-    bin=$BIN
+    if [ $arch = arm64 ]; then
+        (cd "$top" && cargo build --release --quiet --target aarch64-unknown-linux-musl)
+        bin=$BIN_ARM64
+    else
+        (cd "$top" && cargo build --release --quiet)
+        bin=$BIN
+    fi
 fi
 [ -x "$bin" ] || { echo "mkinitramfs: $bin is not an executable" >&2; exit 1; }
 

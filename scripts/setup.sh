@@ -30,3 +30,6 @@ if ! cargo clippy --version >/dev/null 2>&1; then
     rustup component add clippy
 fi
 ls /boot/vmlinuz-* >/dev/null 2>&1 || { echo "setup: no kernel in /boot after installing linux-image-amd64" >&2; exit 1; }
+# arm64: qemu-system-aarch64, the aarch64 target, Debian's arm64 kernel
+# and busybox unpacked into the cache (scripts/arm64.sh says how).
+"$(dirname "$0")/arm64.sh" > /dev/null

@@ -25,6 +25,7 @@ fi
 
 echo "== lints"
 if cargo clippy --release --quiet --features selftest -- -D warnings > "$top/build/clippy.log" 2>&1 \
+    && cargo clippy --release --quiet --features selftest --target aarch64-unknown-linux-musl -- -D warnings >> "$top/build/clippy.log" 2>&1 \
     && cargo clippy --workspace --lib --tests --examples --target x86_64-unknown-linux-gnu --quiet -- -D warnings >> "$top/build/clippy.log" 2>&1; then
     echo "clippy: no warnings"
 else
@@ -104,6 +105,9 @@ if [ -n "$k612" ]; then
 else
     case_begin "kernel 6.12 installed"; check_fail "no 6.12 kernel under /lib/modules (scripts/setup.sh installs linux-image-6.12-amd64)"; case_end
 fi
+
+echo "== QEMU tests on arm64 (Debian 12's arm64 kernel, qemu-system-aarch64, TCG)"
+. "$top/tests/arm64.sh"
 
 echo "== fuzzing (${FUZZ_SECONDS:-10} s per target)"
 . "$top/tests/fuzz.sh"

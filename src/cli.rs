@@ -153,6 +153,10 @@ fn inspect(path: &str, offset: u64) -> i32 {
                 l.info.image_pages
             );
             out!("on disk:            {} pages ({} MiB), swap map included", l.disk_pages, (l.disk_pages * PAGE as u64) >> 20);
+            match l.info.build() {
+                Some(b) => out!("written by:         an {} kernel, build {b} (only that build restores it)", l.info.arch.name()),
+                None => out!("written by:         an {} kernel", l.info.arch.name()),
+            }
             if let Some(c) = l.crc {
                 out!("computed crc32:     {c:08x} (matches)");
             }

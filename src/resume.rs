@@ -34,6 +34,14 @@ pub fn run(cfg: &Config, source: Option<Source>) {
         return;
     };
     let Source { text, offset, discard_only, .. } = source;
+    let page_size = rustix::param::page_size();
+    if page_size != PAGE {
+        // 16K and 64K arm64 kernels: their images have pages of that size.
+        return error!(
+            "this kernel has {} KiB pages, and resume-init reads 4 KiB-page images only (docs/arm64.md): not looking at resume={text}; leave resuming to the kernel's own loader (no noresume)",
+            page_size / 1024
+        );
+    }
     let spec = match source.spec() {
         Ok(s) => s,
         Err(why) => {
@@ -244,14 +252,44 @@ fn userspace_resume(cfg: &Config, text: Text, dev: &Device, offset: u64, discard
     let _ = swsusp::flag_words(h.flags, &mut flags);
     info!("hibernation image found on {node}: flags 0x{:x} ({flags}), compression {}", h.flags, h.compression().name());
 
+    // Which kernel wrote it, said before anything changes on disk.
+    let foreign = foreign_kernel(&node, &mut d, &h);
     // Clear the signature before anything else, as the kernel does: from
     // here on the image is never tried again, whatever happens next.
-    if !discard(&mut d, &mut page, dev, "it is loaded once, never twice") {
+    let why = if foreign { "this kernel cannot restore it" } else { "it is loaded once, never twice" };
+    if !discard(&mut d, &mut page, dev, why) {
         return false;
     }
     // From here on every return boots fresh with the header clear.
-    load_and_restore(cfg, &node, &mut d, &h, discard_only);
+    if !foreign {
+        load_and_restore(cfg, &node, &mut d, &h, discard_only);
+    }
     true
+}
+
+/// Whether the image is one the running kernel refuses whatever its
+/// contents: written by another architecture's kernel, or on arm64 by
+/// another build (its `uts_version` against `uname -v`; an arm64 kernel
+/// restores only its own build's images). Says which, in our words; the
+/// kernel's own refusal would come later, as a bare EPERM. An unreadable
+/// `swsusp_info` is left to the load, which says why.
+fn foreign_kernel(node: &str, d: &mut ImageDevice, h: &swsusp::Header) -> bool {
+    let (mut map, mut data) = ([0u8; PAGE], [0u8; PAGE]);
+    let pages = d.pages;
+    let Ok(info) = image::read_info(h, pages, d, &mut map, &mut data) else { return false };
+    if info.arch != crate::arch::IMAGE_ARCH {
+        error!("image on {node} was written by an {} kernel, and this is an {} one: it cannot be restored here; booting fresh", info.arch.name(), crate::arch::IMAGE_ARCH.name());
+        return true;
+    }
+    let uts = rustix::system::uname();
+    let running = uts.version().to_str().unwrap_or("");
+    match info.build() {
+        Some(built) if built != running => {
+            error!("image on {node} was written by kernel build \"{built}\", not by this one (\"{running}\"): an arm64 kernel restores only images of its own build; boot that kernel to restore it. Booting fresh");
+            true
+        }
+        _ => false,
+    }
 }
 
 /// Checks, loads and restores an image whose signature is already cleared.

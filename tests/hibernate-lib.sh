@@ -21,12 +21,12 @@ mkext4 "$R/root.img" 64 "$R/rootdir" -L resroot
 new_swap() { rm -f "$1"; truncate -s 256M "$1"; mkswap -q -L testswap -U "$SWAP_UUID" "$1"; }
 
 # swapfile_root DIR LABEL SWAP_MiB DISK_MiB: DIR.img, an ext4 root
-# (the test root, resume-init in /sbin for the writer, UUID
+# (the test root, resume-init ($GUEST_BIN, else $BIN) in /sbin for the writer, UUID
 # $FILEROOT_UUID) holding /swapfile; prints the page of its header.
 swapfile_root() {
     local d=$1 label=$2 swap_mib=$3 disk_mib=$4
     make_rootdir "$d" "$RESUME_INIT_SCRIPT"
-    cp "$BIN" "$d/sbin/resume-init"
+    cp "${GUEST_BIN:-$BIN}" "$d/sbin/resume-init"
     # A swap file must have no holes: fill it, then mkswap keeps the data.
     head -c "${swap_mib}M" /dev/urandom > "$d/swapfile"
     chmod 600 "$d/swapfile"

@@ -67,7 +67,7 @@ case_end() {
 boot() {
     local log=$1; shift
     case_log=$log
-    "$top/qemu/run.sh" -q -k "$KERNEL" -i "$INITRD" -t "$BOOT_TIMEOUT" -l "$log" "$@"
+    "$top/qemu/run.sh" ${QEMU_ARCH:+--arch "$QEMU_ARCH"} -q -k "$KERNEL" -i "$INITRD" -t "$BOOT_TIMEOUT" -l "$log" "$@"
 }
 
 # Common expectations of every boot: no kernel panic, no Rust panic.
@@ -76,14 +76,15 @@ expect_no_panic() {
 }
 
 # make_rootdir DIR INIT_SCRIPT: a busybox root whose /sbin/init is the
-# given shell script text.
+# given shell script text. $BUSYBOX names another build (arm64's; its
+# applets are listed by the host's, the same Debian version).
 make_rootdir() {
     local d=$1
     rm -rf "$d"
     mkdir -p "$d"/{bin,sbin,proc,sys,dev,etc,root,tmp,run,mnt}
-    cp /bin/busybox "$d/bin/busybox"
+    cp "${BUSYBOX:-/bin/busybox}" "$d/bin/busybox"
     local a
-    for a in $("$d/bin/busybox" --list); do
+    for a in $(/bin/busybox --list); do
         [ -e "$d/bin/$a" ] || ln -s busybox "$d/bin/$a"
     done
     printf '%s\n' "$2" > "$d/sbin/init"

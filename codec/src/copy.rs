@@ -14,7 +14,6 @@
 #[inline(always)]
 #[allow(unsafe_code)]
 pub(crate) fn opaque(mut v: u64) -> u64 {
-    #[cfg(target_arch = "x86_64")]
     // SAFETY: an empty instruction string: nothing is read or written.
     unsafe {
         core::arch::asm!("/* {0} */", inout(reg) v, options(pure, nomem, nostack, preserves_flags));

@@ -600,6 +600,25 @@ struct Fill {
     ended: bool,
 }
 
+/// Stream page 0, `swsusp_info`, never compressed: it sizes the rest and
+/// says which kernel wrote the image. The walker stands after it.
+fn first_page<'m>(h: &Header, device_pages: u64, src: &mut dyn PageSource, map: &'m mut Page, data: &mut Page) -> Result<(Info, MapWalker<'m>), Error> {
+    if h.image == 0 {
+        return Err(Error::BadInfo("the header names no swap map (its first map page is 0)"));
+    }
+    let mut walker = MapWalker::new(map, h.image, device_pages);
+    let first = walker.next(src)?.ok_or(Error::Truncated { have: 0, want: 1 })?;
+    read(src, first, data)?;
+    Ok((parse_info(data).map_err(Error::BadInfo)?, walker))
+}
+
+/// The image's `swsusp_info` alone, read through the map page into
+/// `data`: what a loader checks before it changes anything on disk
+/// (which kernel wrote the image).
+pub fn read_info(h: &Header, device_pages: u64, src: &mut dyn PageSource, map: &mut Page, data: &mut Page) -> Result<Info, Error> {
+    first_page(h, device_pages, src, map, data).map(|(info, _)| info)
+}
+
 /// Loads the image `h` describes from `src` into `sink`; `progress` is
 /// called with (pages done, pages in all) after every chunk or page.
 /// Returns only after the last page and the CRC check: on `Ok` the sink
@@ -631,14 +650,7 @@ pub fn load_with(
 ) -> Result<Loaded, Error> {
     let Scratch { window, map, data, crc: table, chunks } = scratch;
     let comp = h.compression();
-    if h.image == 0 {
-        return Err(Error::BadInfo("the header names no swap map (its first map page is 0)"));
-    }
-    // Stream page 0, `swsusp_info`, is never compressed: it sizes the rest.
-    let mut walker = MapWalker::new(map, h.image, device_pages);
-    let first = walker.next(src)?.ok_or(Error::Truncated { have: 0, want: 1 })?;
-    read(src, first, data)?;
-    let info = parse_info(data).map_err(Error::BadInfo)?;
+    let (info, mut walker) = first_page(h, device_pages, src, map, data)?;
     walker.set_limit(max_entries(comp, info.pages));
     sink.write_page(0, data).map_err(|errno| Error::Write { index: 0, errno })?;
     progress(1, info.pages);

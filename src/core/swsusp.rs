@@ -158,12 +158,33 @@ pub fn invalidate(p: &mut Page) {
 /// x86-64 `RESTORE_MAGIC` of the arch header at offset 0x18 of `swsusp_info`.
 pub const X86_64_RESTORE_MAGIC: u64 = 0x2345_6789_ABCD_EF02;
 
-// `struct swsusp_info` fields (x86-64: the 390-byte utsname and the arch
-// header come first; `docs/image-format.md` §3).
+// `struct swsusp_info` fields. Both architectures put their own record
+// (`arch_hibernation_header_save`) where the utsname would be, at 0:
+// x86-64 its restore magic at 0x18, arm64 the kernel's `uts_version`
+// string (65 bytes); `docs/image-format.md` §3.
 const INFO_RESTORE_MAGIC: usize = 0x18;
+const INFO_ARM64_VERSION: usize = 0;
+const UTS_LEN: usize = 65;
 const INFO_IMAGE_PAGES: usize = 0x1A0;
 const INFO_PAGES: usize = 0x1A8;
 const INFO_SIZE: usize = 0x1B0;
+
+/// The architecture whose kernel wrote an image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arch {
+    X86_64,
+    /// Restored only by a kernel of the same build (`build`).
+    Arm64,
+}
+
+impl Arch {
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86-64",
+            Arch::Arm64 => "arm64",
+        }
+    }
+}
 
 /// The facts of `struct swsusp_info` a loader needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,17 +193,41 @@ pub struct Info {
     pub image_pages: u64,
     /// Total stream pages, this one included.
     pub pages: u64,
+    pub arch: Arch,
+    /// arm64: the writing kernel's `uts_version` (`uname -v`), NUL-padded.
+    build: [u8; UTS_LEN],
+}
+
+impl Info {
+    /// The build of the kernel that wrote the image, where the image says
+    /// (arm64: `#1 SMP Debian 6.1.… (date)`, as `uname -v` prints it).
+    pub fn build(&self) -> Option<&str> {
+        let n = self.build.iter().position(|&b| b == 0)?;
+        core::str::from_utf8(&self.build[..n]).ok().filter(|s| !s.is_empty())
+    }
 }
 
 /// No image of a machine with up to 16 TiB of RAM has more stream pages.
 const MAX_PAGES: u64 = 1 << 32;
 
+/// arm64's record: a printable, NUL-terminated `uts_version`, which
+/// starts with `#` (the build number).
+fn arm64_build(p: &Page) -> Option<[u8; UTS_LEN]> {
+    let v: [u8; UTS_LEN] = p[INFO_ARM64_VERSION..INFO_ARM64_VERSION + UTS_LEN].try_into().ok()?;
+    let n = v.iter().position(|&b| b == 0)?;
+    (v[0] == b'#' && v[..n].iter().all(|b| (0x20..0x7f).contains(b))).then_some(v)
+}
+
 /// Parses and sanity-checks the `swsusp_info` page (stream page 0).
 pub fn parse_info(p: &Page) -> Result<Info, &'static str> {
-    if le64(p, INFO_RESTORE_MAGIC) != X86_64_RESTORE_MAGIC {
-        return Err("the image header is not from an x86-64 kernel (restore magic missing)");
-    }
-    let info = Info { image_pages: le64(p, INFO_IMAGE_PAGES), pages: le64(p, INFO_PAGES) };
+    let (arch, build) = if le64(p, INFO_RESTORE_MAGIC) == X86_64_RESTORE_MAGIC {
+        (Arch::X86_64, [0; UTS_LEN])
+    } else if let Some(b) = arm64_build(p) {
+        (Arch::Arm64, b)
+    } else {
+        return Err("the image header is from no architecture resume-init knows (neither x86-64's restore magic nor arm64's kernel version)");
+    };
+    let info = Info { image_pages: le64(p, INFO_IMAGE_PAGES), pages: le64(p, INFO_PAGES), arch, build };
     if info.pages < 2 || info.pages > MAX_PAGES || info.image_pages >= info.pages {
         return Err("the image header has impossible page counts");
     }
@@ -301,6 +346,22 @@ mod tests {
         let mut p = info_page(100, 90);
         p[INFO_RESTORE_MAGIC] ^= 1;
         assert!(parse_info(&p).unwrap_err().contains("x86-64"));
+        // arm64: the kernel's version string where x86-64 has its record.
+        p.fill(0);
+        let v = b"#1 SMP Debian 6.1.192-3 (2026-11-20)";
+        p[..v.len()].copy_from_slice(v);
+        p[0x48] = 0x40;
+        p[INFO_IMAGE_PAGES..INFO_IMAGE_PAGES + 8].copy_from_slice(&100u64.to_le_bytes());
+        p[INFO_PAGES..INFO_PAGES + 8].copy_from_slice(&120u64.to_le_bytes());
+        p[INFO_SIZE..INFO_SIZE + 8].copy_from_slice(&(120u64 << 12).to_le_bytes());
+        let i = parse_info(&p).unwrap();
+        assert_eq!((i.arch, i.build(), i.pages), (Arch::Arm64, Some("#1 SMP Debian 6.1.192-3 (2026-11-20)"), 120));
+        // Not printable, or not NUL-terminated within 65 bytes: neither.
+        p[3] = 0x07;
+        assert!(parse_info(&p).is_err());
+        p[3] = b'S';
+        p[..UTS_LEN].fill(b'#');
+        assert!(parse_info(&p).is_err());
         let mut p = info_page(100, 90);
         p[INFO_SIZE] ^= 1;
         assert!(parse_info(&p).is_err());

@@ -324,6 +324,9 @@ fn prepare<'e>(opts: &Options, header: &mut Aligned<PAGE>, extents: &'e mut [res
     if !rustix::process::geteuid().is_root() {
         return Err(Refusal::NotRoot);
     }
+    if rustix::param::page_size() != PAGE {
+        return Err(Refusal::PageSize(rustix::param::page_size()));
+    }
     if opts.comp == Compression::Lz4 && !kernel_reads_lz4() {
         warning!("an LZ4 image can be restored by resume-init only: this kernel's own loader reads LZ4 from 6.9 on");
     }

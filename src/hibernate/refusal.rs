@@ -15,6 +15,8 @@ pub type Text = heapless::String<320>;
 
 pub enum Refusal {
     NotRoot,
+    /// A kernel with pages other than 4 KiB (16K or 64K arm64 kernels).
+    PageSize(usize),
     /// `--device` could not be located.
     DeviceArg { dev: PathBuf, errno: Errno },
     /// `--device` is not an active swap area.
@@ -60,6 +62,7 @@ impl fmt::Display for Refusal {
         const SYS_RESUME: &str = "/sys/power/resume";
         match self {
             Refusal::NotRoot => f.write_str("hibernate: must run as root"),
+            Refusal::PageSize(n) => write!(f, "this kernel has {} KiB pages, and resume-init writes 4 KiB-page images only (docs/arm64.md); use the kernel's own writer", n / 1024),
             Refusal::DeviceArg { dev, errno } => write!(f, "cannot use --device {dev}: {}", E(*errno)),
             Refusal::DeviceNotSwap { dev, major, minor, offset } => write!(
                 f,

@@ -4,6 +4,9 @@
 
 use core::arch::{asm, naked_asm};
 
+/// The kernels whose images this build can hand to its kernel.
+pub const IMAGE_ARCH: resume_init::swsusp::Arch = resume_init::swsusp::Arch::X86_64;
+
 /// The ELF entry point: clears the frame pointer, passes the initial stack
 /// pointer to [`entry`] with the stack aligned for a call.
 #[unsafe(naked)]
