@@ -24,7 +24,10 @@ a command line without resume= (initramfs-tools' conf/conf.d/resume:
 RESUME=SPEC, RESUME_OFFSET=PAGES), and the kernel modules for
 disks, ext4 and dm-crypt (plus every -m MODULE) with their
 dependencies from modules.dep and pre-softdeps from modules.softdep,
-listed in load order in /etc/resume-init/modules. Compressed modules
+listed in load order in /etc/resume-init/modules: first what finding
+and reading the resume device needs, then (after a line "# root") the
+root's filesystems, which the init loads only once the resume step is
+done. Compressed modules
 (.ko.xz, .ko.zst, .ko.gz) are decompressed here, so the init needs no
 decompressor. Run as root (mknod of /dev/console). The image is written
 mode 0600, whatever the umask: it may hold a keyfile (-f), and with it
@@ -148,9 +151,20 @@ umask 077
 stage=$(mktemp -d)
 trap 'rm -rf "$stage" "$stage.mark"' EXIT
 # Defaults are best effort (a kernel may build them in); -m modules must exist.
-resolve "${default_modules[@]}" "${extra[@]/#/!}" > "$stage/order"
+# Two stages: what finding and reading the resume device needs (disk
+# drivers, device-mapper and dm-crypt, efivarfs, -m modules) is loaded
+# before the image is looked for; the root's filesystems (and what only
+# they need) after it, on the way to a fresh boot.
+fs_re='^(ext[234]|btrfs|xfs)$'
+first=() later=()
+for m in "${default_modules[@]}" "${extra[@]/#/!}"; do
+    if [[ ${m#!} =~ $fs_re ]]; then later+=("$m"); else first+=("$m"); fi
+done
+resolve "${first[@]}" > "$stage/order"
+resolve "${first[@]}" "${later[@]}" > "$stage/order.all"
 mapfile -t order < "$stage/order"
-rm "$stage/order"
+mapfile -t order_root < <(grep -vxF -f "$stage/order" "$stage/order.all" || true)
+rm "$stage/order" "$stage/order.all"
 mkdir -p "$stage"/{dev,proc,sys,root,etc/resume-init,lib/modules/"$kver"}
 install -m 0755 "$bin" "$stage/init"
 mknod -m 0600 "$stage/dev/console" c 5 1
@@ -170,7 +184,11 @@ if [ -d "$top/initramfs" ]; then
 fi
 list=$stage/etc/resume-init/modules
 echo "# kernel $kver" > "$list"
-for rel in "${order[@]}"; do
+n=0
+for rel in "${order[@]}" "#root" "${order_root[@]}"; do
+    # The line between the stages (src/modules.rs).
+    if [ "$rel" = "#root" ]; then echo "# root" >> "$list"; continue; fi
+    n=$((n + 1))
     src=$moddir/$rel
     dst=$stage/lib/modules/$kver/${rel%.ko*}.ko
     mkdir -p "$(dirname "$dst")"
@@ -197,7 +215,7 @@ rm -rf "$mark"
 (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) | gzip -9n >> "$out.tmp"
 chmod 0600 "$out.tmp"
 mv "$out.tmp" "$out"
-echo "mkinitramfs: wrote $out ($(du -k "$out" | cut -f1) KiB, kernel $kver, ${#order[@]} modules)"
+echo "mkinitramfs: wrote $out ($(du -k "$out" | cut -f1) KiB, kernel $kver, $n modules: ${#order[@]} before the resume, ${#order_root[@]} for the root)"
 if [ $host = 1 ]; then
     if [ -n "$resume" ]; then
         echo "mkinitramfs: resume device: $resume${resume_offset:+ at page $resume_offset} (stored in the initramfs)"

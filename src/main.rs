@@ -4,11 +4,13 @@
 //! Boot steps, in order (klibc kinit's order: resume before any root mount):
 //! 1. mount devtmpfs on `/dev`, proc on `/proc`, sysfs on `/sys`; console on fds 0–2;
 //! 2. open `/dev/kmsg` for log lines, read `/proc/cmdline`;
-//! 3. load the kernel modules the initramfs carries (`modules`);
+//! 3. load the kernel modules the resume device needs (`modules`): disks,
+//!    device-mapper, dm-crypt; unlock and activate what the command line names;
 //! 4. resume: if `resume=` names a swap area holding a hibernation image,
 //!    invalidate it, stream it into `/dev/snapshot` and restore it
 //!    (`resume`, `image_reader`, `ioctl`); returns only to boot fresh;
-//! 5. find the root device (`device`), mount it on `/root` (`mount`);
+//! 5. load the root's filesystem modules; find the root device (`device`),
+//!    mount it on `/root` (`mount`);
 //! 6. switch root (`switch_root`) and exec `init=` or `/sbin/init`.
 //!
 //! References followed: klibc `kinit`/`run-init`, busybox `switch_root.c`,
@@ -176,13 +178,15 @@ fn boot(args: rt::Args, cmdline: &mut [u8; CMDLINE_CAP]) -> Fatal<'_> {
         warning!("ignoring {} more bad parameters", cfg.problems_dropped);
     }
 
-    modules::load_all();
+    modules::load(modules::Stage::Resume);
     // After the modules: efivarfs may be one.
     let mut toks = [resume_init::json::Token::EMPTY; 24];
     let source = resume_source(&cfg, conf_buf, &mut toks);
     crypt::unlock_all(&cfg);
     lvm::activate_all(&cfg);
     resume::run(&cfg, source);
+    // Only a fresh boot gets here: now the root's filesystems.
+    modules::load(modules::Stage::Root);
 
     if let Err(f) = mount_root(&cfg) {
         return f;

@@ -56,7 +56,11 @@ boot "$D/dev.log" -d "$D/plain.img" -a "root=/dev/vda"
 ok_boot "$D/dev.log"
 expect "$D/dev.log" "mode=ro" "a read-only root"
 expect "$D/dev.log" "mounted /dev/vda \([0-9]+:[0-9]+, ext4, ro\) on /root" "the mount line"
-expect "$D/dev.log" "loaded [0-9]+ kernel modules \([0-9]+ without hardware, 0 failed\)" "modules loaded"
+expect "$D/dev.log" "loaded [0-9]+ kernel modules \([0-9]+ without hardware, 0 failed\)" "the resume stage's modules loaded"
+expect "$D/dev.log" "loaded [0-9]+ kernel modules for the root \([0-9]+ without hardware, 0 failed\)" "the root stage's modules (ext4) loaded after the resume step"
+first=$(grep -n "resume-init: loaded [0-9]* kernel modules (" "$D/dev.log" | head -n 1 | cut -d: -f1)
+root=$(grep -n "resume-init: loaded [0-9]* kernel modules for the root" "$D/dev.log" | head -n 1 | cut -d: -f1)
+[ -n "$first" ] && [ -n "$root" ] && [ "$first" -lt "$root" ] || check_fail "the two module stages not in order (lines ${first:-none}, ${root:-none})"
 case_end
 majmin=$(grep -Eo 'mounted /dev/vda \([0-9]+:[0-9]+' "$D/dev.log" | grep -Eo '[0-9]+:[0-9]+' || echo 254:0)
 
