@@ -20,7 +20,9 @@ to generic anyway.)
       0 = an idle system)
   -r  runs per initramfs (default 3), alternating the kinds
   -m  guest memory (default 2048)       -p  vCPUs (default 1)
-  -i  which initramfs: any of resume-init debian dracut (default all)
+  -i  which initramfs: any of resume-init one-stage debian dracut
+      (default all; one-stage: resume-init's with its module list in
+      one stage, every module before the image is looked for)
 
 Boot 1 (resume-init's initramfs, the kernel's own writer, LZO) writes
 one image per size; every run starts from a copy of that same disk. The
@@ -42,7 +44,7 @@ sizes="0 400"
 runs=3
 mem=2048
 cpus=1
-kinds="resume-init debian dracut"
+kinds="resume-init one-stage debian dracut"
 kver_arg=""
 while getopts "k:s:r:m:p:i:h" opt; do
     case $opt in
@@ -62,9 +64,17 @@ T=$top/build/bench-session
 . "$top/tests/lib.sh"
 [ -z "$kver_arg" ] || use_kernel "$kver_arg"
 mkdir -p "$T"
-declare -A initrd
+declare -A initrd fresh
 initrd[resume-init]=$T/initramfs-$KVER.cpio.gz
 "$top/scripts/mkinitramfs.sh" -k "$KVER" -o "${initrd[resume-init]}" >/dev/null
+# The same initramfs with its module list in one stage, as before the
+# resume-device modules were put first: the reordering's effect.
+initrd[one-stage]=$T/initramfs-one-stage-$KVER.cpio.gz
+rm -rf "$T/unpack"; mkdir -p "$T/unpack"
+at=$(gzip_at "${initrd[resume-init]}")
+tail -c +"$at" "${initrd[resume-init]}" | zcat | (cd "$T/unpack" && cpio -idm --quiet)
+sed -i '/^# root$/d' "$T/unpack/etc/resume-init/modules"
+{ head -c $((at - 1)) "${initrd[resume-init]}"; (cd "$T/unpack" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0 | gzip -9n); } > "${initrd[one-stage]}"
 initrd[debian]=/boot/initrd.img-$KVER
 [ -f "${initrd[debian]}" ] || update-initramfs -c -k "$KVER" >/dev/null
 initrd[dracut]=$T/dracut-$KVER.img
@@ -119,14 +129,14 @@ for size in $sizes; do
             cp --sparse=always "$swap.pristine" "$swap"
             log=$T/$k-$size-$r.log
             args="root=/dev/vda resume=/dev/vdb"
-            [ "$k" = resume-init ] && args+=" noresume"
+            [[ $k = resume-init || $k = one-stage ]] && args+=" noresume"
             t0=$(date +%s.%N)
             "$top/qemu/run.sh" -q -k "$KERNEL" -i "${initrd[$k]}" -m "$mem" -c "$cpus" -t 900 -l "$log" -u "BENCH-RESUMED" \
                 -d "$T/root.img" -d "$swap" -a "$args" || true
             wall=$(echo "$(date +%s.%N) - $t0" | bc)
             grep -q "BENCH-RESUMED" "$log" || { echo "   $k run $r did not resume; see $log"; continue; }
             init=$(ts "$log" 'Run /init as init process')
-            if [ "$k" = resume-init ]; then
+            if [[ $k = resume-init || $k = one-stage ]]; then
                 f=$(ts "$log" 'resume-init: hibernation image found'); l=$(ts "$log" 'resume-init: loaded [0-9]+ pages')
             else
                 f=$(ts "$log" 'PM: hibernation: resume from hibernation'); l=$(ts "$log" 'PM: Image loading done')
@@ -147,12 +157,18 @@ for size in $sizes; do
     done
 done
 
-# A fresh boot: the first log line to the exec of the real init.
-# (bench/README.md keeps the figures before the two module stages.)
-"$top/qemu/run.sh" -q -k "$KERNEL" -i "${initrd[resume-init]}" -m "$mem" -c "$cpus" -l "$T/fresh.log" -d "$T/root.img" -a "root=/dev/vda"
-{
-    echo
-    echo "resume-init, fresh boot: first log line to exec of the real init $(grep -Eo 'starting /sbin/init \([0-9]+ ms' "$T/fresh.log" | grep -Eo '[0-9]+') ms; $(grep -Eo 'loaded [0-9]+ kernel modules[^)]*\)' "$T/fresh.log" | tr '\n' ';')"
-} >> "$report"
+# A fresh boot (no image): the first log line to the exec of the real
+# init, with the two module stages and with one, alternating.
+echo >> "$report"
+for k in resume-init one-stage; do fresh[$k]=""; done
+for r in $(seq 1 "$runs"); do
+    for k in resume-init one-stage; do
+        "$top/qemu/run.sh" -q -k "$KERNEL" -i "${initrd[$k]}" -m "$mem" -c "$cpus" -l "$T/fresh-$k-$r.log" -d "$T/root.img" -a "root=/dev/vda"
+        fresh[$k]+=" $(grep -Eo 'starting /sbin/init \([0-9]+ ms' "$T/fresh-$k-$r.log" | grep -Eo '[0-9]+')"
+    done
+done
+for k in resume-init one-stage; do
+    echo "fresh boot, $k: first log line to exec of the real init, ms:${fresh[$k]}" >> "$report"
+done
 echo
 cat "$report"
