@@ -20,9 +20,9 @@ to generic anyway.)
       0 = an idle system)
   -r  runs per initramfs (default 3), alternating the kinds
   -m  guest memory (default 2048)       -p  vCPUs (default 1)
-  -i  which initramfs: any of resume-init one-stage debian dracut
-      (default all; one-stage: resume-init's with its module list in
-      one stage, every module before the image is looked for)
+  -i  which initramfs: any of resume-init every-driver debian dracut
+      (default all; every-driver: resume-init's with every disk driver
+      loaded whatever the hardware, its list without the alias patterns)
 
 Boot 1 (resume-init's initramfs, the kernel's own writer, LZO) writes
 one image per size; every run starts from a copy of that same disk. The
@@ -44,7 +44,7 @@ sizes="0 400"
 runs=3
 mem=2048
 cpus=1
-kinds="resume-init one-stage debian dracut"
+kinds="resume-init every-driver debian dracut"
 kver_arg=""
 while getopts "k:s:r:m:p:i:h" opt; do
     case $opt in
@@ -67,14 +67,14 @@ mkdir -p "$T"
 declare -A initrd fresh
 initrd[resume-init]=$T/initramfs-$KVER.cpio.gz
 "$top/scripts/mkinitramfs.sh" -k "$KVER" -o "${initrd[resume-init]}" >/dev/null
-# The same initramfs with its module list in one stage, as before the
-# resume-device modules were put first: the reordering's effect.
-initrd[one-stage]=$T/initramfs-one-stage-$KVER.cpio.gz
+# The same initramfs loading every disk driver whatever the hardware (no
+# alias patterns in its list), as before the matching: its effect.
+initrd[every-driver]=$T/initramfs-every-driver-$KVER.cpio.gz
 rm -rf "$T/unpack"; mkdir -p "$T/unpack"
 at=$(gzip_at "${initrd[resume-init]}")
 tail -c +"$at" "${initrd[resume-init]}" | zcat | (cd "$T/unpack" && cpio -idm --quiet)
-sed -i '/^# root$/d' "$T/unpack/etc/resume-init/modules"
-{ head -c $((at - 1)) "${initrd[resume-init]}"; (cd "$T/unpack" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0 | gzip -9n); } > "${initrd[one-stage]}"
+sed -i '/^@/d' "$T/unpack/etc/resume-init/modules"
+{ head -c $((at - 1)) "${initrd[resume-init]}"; (cd "$T/unpack" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0 | gzip -9n); } > "${initrd[every-driver]}"
 initrd[debian]=/boot/initrd.img-$KVER
 [ -f "${initrd[debian]}" ] || update-initramfs -c -k "$KVER" >/dev/null
 initrd[dracut]=$T/dracut-$KVER.img
@@ -112,7 +112,7 @@ report=$T/report.txt
     echo "session benchmark, $(date -u +%Y-%m-%d), kernel $KVER, QEMU $(qemu-system-x86_64 --version | head -1 | grep -Eo '[0-9]+\.[0-9.]+' | head -1) $( [ "${RESUME_INIT_KVM:-0}" = 1 ] && echo KVM || echo TCG), -m $mem -smp $cpus"
     echo "host: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
     for k in $kinds; do echo "initramfs $k: $(du -k "${initrd[$k]}" | cut -f1) KiB"; done
-    printf '%-5s %-11s | %-12s %6s | %7s %8s %8s %8s | %s\n' MiB initramfs "wall s min–max" median "→/init" "→found" loading other "resume-init ÷ it"
+    printf '%-5s %-12s | %-12s %6s | %7s %8s %8s %8s | %s\n' MiB initramfs "wall s min–max" median "→/init" "→found" loading other "resume-init ÷ it"
 } > "$report"
 
 for size in $sizes; do
@@ -129,21 +129,21 @@ for size in $sizes; do
             cp --sparse=always "$swap.pristine" "$swap"
             log=$T/$k-$size-$r.log
             args="root=/dev/vda resume=/dev/vdb"
-            [[ $k = resume-init || $k = one-stage ]] && args+=" noresume"
+            [[ $k = resume-init || $k = every-driver ]] && args+=" noresume"
             t0=$(date +%s.%N)
             "$top/qemu/run.sh" -q -k "$KERNEL" -i "${initrd[$k]}" -m "$mem" -c "$cpus" -t 900 -l "$log" -u "BENCH-RESUMED" \
                 -d "$T/root.img" -d "$swap" -a "$args" || true
             wall=$(echo "$(date +%s.%N) - $t0" | bc)
             grep -q "BENCH-RESUMED" "$log" || { echo "   $k run $r did not resume; see $log"; continue; }
             init=$(ts "$log" 'Run /init as init process')
-            if [[ $k = resume-init || $k = one-stage ]]; then
+            if [[ $k = resume-init || $k = every-driver ]]; then
                 f=$(ts "$log" 'resume-init: hibernation image found'); l=$(ts "$log" 'resume-init: loaded [0-9]+ pages')
             else
                 f=$(ts "$log" 'PM: hibernation: resume from hibernation'); l=$(ts "$log" 'PM: Image loading done')
             fi
             walls[$k]+=" $wall"; boot[$k]+=" $init"
             found[$k]+=" $(echo "$f - $init" | bc)"; load[$k]+=" $(echo "$l - $f" | bc)"
-            printf '   %-11s run %s: %6.2f s wall; /init at %s s, image found %s s, loaded %s s\n' "$k" "$r" "$wall" "$init" "$f" "$l"
+            printf '   %-12s run %s: %6.2f s wall; /init at %s s, image found %s s, loaded %s s\n' "$k" "$r" "$wall" "$init" "$f" "$l"
         done
     done
     base=""
@@ -152,22 +152,22 @@ for size in $sizes; do
         w=$(med "${walls[$k]}"); [ -n "$base" ] || base=$w
         b=$(med "${boot[$k]}"); f=$(med "${found[$k]}"); l=$(med "${load[$k]}")
         rest=$(echo "$w - $b - $f - $l" | bc)
-        printf '%-5s %-11s | %-12s %6s | %7s %8s %8s %8.2f | %s\n' "$size" "$k" "$(mm "${walls[$k]}")" "$w" "$b" "$f" "$l" "$rest" \
+        printf '%-5s %-12s | %-12s %6s | %7s %8s %8s %8.2f | %s\n' "$size" "$k" "$(mm "${walls[$k]}")" "$w" "$b" "$f" "$l" "$rest" \
             "$(echo "scale=2; $base / $w" | bc)" >> "$report"
     done
 done
 
 # A fresh boot (no image): the first log line to the exec of the real
-# init, with the two module stages and with one, alternating.
+# init, drivers matched to the hardware and every driver, alternating.
 echo >> "$report"
-for k in resume-init one-stage; do fresh[$k]=""; done
+for k in resume-init every-driver; do fresh[$k]=""; done
 for r in $(seq 1 "$runs"); do
-    for k in resume-init one-stage; do
+    for k in resume-init every-driver; do
         "$top/qemu/run.sh" -q -k "$KERNEL" -i "${initrd[$k]}" -m "$mem" -c "$cpus" -l "$T/fresh-$k-$r.log" -d "$T/root.img" -a "root=/dev/vda"
         fresh[$k]+=" $(grep -Eo 'starting /sbin/init \([0-9]+ ms' "$T/fresh-$k-$r.log" | grep -Eo '[0-9]+')"
     done
 done
-for k in resume-init one-stage; do
+for k in resume-init every-driver; do
     echo "fresh boot, $k: first log line to exec of the real init, ms:${fresh[$k]}" >> "$report"
 done
 echo

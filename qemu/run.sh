@@ -18,7 +18,9 @@ shows a given pattern, or at a timeout.
   -k  kernel image (default: newest /boot/vmlinuz-*)
   -i  initramfs (default: build/initramfs.cpio.gz)
   -d  raw disk image, attached as virtio-blk in order (vda, vdb, …);
-      FILE@4096 gives that disk 4096-byte logical and physical sectors
+      FILE@4096 gives that disk 4096-byte logical and physical sectors,
+      FILE@nvme makes it an NVMe drive (nvme0n1, …), FILE@sata a SATA
+      disk on an AHCI controller, FILE@scsi one on virtio-scsi (sda, …)
   -m  guest memory in MiB (default 512)      -c  CPUs (default 1)
   -a  kernel parameters added after "console=ttyS0 panic=-1" (ttyAMA0 on arm64)
   -t  timeout in seconds (default 180)       -l  serial log file
@@ -95,18 +97,33 @@ if [ $arch = arm64 ]; then
     # to emulate than the architected one; the guest cannot tell.
     qemu=qemu-system-aarch64 console=ttyAMA0 accel=(-accel tcg) machine=(-M virt -cpu max,pauth-impdef=on)
 fi
-# Every disk as an explicit virtio-blk-pci device, so that they enumerate
-# in the order given whatever their sector size.
+# Every disk as an explicit device (virtio-blk-pci unless a suffix says
+# otherwise), so that they enumerate in the order given whatever their
+# sector size; one AHCI and one virtio-scsi controller for all SATA and
+# SCSI disks.
 drives=()
-n=0
+n=0 sata=0 scsi=0
 for d in "${disks[@]}"; do
     n=$((n + 1))
-    file=$d
-    dev="virtio-blk-pci,drive=disk$n"
-    if [[ $d =~ ^(.*)@([0-9]+)$ ]]; then
+    file=$d kind=virtio size=""
+    while [[ $file =~ ^(.*)@([a-z0-9]+)$ ]]; do
         file=${BASH_REMATCH[1]}
-        dev+=",logical_block_size=${BASH_REMATCH[2]},physical_block_size=${BASH_REMATCH[2]}"
-    fi
+        case ${BASH_REMATCH[2]} in
+            nvme|sata|scsi) kind=${BASH_REMATCH[2]} ;;
+            *[!0-9]*) echo "run.sh: unknown disk suffix @${BASH_REMATCH[2]} in $d" >&2; exit 2 ;;
+            *) size=",logical_block_size=${BASH_REMATCH[2]},physical_block_size=${BASH_REMATCH[2]}" ;;
+        esac
+    done
+    case $kind in
+        virtio) dev="virtio-blk-pci,drive=disk$n$size" ;;
+        nvme) dev="nvme,drive=disk$n,serial=resume-init-$n$size" ;;
+        sata)
+            [ $sata = 0 ] && drives+=(-device ahci,id=ahci0)
+            dev="ide-hd,drive=disk$n,bus=ahci0.$sata$size"; sata=$((sata + 1)) ;;
+        scsi)
+            [ $scsi = 0 ] && drives+=(-device virtio-scsi-pci,id=scsi0)
+            dev="scsi-hd,drive=disk$n,bus=scsi0.0,lun=$scsi$size"; scsi=$((scsi + 1)) ;;
+    esac
     drives+=(-drive "file=$file,format=raw,if=none,id=disk$n,cache=unsafe" -device "$dev")
 done
 

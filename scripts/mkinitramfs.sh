@@ -27,7 +27,10 @@ dependencies from modules.dep and pre-softdeps from modules.softdep,
 listed in load order in /etc/resume-init/modules: first what finding
 and reading the resume device needs, then (after a line "# root") the
 root's filesystems, which the init loads only once the resume step is
-done. Compressed modules
+done. A disk driver whose devices are on PCI, virtio, ACPI or platform
+buses comes with its aliases from modules.alias: the init loads it only
+where a device matches (and the rest after all if a device it waits
+for does not appear). Compressed modules
 (.ko.xz, .ko.zst, .ko.gz) are decompressed here, so the init needs no
 decompressor. Run as root (mknod of /dev/console). The image is written
 mode 0600, whatever the umask: it may hold a keyfile (-f), and with it
@@ -90,8 +93,10 @@ if [ -z "$kver" ]; then
     [ -n "$kver" ] || { echo "mkinitramfs: no kernel under $kroot/lib/modules; give -k" >&2; exit 1; }
 fi
 moddir=$kroot/lib/modules/$kver
-# virtio over MMIO: arm64's other virtio transport (QEMU's virt board).
-[ $arch = arm64 ] && default_modules+=(virtio_mmio)
+# virtio over MMIO: arm64's other virtio transport (QEMU's virt board);
+# first, as the transports are: a virtio disk's driver is matched to the
+# devices a transport has brought.
+[ $arch = arm64 ] && default_modules=(virtio_mmio "${default_modules[@]}")
 [ -f "$moddir/modules.dep" ] || { echo "mkinitramfs: $moddir/modules.dep not found" >&2; exit 1; }
 
 if [ -z "$bin" ]; then
@@ -111,8 +116,18 @@ fi
 # Depth-first over modules.dep, dependencies before dependants (the load
 # order); names given as aliases (softdeps say "crypto-crc32c") resolve
 # through modules.alias; built-in modules need nothing.
-resolve() {
-    awk -v want="$*" '
+#
+# plan MODULE...: the list's first stage (src/core/modlist.rs). A driver
+# with aliases on the buses enumerated before /init runs (PCI, virtio,
+# ACPI, platform and device-tree devices) is a group of its own, with its
+# dependencies, under those aliases as "@PATTERN" lines: the init loads it
+# only when a device matches. sd_mod goes into every group that brings
+# scsi_mod (AHCI, virtio-scsi): SCSI disks appear only once their host's
+# driver has scanned them, too late to be matched. Everything else is
+# loaded whatever the hardware, first.
+# resolve MODULE...: the plain load order of them all (for the second stage).
+modules_awk() {
+    awk -v want="$2" -v mode="$1" '
         function norm(p,   n) { n = p; sub(/.*\//, "", n); sub(/\.ko.*/, "", n); gsub(/-/, "_", n); return n }
         function visit(raw, required,   name, i, n, parts, k) {
             name = norm(raw)
@@ -128,22 +143,44 @@ resolve() {
             for (i = 1; i <= n; i++) visit(parts[i], 0)
             n = split(deps[name], parts, " ")
             for (i = 1; i <= n; i++) visit(parts[i], 1)
-            print path[name]
+            out = out path[name] "\n"
         }
         FILENAME ~ /modules\.dep$/ { k = $1; sub(/:$/, "", k); n = norm(k); path[n] = k; $1 = ""; deps[n] = $0; next }
         FILENAME ~ /modules\.builtin$/ { builtin[norm($1)] = 1; next }
-        FILENAME ~ /modules\.alias$/ { if ($1 == "alias" && $2 !~ /[*?\[]/) alias[$2] = alias[$2] " " $3; next }
+        FILENAME ~ /modules\.alias$/ {
+            if ($1 != "alias") next
+            if ($2 !~ /[*?\[]/) alias[$2] = alias[$2] " " $3
+            if ($2 ~ /^(pci|virtio|acpi|platform|of)[:*]/) fw[norm($3)] = fw[norm($3)] "@" $2 "\n"
+            next
+        }
         FILENAME ~ /modules\.softdep$/ {
             if ($1 == "softdep" && $3 == "pre:") { n = norm($2); for (i = 4; i <= NF && $i != "post:"; i++) soft[n] = soft[n] " " $i }
             next
         }
         END {
             n = split(want, parts, " ")
-            for (i = 1; i <= n; i++) { r = parts[i]; req = (r ~ /^!/); sub(/^!/, "", r); visit(r, req) }
+            for (i = 1; i <= n; i++) {
+                w[i] = parts[i]; req[i] = (w[i] ~ /^!/); sub(/^!/, "", w[i])
+                cond[i] = mode == "plan" && (norm(w[i]) in fw) && (norm(w[i]) in path)
+                if (norm(w[i]) == "sd_mod") sd = 1
+            }
+            groups = ""
+            for (i = 1; i <= n; i++) {
+                if (!cond[i]) continue
+                delete seen; out = ""
+                visit(w[i], req[i])
+                if (sd && ("scsi_mod" in seen)) { visit("sd_mod", 0); taken = 1 }
+                groups = groups fw[norm(w[i])] out
+            }
+            delete seen; out = ""
+            for (i = 1; i <= n; i++) if (!cond[i] && !(taken && norm(w[i]) == "sd_mod")) visit(w[i], req[i])
+            printf "%s%s", out, groups
             if (missing != "") { print "mkinitramfs: module(s) not found:" missing > "/dev/stderr"; exit 1 }
         }' "$moddir/modules.dep" \
         $(for f in modules.builtin modules.alias modules.softdep; do [ -f "$moddir/$f" ] && echo "$moddir/$f"; done)
 }
+plan() { modules_awk plan "$*"; }
+resolve() { modules_awk resolve "$*"; }
 # --- staging -------------------------------------------------------------
 # From here on nothing is readable by other users: the staged keyfiles,
 # the image, and its temporary file.
@@ -160,10 +197,11 @@ first=() later=()
 for m in "${default_modules[@]}" "${extra[@]/#/!}"; do
     if [[ ${m#!} =~ $fs_re ]]; then later+=("$m"); else first+=("$m"); fi
 done
-resolve "${first[@]}" > "$stage/order"
+plan "${first[@]}" > "$stage/order"
 resolve "${first[@]}" "${later[@]}" > "$stage/order.all"
 mapfile -t order < "$stage/order"
 mapfile -t order_root < <(grep -vxF -f "$stage/order" "$stage/order.all" || true)
+groups=$(awk '/^@/ && prev !~ /^@/ { g++ } { prev = $0 } END { print g + 0 }' "$stage/order")
 rm "$stage/order" "$stage/order.all"
 mkdir -p "$stage"/{dev,proc,sys,root,etc/resume-init,lib/modules/"$kver"}
 install -m 0755 "$bin" "$stage/init"
@@ -184,13 +222,18 @@ if [ -d "$top/initramfs" ]; then
 fi
 list=$stage/etc/resume-init/modules
 echo "# kernel $kver" > "$list"
-n=0
+n=0 n_first=0
 for rel in "${order[@]}" "#root" "${order_root[@]}"; do
-    # The line between the stages (src/modules.rs).
-    if [ "$rel" = "#root" ]; then echo "# root" >> "$list"; continue; fi
-    n=$((n + 1))
+    # The line between the stages, and the groups' conditions
+    # (src/core/modlist.rs).
+    if [ "$rel" = "#root" ]; then echo "# root" >> "$list"; n_first=$n; continue; fi
+    case $rel in @*) echo "$rel" >> "$list"; continue ;; esac
+    echo "/lib/modules/$kver/${rel%.ko*}.ko" >> "$list"
     src=$moddir/$rel
     dst=$stage/lib/modules/$kver/${rel%.ko*}.ko
+    # A module two groups need is listed twice, carried once.
+    [ -e "$dst" ] && continue
+    n=$((n + 1))
     mkdir -p "$(dirname "$dst")"
     case $src in
         *.ko) cp "$src" "$dst" ;;
@@ -199,7 +242,6 @@ for rel in "${order[@]}" "#root" "${order_root[@]}"; do
         *.ko.gz) gzip -dc "$src" > "$dst" ;;
         *) echo "mkinitramfs: unknown module format $src" >&2; exit 1 ;;
     esac
-    echo "/lib/modules/$kver/${rel%.ko*}.ko" >> "$list"
 done
 
 mkdir -p "$(dirname "$out")"
@@ -215,7 +257,7 @@ rm -rf "$mark"
 (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) | gzip -9n >> "$out.tmp"
 chmod 0600 "$out.tmp"
 mv "$out.tmp" "$out"
-echo "mkinitramfs: wrote $out ($(du -k "$out" | cut -f1) KiB, kernel $kver, $n modules: ${#order[@]} before the resume, ${#order_root[@]} for the root)"
+echo "mkinitramfs: wrote $out ($(du -k "$out" | cut -f1) KiB, kernel $kver, $n modules: $n_first before the resume, in it $groups drivers loaded only where their hardware is; $((n - n_first)) for the root)"
 if [ $host = 1 ]; then
     if [ -n "$resume" ]; then
         echo "mkinitramfs: resume device: $resume${resume_offset:+ at page $resume_offset} (stored in the initramfs)"

@@ -245,7 +245,7 @@ fn resume_source<'a>(cfg: &Config<'a>, buf: &'a mut [u8], toks: &'a mut [resume_
 }
 
 /// The kernel command line, or as much of it as is valid UTF-8.
-fn read_cmdline(buf: &mut [u8]) -> &str {
+pub(crate) fn read_cmdline(buf: &mut [u8]) -> &str {
     match fsutil::read_file(CMDLINE, buf) {
         Ok(b) => core::str::from_utf8(b).unwrap_or_else(|e| {
             warning!("{CMDLINE} is not valid UTF-8 after byte {}; using what comes before", e.valid_up_to());

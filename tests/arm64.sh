@@ -97,8 +97,8 @@ AL_INITRD=$A6/initramfs-luks-$AKVER.cpio.gz
 "$top/scripts/mkinitramfs.sh" --arch arm64 --kernel-root "$AROOT" -k "$AKVER" -b "$ABIN" -f "$A6/swap.key:/etc/keys/swap.key" -o "$AL_INITRD" > /dev/null 2>&1
 AL_UUID=4c554b53-2d73-7761-702d-746573740064
 rm -f "$A6/luks.img"; truncate -s 96M "$A6/luks.img"
-cryptsetup luksFormat -q --type luks2 --uuid "$AL_UUID" --pbkdf argon2id --pbkdf-memory 8192 --pbkdf-force-iterations 4 \
-    --pbkdf-parallel 1 --key-file "$A6/swap.key" "$A6/luks.img" || check_fail "cryptsetup luksFormat failed"
+cryptsetup luksFormat -q --type luks2 --uuid "$AL_UUID" "${TEST_KDF[@]}" --key-file "$A6/swap.key" "$A6/luks.img" \
+    || check_fail "cryptsetup luksFormat failed"
 AL_ARGS="root=/dev/vda rd.luks.name=$AL_UUID=cswap rd.luks.key=/etc/keys/swap.key resume=/dev/mapper/cswap noresume"
 with_initrd "$AL_INITRD" hibernate "$A6/l1.log" tokA4 "$A6/root.img" "$A6/luks.img" -- $AL_ARGS swap=/dev/mapper/cswap mkswap=1
 expect "$A6/l1.log" "resume-init: unlocked /dev/vdb \(LUKS2 UUID=$AL_UUID\) with keyslot 0 \(keyfile\) as /dev/mapper/cswap" "the unlock"

@@ -56,13 +56,40 @@ boot "$D/dev.log" -d "$D/plain.img" -a "root=/dev/vda"
 ok_boot "$D/dev.log"
 expect "$D/dev.log" "mode=ro" "a read-only root"
 expect "$D/dev.log" "mounted /dev/vda \([0-9]+:[0-9]+, ext4, ro\) on /root" "the mount line"
-expect "$D/dev.log" "loaded [0-9]+ kernel modules \([0-9]+ without hardware, 0 failed\)" "the resume stage's modules loaded"
-expect "$D/dev.log" "loaded [0-9]+ kernel modules for the root \([0-9]+ without hardware, 0 failed\)" "the root stage's modules (ext4) loaded after the resume step"
+expect "$D/dev.log" "loaded [0-9]+ kernel modules \([1-9][0-9]* left out for hardware not seen, [0-9]+ without hardware, 0 failed\)" "the resume stage's modules loaded, the absent disks' drivers left out"
+expect "$D/dev.log" "loaded [0-9]+ kernel modules for the root \(0 left out for hardware not seen, [0-9]+ without hardware, 0 failed\)" "the root stage's modules (ext4) loaded after the resume step"
+expect_not "$D/dev.log" "not there yet" "drivers loaded after all"
 first=$(grep -n "resume-init: loaded [0-9]* kernel modules (" "$D/dev.log" | head -n 1 | cut -d: -f1)
 root=$(grep -n "resume-init: loaded [0-9]* kernel modules for the root" "$D/dev.log" | head -n 1 | cut -d: -f1)
 [ -n "$first" ] && [ -n "$root" ] && [ "$first" -lt "$root" ] || check_fail "the two module stages not in order (lines ${first:-none}, ${root:-none})"
 case_end
 majmin=$(grep -Eo 'mounted /dev/vda \([0-9]+:[0-9]+' "$D/dev.log" | grep -Eo '[0-9]+:[0-9]+' || echo 254:0)
+
+# The disks real machines have: the drivers matched to them by their
+# PCI and virtio aliases, the others left out.
+case_begin "root on an NVMe drive, resume= on a SATA disk: their drivers found by the hardware"
+boot "$D/nvme.log" -d "$D/plain.img@nvme" -d "$D/zero.img@sata" -a "root=/dev/nvme0n1 resume=/dev/sda noresume"
+ok_boot "$D/nvme.log"
+expect "$D/nvme.log" "mounted /dev/nvme0n1 \([0-9]+:[0-9]+, ext4, ro\)" "the NVMe root mounted"
+expect "$D/nvme.log" "/dev/sda at page 0 \(resume=/dev/sda\) is not a swap area" "the SATA disk looked at"
+expect "$D/nvme.log" "loaded [0-9]+ kernel modules \([1-9][0-9]* left out for hardware not seen" "virtio-blk's and virtio-scsi's drivers left out"
+expect_not "$D/nvme.log" "not there yet" "drivers loaded after all"
+case_end
+
+# A device no pattern matched (here: virtio-blk's pattern spoilt in the
+# list) is not lost: when the wait for it passes a second, the drivers
+# left out are loaded after all.
+case_begin "a driver left out wrongly is loaded when its device does not appear"
+mkdir -p "$D/spoilt"
+rm -rf "$D/spoilt"/*
+tail -c +"$(gzip_at "$INITRD")" "$INITRD" | zcat | (cd "$D/spoilt" && cpio -idm --quiet)
+sed -i 's/^@virtio:d00000002v\*$/@virtio:d0000ffffv*/' "$D/spoilt/etc/resume-init/modules"
+(cd "$D/spoilt" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0 | gzip -1n) > "$D/spoilt.cpio.gz"
+with_initrd "$D/spoilt.cpio.gz" boot "$D/spoilt.log" -d "$D/plain.img" -a "root=/dev/vda"
+ok_boot "$D/spoilt.log"
+expect "$D/spoilt.log" "root device not there yet: loading the drivers left out for hardware not seen" "the drivers loaded after all"
+expect "$D/spoilt.log" "mounted /dev/vda " "the root found then"
+case_end
 
 case_begin "root=UUID= rw rootflags="
 boot "$D/uuid.log" -d "$D/plain.img" -a "root=UUID=$ROOT_UUID rw rootflags=data=journal"

@@ -166,8 +166,8 @@ rm -f "$H/luks.img"; truncate -s 400M "$H/luks.img"
 mkext4 "$H/luksfs.img" 380 "$R/rootdir" -b 4096 -U "$HL_UUID"
 hl_off=$(host_make_file "$H/luksfs.img" 160M)
 dd if="$H/luksfs.img" of="$H/luks.img" conv=notrunc status=none
-cryptsetup reencrypt -q --encrypt --type luks2 --reduce-device-size 16M --uuid "$HL_LUKS" --pbkdf argon2id --pbkdf-memory 8192 \
-    --pbkdf-force-iterations 4 --pbkdf-parallel 1 --key-file "$H/root.key" "$H/luks.img" >/dev/null 2>&1 || check_fail "cryptsetup reencrypt --encrypt failed"
+cryptsetup reencrypt -q --encrypt --type luks2 --reduce-device-size 16M --uuid "$HL_LUKS" "${TEST_KDF[@]}" \
+    --key-file "$H/root.key" "$H/luks.img" >/dev/null 2>&1 || check_fail "cryptsetup reencrypt --encrypt failed"
 LUKS_HF_INITRD=$T/initramfs-hibfile-luks-$KVER.cpio.gz
 "$top/scripts/mkinitramfs.sh" -k "$KVER" -m zram -f "$H/root.key:/etc/keys/root.key" -o "$LUKS_HF_INITRD" >/dev/null
 HL_ARGS="root=/dev/mapper/root rw rd.luks.name=$HL_LUKS=root rd.luks.key=/etc/keys/root.key resume=UUID=$HL_UUID resume_offset=${hl_off:-0} noresume"

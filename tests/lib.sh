@@ -141,6 +141,10 @@ gzip_at() {
     echo $(( $(LC_ALL=C grep -obUaP -m1 '\x1f\x8b\x08' "$1" | head -n 1 | cut -d: -f1) + 1 ))
 }
 
+# The suite's LUKS2 keyslots: Argon2id with a small cost (8 MiB, 4 passes,
+# one lane), so that an unlock under TCG takes a fraction of a second.
+TEST_KDF=(--pbkdf argon2id --pbkdf-memory 8192 --pbkdf-force-iterations 4 --pbkdf-parallel 1)
+
 # kernel_at_least MAJOR MINOR: whether $KVER is that version or newer.
 kernel_at_least() {
     local ma=${KVER%%.*} mi=${KVER#*.}

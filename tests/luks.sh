@@ -25,8 +25,7 @@ new_luks() {
     local img=$1; shift
     rm -f "$img"
     truncate -s 96M "$img"
-    cryptsetup luksFormat -q --type luks2 --uuid "$LUKS_UUID" --pbkdf argon2id --pbkdf-memory 8192 \
-        --pbkdf-force-iterations 4 --pbkdf-parallel 1 --key-file "$L/swap.key" "$@" "$img"
+    cryptsetup luksFormat -q --type luks2 --uuid "$LUKS_UUID" "${TEST_KDF[@]}" --key-file "$L/swap.key" "$@" "$img"
 }
 
 # luks_boot LOG DISK… -- PARAMS: a boot with the keyfile initramfs.
@@ -149,8 +148,8 @@ losetup -d "$loop"
 [ -n "$pe_start" ] || check_fail "no pe_start from pvs"
 dd if="$R/root.img" of="$L/debian.img" bs=1M seek=$((pe_start / 1048576)) conv=notrunc status=none
 DEB_UUID=4c554b53-2d64-6562-6961-6e2d6c766d31
-cryptsetup reencrypt -q --encrypt --type luks2 --reduce-device-size 16M --uuid "$DEB_UUID" --pbkdf argon2id \
-    --pbkdf-memory 8192 --pbkdf-force-iterations 4 --pbkdf-parallel 1 --key-file "$L/swap.key" "$L/debian.img" >/dev/null 2>&1 \
+cryptsetup reencrypt -q --encrypt --type luks2 --reduce-device-size 16M --uuid "$DEB_UUID" "${TEST_KDF[@]}" \
+    --key-file "$L/swap.key" "$L/debian.img" >/dev/null 2>&1 \
     || check_fail "cryptsetup reencrypt --encrypt failed"
 DEB_ARGS="root=/dev/mapper/deb--vg-root rd.luks.name=$DEB_UUID=vda5_crypt rd.luks.key=/etc/keys/swap.key resume=/dev/deb-vg/swap_1 noresume"
 luks_boot "$L/d1.log" "$L/debian.img" -- $DEB_ARGS hib=tokD1 swap=/dev/mapper/deb--vg-swap_1 mkswap=1

@@ -177,8 +177,8 @@ SL_INITRD=$S/initramfs-luks-$KVER.cpio.gz
 # container leaves: 96 MiB less the 16 MiB header).
 rm -f "$S/cswap.img"; truncate -s 96M "$S/cswap.img"
 mkswap -q -U "$SWAP_UUID" "$S/cswap.img" 81920 >/dev/null
-cryptsetup reencrypt -q --encrypt --type luks2 --reduce-device-size 16M --uuid "$LUKS_UUID" --pbkdf argon2id --pbkdf-memory 8192 \
-    --pbkdf-force-iterations 4 --pbkdf-parallel 1 --key-file "$S/swap.key" "$S/cswap.img" >/dev/null 2>&1 || check_fail "cryptsetup reencrypt --encrypt failed"
+cryptsetup reencrypt -q --encrypt --type luks2 --reduce-device-size 16M --uuid "$LUKS_UUID" "${TEST_KDF[@]}" \
+    --key-file "$S/swap.key" "$S/cswap.img" >/dev/null 2>&1 || check_fail "cryptsetup reencrypt --encrypt failed"
 rm -rf "$S/lroot"; cp -a "$S/root" "$S/lroot"
 sys_image "$S/lroot" "$S/d.img" "/dev/mapper/cswap none swap sw 0 0" "cswap UUID=$LUKS_UUID none luks" || check_fail "the root image could not be made"
 SL_ARGS="root=LABEL=sysroot ro rd.luks.name=$LUKS_UUID=cswap rd.luks.key=/etc/keys/swap.key resume=/dev/mapper/cswap noresume"
@@ -204,7 +204,7 @@ mkdir -p "$S/kroot/lib/modules/$KVER"
 cp /lib/modules/"$KVER"/modules.* "$S/kroot/lib/modules/$KVER/"
 tail -c +"$(gzip_at "$INITRD")" "$INITRD" | zcat | (cd "$S" && rm -rf initrd.x && mkdir initrd.x && cd initrd.x && cpio -idm --quiet etc/resume-init/modules)
 while read -r m; do
-    case $m in "#"*|"") continue ;; esac
+    case $m in "#"*|"@"*|"") continue ;; esac
     src=$(ls /lib/modules/"$KVER"/"${m#/lib/modules/"$KVER"/}"* 2>/dev/null | head -n 1)
     [ -n "$src" ] && install -D -m 0644 "$src" "$S/kroot${src}"
 done < "$S/initrd.x/etc/resume-init/modules"

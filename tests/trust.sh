@@ -56,8 +56,8 @@ case_end
 case_begin "a 4096-byte keyfile opens its container whole; the dm-crypt table names a keyring key, not the key"
 rm -f "$X/swap.img"
 truncate -s 64M "$X/swap.img"
-cryptsetup luksFormat -q --type luks2 --uuid "$KEY_UUID" --pbkdf argon2id --pbkdf-memory 8192 \
-    --pbkdf-force-iterations 4 --pbkdf-parallel 1 --key-file "$X/big.key" "$X/swap.img" || check_fail "luksFormat with the 4096-byte keyfile failed"
+cryptsetup luksFormat -q --type luks2 --uuid "$KEY_UUID" "${TEST_KDF[@]}" \
+    --key-file "$X/big.key" "$X/swap.img" || check_fail "luksFormat with the 4096-byte keyfile failed"
 trust_boot "$X/k1.log" "$X/root.img" "$X/swap.img" -- root=/dev/vda rd.luks.name=$KEY_UUID=cswap rd.luks.key=/etc/keys/big.key table=cswap
 expect_no_panic "$X/k1.log"
 expect "$X/k1.log" "resume-init: unlocked /dev/vdb \(LUKS2 UUID=$KEY_UUID\) with keyslot 0 \(keyfile\) as /dev/mapper/cswap" "the unlock by the whole keyfile"
@@ -103,7 +103,7 @@ rm -f "$X/luksroot.img"
 truncate -s 112M "$X/luksroot.img"
 dd if="$X/root.img" of="$X/luksroot.img" conv=notrunc status=none
 cryptsetup reencrypt -q --encrypt --type luks2 --reduce-device-size 16M --uuid 4c554b53-7472-7573-742d-726f6f743031 \
-    --pbkdf argon2id --pbkdf-memory 8192 --pbkdf-force-iterations 4 --pbkdf-parallel 1 --key-file "$X/big.key" "$X/luksroot.img" >/dev/null 2>&1 \
+    "${TEST_KDF[@]}" --key-file "$X/big.key" "$X/luksroot.img" >/dev/null 2>&1 \
     || check_fail "cryptsetup reencrypt --encrypt failed"
 trust_boot "$X/l1.log" "$X/luksroot.img" "$X/copy.img" -- root=UUID=$TRUST_UUID rd.luks.name=4c554b53-7472-7573-742d-726f6f743031=root \
     rd.luks.key=/etc/keys/big.key

@@ -22,6 +22,7 @@ pub mod image;
 pub mod json;
 pub mod luks;
 pub mod lvm;
+pub mod modlist;
 pub mod par;
 pub mod parttable;
 pub mod probe;

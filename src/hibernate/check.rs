@@ -48,7 +48,7 @@ pub fn run(opts: &Options) -> i32 {
         return 1;
     }
     let mut cmdline = [0u8; 4096];
-    let line = fsutil::read_file("/proc/cmdline", &mut cmdline).ok().and_then(|b| core::str::from_utf8(b).ok()).unwrap_or("");
+    let line = crate::read_cmdline(&mut cmdline);
     let cfg = Config::parse(line);
     available(&mut r, &cfg);
     let mut header = Aligned([0u8; PAGE]);

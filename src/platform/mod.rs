@@ -7,6 +7,7 @@
 
 #[allow(unsafe_code)]
 pub mod arch;
+#[allow(unsafe_code)]
 pub mod clock;
 #[allow(unsafe_code)]
 pub mod mem;

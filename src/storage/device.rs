@@ -341,6 +341,7 @@ pub fn wait_for(what: &str, text: impl core::fmt::Display, spec: &DevSpec, deadl
                 return Err(Miss::None);
             }
         if !announced && waited >= 1000 {
+            crate::modules::load_left_out(what);
             match deadline {
                 Deadline::Forever => info!("waiting for {what} device {text} (rootwait: no time limit)"),
                 Deadline::Ms(l) => info!("waiting for {what} device {text} (up to {} s)", l / 1000),
