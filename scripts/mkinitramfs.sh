@@ -121,10 +121,10 @@ fi
 # with aliases on the buses enumerated before /init runs (PCI, virtio,
 # ACPI, platform and device-tree devices) is a group of its own, with its
 # dependencies, under those aliases as "@PATTERN" lines: the init loads it
-# only when a device matches. sd_mod goes into every group that brings
-# scsi_mod (AHCI, virtio-scsi): SCSI disks appear only once their host's
-# driver has scanned them, too late to be matched. Everything else is
-# loaded whatever the hardware, first.
+# only when a device matches. sd_mod goes with whatever brings scsi_mod
+# (AHCI, virtio-scsi, usb-storage): SCSI disks appear only once their
+# host's driver has scanned them, too late to be matched. Everything else
+# is loaded whatever the hardware, first.
 # resolve MODULE...: the plain load order of them all (for the second stage).
 modules_awk() {
     awk -v want="$2" -v mode="$1" '
@@ -174,6 +174,9 @@ modules_awk() {
             }
             delete seen; out = ""
             for (i = 1; i <= n; i++) if (!cond[i] && !(taken && norm(w[i]) == "sd_mod")) visit(w[i], req[i])
+            # A SCSI host loaded whatever the hardware (usb-storage, -m)
+            # needs the SCSI disk driver as well.
+            if (sd && ("scsi_mod" in seen)) visit("sd_mod", 0)
             printf "%s%s", out, groups
             if (missing != "") { print "mkinitramfs: module(s) not found:" missing > "/dev/stderr"; exit 1 }
         }' "$moddir/modules.dep" \

@@ -32,8 +32,8 @@ pub enum Item<'a> {
 /// Walks the lines of one stage (`root`: the second) and hands `each`
 /// what to do with every module. `present(pattern)` says whether a device
 /// matches an alias pattern; it is asked only while a group's condition is
-/// undecided, and after `each` has loaded modules that may have added
-/// devices. `all` takes every group as matched.
+/// undecided, in list order, so a caller can look at the devices again
+/// after `each` has loaded something. `all` takes every group as matched.
 pub fn walk<'a>(list: &'a str, root: bool, all: bool, mut present: impl FnMut(&str) -> bool, mut each: impl FnMut(Item<'a>)) {
     let mut lines = list.lines().map(str::trim_ascii);
     if root && lines.by_ref().all(|l| l != ROOT_STAGE) {
