@@ -95,7 +95,7 @@ case_begin "root=UUID= rw rootflags="
 boot "$D/uuid.log" -d "$D/plain.img" -a "root=UUID=$ROOT_UUID rw rootflags=data=journal"
 ok_boot "$D/uuid.log"
 expect "$D/uuid.log" "mode=rw" "a read-write root"
-expect "$D/uuid.log" "EXT4-fs \(vda\): mounted filesystem with journalled data mode" "rootflags= reaching the filesystem"
+expect "$D/uuid.log" "EXT4-fs \(vda\): mounted filesystem (.* )?with journalled data mode" "rootflags= reaching the filesystem"
 case_end
 
 # Partitions by PARTUUID= and PARTLABEL=, on 512-byte and 4 KiB-sector
