@@ -4,7 +4,7 @@
 
 /// `CLOCK_MONOTONIC` in nanoseconds, by the system call: it is read a few
 /// times per megabyte of image, where the vDSO's saving (some 100 ns a
-/// call) is nothing, and rustix's lookup of the vDSO costs 1 KiB of binary.
+/// call) is nothing, and rustix's lookup of the vDSO cost 2.5 KiB of binary.
 pub fn monotonic_ns() -> u64 {
     use linux_raw_sys::general::{__NR_clock_gettime, __kernel_timespec, CLOCK_MONOTONIC};
     let mut ts = __kernel_timespec { tv_sec: 0, tv_nsec: 0 };
