@@ -117,22 +117,23 @@ fi
 # order); names given as aliases (softdeps say "crypto-crc32c") resolve
 # through modules.alias; built-in modules need nothing.
 #
-# plan MODULE...: the list's first stage (src/core/modlist.rs). A driver
-# with aliases on the buses enumerated before /init runs (PCI, virtio,
-# ACPI, platform and device-tree devices) is a group of its own, with its
-# dependencies, under those aliases as "@PATTERN" lines: the init loads it
+# plan "FIRST..." "LATER...": the module list (src/core/modlist.rs), in
+# one pass over the indexes. Its first stage: a driver with aliases on the
+# buses enumerated before /init runs (PCI, virtio, ACPI, platform and
+# device-tree devices) is a group of its own, with its dependencies, under those aliases as "@PATTERN" lines: the init loads it
 # only when a device matches. sd_mod goes with whatever brings scsi_mod
 # (AHCI, virtio-scsi, usb-storage): SCSI disks appear only once their
 # host's driver has scanned them, too late to be matched. Everything else
-# is loaded whatever the hardware, first.
-# resolve MODULE...: the plain load order of them all (for the second stage).
-modules_awk() {
-    awk -v want="$2" -v mode="$1" '
+# is loaded whatever the hardware, first. Then a line "# root" and the
+# second stage: LATER's modules and what only they need.
+plan() {
+    awk -v want="$1" -v later="$2" '
         function norm(p,   n) { n = p; sub(/.*\//, "", n); sub(/\.ko.*/, "", n); gsub(/-/, "_", n); return n }
         function visit(raw, required,   name, i, n, parts, k) {
             name = norm(raw)
             if (name in seen) return
             seen[name] = 1
+            in_first[name] = 1
             if (!(name in path)) {
                 if (name in builtin) return
                 if (raw in alias) { n = split(alias[raw], parts, " "); for (i = 1; i <= n; i++) visit(parts[i], 0); return }
@@ -161,7 +162,7 @@ modules_awk() {
             n = split(want, parts, " ")
             for (i = 1; i <= n; i++) {
                 w[i] = parts[i]; req[i] = (w[i] ~ /^!/); sub(/^!/, "", w[i])
-                cond[i] = mode == "plan" && (norm(w[i]) in fw) && (norm(w[i]) in path)
+                cond[i] = (norm(w[i]) in fw) && (norm(w[i]) in path)
                 if (norm(w[i]) == "sd_mod") sd = 1
             }
             groups = ""
@@ -177,13 +178,16 @@ modules_awk() {
             # A SCSI host loaded whatever the hardware (usb-storage, -m)
             # needs the SCSI disk driver as well.
             if (sd && ("scsi_mod" in seen)) visit("sd_mod", 0)
-            printf "%s%s", out, groups
+            printf "%s%s# root\n", out, groups
+            # The second stage: what the first does not already load.
+            delete seen; for (k in in_first) seen[k] = 1; out = ""
+            n = split(later, parts, " ")
+            for (i = 1; i <= n; i++) { r = parts[i]; q = (r ~ /^!/); sub(/^!/, "", r); visit(r, q) }
+            printf "%s", out
             if (missing != "") { print "mkinitramfs: module(s) not found:" missing > "/dev/stderr"; exit 1 }
         }' "$moddir/modules.dep" \
         $(for f in modules.builtin modules.alias modules.softdep; do [ -f "$moddir/$f" ] && echo "$moddir/$f"; done)
 }
-plan() { modules_awk plan "$*"; }
-resolve() { modules_awk resolve "$*"; }
 # --- staging -------------------------------------------------------------
 # From here on nothing is readable by other users: the staged keyfiles,
 # the image, and its temporary file.
@@ -200,12 +204,10 @@ first=() later=()
 for m in "${default_modules[@]}" "${extra[@]/#/!}"; do
     if [[ ${m#!} =~ $fs_re ]]; then later+=("$m"); else first+=("$m"); fi
 done
-plan "${first[@]}" > "$stage/order"
-resolve "${first[@]}" "${later[@]}" > "$stage/order.all"
+plan "${first[*]}" "${later[*]}" > "$stage/order"
 mapfile -t order < "$stage/order"
-mapfile -t order_root < <(grep -vxF -f "$stage/order" "$stage/order.all" || true)
 groups=$(awk '/^@/ && prev !~ /^@/ { g++ } { prev = $0 } END { print g + 0 }' "$stage/order")
-rm "$stage/order" "$stage/order.all"
+rm "$stage/order"
 mkdir -p "$stage"/{dev,proc,sys,root,etc/resume-init,lib/modules/"$kver"}
 install -m 0755 "$bin" "$stage/init"
 mknod -m 0600 "$stage/dev/console" c 5 1
@@ -226,10 +228,10 @@ fi
 list=$stage/etc/resume-init/modules
 echo "# kernel $kver" > "$list"
 n=0 n_first=0
-for rel in "${order[@]}" "#root" "${order_root[@]}"; do
+for rel in "${order[@]}"; do
     # The line between the stages, and the groups' conditions
     # (src/core/modlist.rs).
-    if [ "$rel" = "#root" ]; then echo "# root" >> "$list"; n_first=$n; continue; fi
+    if [ "$rel" = "# root" ]; then echo "# root" >> "$list"; n_first=$n; continue; fi
     case $rel in @*) echo "$rel" >> "$list"; continue ;; esac
     echo "/lib/modules/$kver/${rel%.ko*}.ko" >> "$list"
     src=$moddir/$rel
