@@ -137,7 +137,12 @@ fn inspect(path: &str, offset: u64) -> i32 {
         out!("invalid image: unknown flag bits 0x{:x}", h.unknown_flags());
         return INVALID;
     }
-    let mut scratch = Scratch::new();
+    let mut mem = crate::sys::Anon::new(image::WINDOWS_BYTES);
+    let Some(windows) = mem.as_mut().ok().and_then(|m| m.bytes().first_chunk_mut()) else {
+        out!("cannot check the image: no memory for the read windows");
+        return INVALID;
+    };
+    let mut scratch = Scratch::new(windows);
     let t0 = crate::clock::now_ms();
     let pages = d.pages;
     match image::load(&h, pages, &mut d, &mut Discard, &mut scratch, &mut |_, _| {}, &crate::clock::Monotonic) {

@@ -346,7 +346,14 @@ fn may_restore(cfg: &Config, node: &str, h: &swsusp::Header, discard_only: bool)
 /// Streams the image into `/dev/snapshot` with every check; reports the
 /// figures. Returns whether the kernel now holds a complete, verified image.
 fn load(node: &str, d: &mut ImageDevice, h: &swsusp::Header, snap: &Snapshot) -> bool {
-    let mut scratch = Scratch::new();
+    // The read windows are mapped, not on the stack: with the rest of the
+    // scratch they would pass the 8 MiB stack limit of `resume-init resume`.
+    let mut mem = crate::sys::Anon::new(image::WINDOWS_BYTES);
+    let Some(windows) = mem.as_mut().ok().and_then(|m| m.bytes().first_chunk_mut()) else {
+        error!("cannot resume from {node}: no memory for the read windows ({} KiB); booting fresh", image::WINDOWS_BYTES >> 10);
+        return false;
+    };
+    let mut scratch = Scratch::new(windows);
     let t0 = now_ms();
     let mut last_tenth = 0;
     let mut progress = |done: u64, total: u64| {

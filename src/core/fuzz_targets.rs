@@ -119,7 +119,8 @@ impl PageSink for Discard {
 }
 
 fn load(h: &swsusp::Header, dev: &mut Device<'_>) {
-    let mut scratch = Scratch::new();
+    let mut windows = [0; image::WINDOWS_BYTES];
+    let mut scratch = Scratch::new(&mut windows);
     let pages = dev.pages();
     let mut sink = Discard(0);
     let mut last = 0;

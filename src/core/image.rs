@@ -298,16 +298,27 @@ pub fn runs(pages: &[u64]) -> impl Iterator<Item = Run> + '_ {
 /// Compressed chunks decompressed at once, at most.
 pub const MAX_BATCH: usize = 4;
 
-/// Stream pages a compressed image is read into at a time (2 MiB): the
-/// map entries in order, each run of consecutive device pages in one
-/// read, so a device opened with `O_DIRECT` fills it by DMA in a few
-/// large requests. Chunks are decompressed where they lie in it.
-pub const WINDOW_PAGES: usize = 512;
+/// Stream pages a compressed image is read in blocks of (1 MiB), each
+/// block into one of two windows in turn: the map entries in order, each
+/// run of consecutive device pages in one read, so a device opened with
+/// `O_DIRECT` fills it by DMA in a few large requests. Chunks are
+/// decompressed where they lie; while one window's chunks are, the next
+/// block is read into the other.
+pub const WINDOW_PAGES: usize = 256;
+/// Room before a window's block for the head of a chunk that began at the
+/// end of the block before (copied there, so every chunk lies in one piece).
+const PAD_PAGES: usize = CMP_PAGES;
+/// A window's pages: the room for a chunk's head, then one block.
+const WINDOW_CAP: usize = PAD_PAGES + WINDOW_PAGES;
+const WINDOW_BYTES: usize = WINDOW_CAP * PAGE;
+/// The two read windows (2.3 MiB), which the caller provides: page-aligned
+/// (an anonymous mapping is), or reads with `O_DIRECT` fall back to the
+/// page cache.
+pub const WINDOWS_BYTES: usize = 2 * WINDOW_BYTES;
+/// Pages of the next block read beside each batch's decompression: about
+/// what a batch of chunks that do not compress takes from the window.
+const PREFETCH_PAGES: usize = WINDOW_PAGES / 2;
 const _: () = assert!(WINDOW_PAGES >= CMP_PAGES, "a chunk must fit the window");
-
-/// The read window, page-aligned for `O_DIRECT`.
-#[repr(C, align(4096))]
-pub struct Window(pub [u8; WINDOW_PAGES * PAGE]);
 
 /// One compressed chunk: found in the window by the loader, decompressed
 /// into `unc` and checksummed by whichever thread gets it.
@@ -344,10 +355,11 @@ impl LoadChunk {
 
 /// The memory a load works in, fixed and owned by the caller: one map
 /// page and one data page, which are all an uncompressed image uses, and
-/// for LZO and LZ4 the read window, a batch of output buffers and the CRC
-/// table (about 3.1 MiB in all).
-pub struct Scratch {
-    window: Window,
+/// for LZO and LZ4 the two read windows (the caller's, [`WINDOWS_BYTES`],
+/// kept off the stack), two batches of output buffers and the CRC table
+/// (about 1 MiB).
+pub struct Scratch<'w> {
+    windows: &'w mut [u8; WINDOWS_BYTES],
     map: Page,
     data: Page,
     crc: crc32::Table,
@@ -355,21 +367,15 @@ pub struct Scratch {
     chunks: [LoadChunk; 2 * MAX_BATCH],
 }
 
-impl Scratch {
-    pub fn new() -> Self {
+impl<'w> Scratch<'w> {
+    pub fn new(windows: &'w mut [u8; WINDOWS_BYTES]) -> Self {
         Scratch {
-            window: Window([0; WINDOW_PAGES * PAGE]),
+            windows,
             map: [0; PAGE],
             data: [0; PAGE],
             crc: crc32::Table::new(),
             chunks: [const { LoadChunk::new() }; 2 * MAX_BATCH],
         }
-    }
-}
-
-impl Default for Scratch {
-    fn default() -> Self {
-        Self::new()
     }
 }
 
@@ -446,26 +452,25 @@ impl Load<'_, '_> {
         Ok(())
     }
 
-    /// Moves the window's unread pages to its start and fills the rest
-    /// from the map, each run of consecutive device pages in one read.
-    fn fill(&mut self, win: &mut [u8], w: &mut Fill) -> Result<(), Error> {
-        win.copy_within(w.pos * PAGE..w.have * PAGE, 0);
-        w.have -= w.pos;
-        w.pos = 0;
-        let cap = win.len() / PAGE;
-        let (mut run_at, mut run) = (w.have, Run::default());
-        while w.have < cap && !w.ended {
+    /// Reads the next map entries into pages `from..to` of `win`, each run
+    /// of consecutive device pages in one read; stops early at the end of
+    /// the map. Returns the page after the last one read.
+    fn read_into(&mut self, win: &mut [u8], from: usize, to: usize, ended: &mut bool) -> Result<usize, Error> {
+        let (mut at, mut run) = (from, Run::default());
+        let mut end = from;
+        while end < to && !*ended {
             let Some(page) = self.walker.next(self.src)? else {
-                w.ended = true;
+                *ended = true;
                 break;
             };
             if !run.extend(page) {
-                self.read_run(win, run_at, run.first, run.len)?;
-                (run_at, run) = (w.have, Run::start(page));
+                self.read_run(win, at, run.first, run.len)?;
+                (at, run) = (end, Run::start(page));
             }
-            w.have += 1;
+            end += 1;
         }
-        self.read_run(win, run_at, run.first, run.len)
+        self.read_run(win, at, run.first, run.len)?;
+        Ok(end)
     }
 
     fn read_run(&mut self, win: &mut [u8], at: usize, first: u64, len: usize) -> Result<(), Error> {
@@ -475,23 +480,54 @@ impl Load<'_, '_> {
         self.src.read_pages(first, &mut win[at * PAGE..(at + len) * PAGE]).map_err(|errno| Error::Read { page: first, errno })
     }
 
-    /// Finds up to `want` chunks in the window, filling it as needed, and
-    /// notes where each lies. Returns how many were found: fewer when the
-    /// next chunk would need the window moved under those already found.
-    fn find_chunks(&mut self, win: &mut [u8], w: &mut Fill, chunks: &mut [LoadChunk], want: usize) -> Result<usize, Error> {
+    /// Makes more stream pages readable at `w.pos`: the rest of the
+    /// current block, or (once it is whole) the next block's window, with
+    /// the unread tail of this one copied into the room before it.
+    fn more(&mut self, wins: &mut [u8], w: &mut Fill) -> Result<(), Error> {
+        if w.have == WINDOW_CAP {
+            let tail = w.have - w.pos; // less than a chunk: PAD_PAGES hold it
+            let (from, to) = (w.cur * WINDOW_BYTES, (1 - w.cur) * WINDOW_BYTES);
+            wins.copy_within(from + w.pos * PAGE..from + WINDOW_BYTES, to + (PAD_PAGES - tail) * PAGE);
+            (w.cur, w.pos, w.have, w.next) = (1 - w.cur, PAD_PAGES - tail, PAD_PAGES + w.next, 0);
+        }
+        if !w.ended {
+            let at = w.cur * WINDOW_BYTES;
+            w.have = self.read_into(&mut wins[at..at + WINDOW_BYTES], w.have, WINDOW_CAP, &mut w.ended)?;
+        }
+        Ok(())
+    }
+
+    /// Reads up to `PREFETCH_PAGES` more of the next block into `next`
+    /// (the window no chunk being decompressed lies in). The map is still
+    /// read in order: `find_chunks` has read the current block to its end
+    /// (or to the end of the map) before any batch is decompressed.
+    fn prefetch(&mut self, next: &mut [u8], w: &mut Fill) -> Result<(), Error> {
+        if w.ended || w.next == WINDOW_PAGES {
+            return Ok(());
+        }
+        let from = PAD_PAGES + w.next;
+        w.next = self.read_into(next, from, (from + PREFETCH_PAGES).min(WINDOW_CAP), &mut w.ended)? - PAD_PAGES;
+        Ok(())
+    }
+
+    /// Finds up to `want` chunks in the current window, reading as needed,
+    /// and notes where each lies. Returns how many were found: fewer when
+    /// the next chunk lies past this window's block (a batch lies in one
+    /// window, so the other can be read beside its decompression).
+    fn find_chunks(&mut self, wins: &mut [u8], w: &mut Fill, chunks: &mut [LoadChunk], want: usize) -> Result<usize, Error> {
         let mut n = 0;
         while n < want {
             if w.pos == w.have {
                 if n > 0 {
                     break;
                 }
-                self.fill(win, w)?;
+                self.more(wins, w)?;
                 if w.pos == w.have {
                     return Err(Error::Truncated { have: self.done, want: self.total });
                 }
             }
-            let at = w.pos * PAGE;
-            let len = le64(win, at).unwrap_or(0);
+            let at = w.cur * WINDOW_BYTES + w.pos * PAGE;
+            let len = le64(wins, at).unwrap_or(0);
             if len == 0 || len > MAX_CMP_LEN as u64 {
                 return Err(Error::ChunkLength(len));
             }
@@ -500,7 +536,7 @@ impl Load<'_, '_> {
                 if n > 0 {
                     break;
                 }
-                self.fill(win, w)?;
+                self.more(wins, w)?;
                 if w.pos + npages > w.have {
                     return Err(Error::Truncated { have: self.done, want: self.total });
                 }
@@ -546,18 +582,18 @@ impl Load<'_, '_> {
         Ok(())
     }
 
-    /// LZO or LZ4: chunks found in the read window, a batch at a time
+    /// LZO or LZ4: chunks found in a read window, a batch at a time
     /// decompressed and checksummed by `par` while this thread hands the
-    /// batch before on (then helps), so writing overlaps decompression on
-    /// more than one CPU. `chunks` holds the two batches. Returns the CRC
-    /// of the stream (the chunks' CRCs combined).
-    fn compressed(&mut self, comp: Compression, win: &mut Window, chunks: &mut [LoadChunk], table: &crc32::Table, par: &dyn ForEach<LoadChunk>) -> Result<u32, Error> {
-        let win = &mut win.0[..];
+    /// batch before on and reads on into the other window (then helps), so
+    /// writing and reading overlap decompression on more than one CPU.
+    /// `chunks` holds the two batches. Returns the CRC of the stream (the
+    /// chunks' CRCs combined).
+    fn compressed(&mut self, comp: Compression, wins: &mut [u8; WINDOWS_BYTES], chunks: &mut [LoadChunk], table: &crc32::Table, par: &dyn ForEach<LoadChunk>) -> Result<u32, Error> {
         let mut crc = 0;
         let full = crc32::Shift::new(UNC_SIZE as u64);
         let (mut cur, mut prev) = chunks.split_at_mut(chunks.len() / 2);
         let batch = if par.threads() > 1 { cur.len() } else { 1 };
-        let mut w = Fill { have: 0, pos: 0, ended: false };
+        let mut w = Fill { cur: 0, pos: PAD_PAGES, have: PAD_PAGES, next: 0, ended: false };
         // Chunks of `prev` decompressed and checked, and their pages.
         let (mut queued, mut queued_pages) = (0, 0);
         loop {
@@ -568,19 +604,24 @@ impl Load<'_, '_> {
             // A chunk holds at most 32 pages: at least this many are left,
             // so no chunk is looked for past the end of the stream.
             let want = batch.min(usize::try_from(todo.div_ceil(UNC_PAGES as u64)).unwrap_or(batch));
-            let n = self.find_chunks(win, &mut w, cur, want)?;
+            let n = self.find_chunks(wins, &mut w, cur, want)?;
             self.lap(|p| &mut p.read);
-            let window: &[u8] = win;
-            let (start, mut writing, mut wrote) = (self.clock.now_ns(), 0, Ok(()));
+            let (a, b) = wins.split_at_mut(WINDOW_BYTES);
+            let (window, next) = if w.cur == 0 { (&*a, b) } else { (&*b, a) };
+            let (start, mut writing, mut reading, mut beside) = (self.clock.now_ns(), 0, 0, Ok(()));
             par.for_each_beside(&mut cur[..n], &|c: &mut LoadChunk| c.decompress(comp, window, table), &mut || {
-                let t = self.clock.now_ns();
-                wrote = self.write_batch(&prev[..queued], &mut crc, &full);
-                writing = self.clock.now_ns().saturating_sub(t);
+                let t0 = self.clock.now_ns();
+                beside = self.write_batch(&prev[..queued], &mut crc, &full);
+                let t1 = self.clock.now_ns();
+                beside = beside.and_then(|()| self.prefetch(next, &mut w));
+                writing = t1.saturating_sub(t0);
+                reading = self.clock.now_ns().saturating_sub(t1);
             });
-            wrote?;
+            beside?;
             let elapsed = self.clock.now_ns().saturating_sub(start);
             self.phases.write += writing;
-            self.phases.decode += elapsed.saturating_sub(writing);
+            self.phases.read += reading;
+            self.phases.decode += elapsed.saturating_sub(writing + reading);
             self.mark = self.clock.now_ns();
             queued_pages = self.check_batch(comp, &cur[..n], 0)?;
             queued = n;
@@ -592,11 +633,15 @@ impl Load<'_, '_> {
     }
 }
 
-/// The read window's state: pages `pos..have` hold stream pages not yet
-/// taken; `ended` once the map has no more entries.
+/// Where the stream stands in the two windows: pages `pos..have` of
+/// window `cur` hold stream pages not yet taken, and `next` pages of the
+/// block after it are already in the other window (from `PAD_PAGES` on);
+/// `ended` once the map has no more entries.
 struct Fill {
-    have: usize,
+    cur: usize,
     pos: usize,
+    have: usize,
+    next: usize,
     ended: bool,
 }
 
@@ -648,7 +693,7 @@ pub fn load_with(
     progress: &mut dyn FnMut(u64, u64),
     clock: &dyn Clock,
 ) -> Result<Loaded, Error> {
-    let Scratch { window, map, data, crc: table, chunks } = scratch;
+    let Scratch { windows, map, data, crc: table, chunks } = scratch;
     let comp = h.compression();
     let (info, mut walker) = first_page(h, device_pages, src, map, data)?;
     walker.set_limit(max_entries(comp, info.pages));
@@ -662,7 +707,7 @@ pub fn load_with(
         l.plain(data)?;
         None
     } else {
-        let computed = l.compressed(comp, window, chunks, table, par)?;
+        let computed = l.compressed(comp, windows, chunks, table, par)?;
         if h.has_crc() && computed != h.crc32 {
             return Err(Error::Crc { stored: h.crc32, computed });
         }

@@ -34,6 +34,11 @@ impl PageSink for Collect {
     }
 }
 
+/// Read windows for a load, on the heap.
+pub(crate) fn windows() -> Box<[u8; WINDOWS_BYTES]> {
+    vec![0; WINDOWS_BYTES].into_boxed_slice().try_into().unwrap()
+}
+
 /// A literal-only LZO1X stream: valid input for any LZO1X decoder.
 fn lzo_literals(data: &[u8]) -> Vec<u8> {
     assert!(data.len() >= 19);
@@ -173,16 +178,52 @@ fn threads_load_the_same_stream() {
         let mut serial = Collect::default();
         let one = run(&mut b, &mut serial).unwrap();
         let mut threaded = Collect::default();
-        let mut bufs = Scratch::new();
+        let mut wins = windows();
+        let mut bufs = Scratch::new(&mut wins);
         let four = load_with(&b.header, n, &mut b.disk, &mut threaded, &mut bufs, &crate::par::Threads(4), &mut |_, _| {}, &NoClock).unwrap();
         assert_eq!(threaded.pages, serial.pages, "{comp:?}: the same pages in the same order");
         assert_eq!((four.crc, four.disk_pages), (one.crc, one.disk_pages));
     }
 }
 
+/// A source that notes every device page it is asked for.
+struct Noting<'d>(&'d mut Disk, Vec<u64>);
+
+impl PageSource for Noting<'_> {
+    fn read_page(&mut self, n: u64, buf: &mut Page) -> Result<(), Errno> {
+        self.1.push(n);
+        self.0.read_page(n, buf)
+    }
+}
+
+#[test]
+fn windows_in_turn_read_the_map_in_order() {
+    // LZO literal chunks (34 pages each) over many 256-page blocks, so
+    // chunks straddle blocks; LZ4 chunks of a few pages, so a chunk's
+    // length often sits in a block's last page.
+    for (comp, n) in [(Compression::Lzo, 2000), (Compression::Lz4, 6000)] {
+        let p = payload(n);
+        let mut b = build(comp, &p);
+        let pages = b.disk.0.len() as u64;
+        assert!(b.entries.len() > 4 * WINDOW_PAGES, "{comp:?}: {} stream pages span several blocks", b.entries.len());
+        for threads in [1, 2, 4] {
+            let mut sink = Collect::default();
+            let mut wins = windows();
+            let mut bufs = Scratch::new(&mut wins);
+            let mut src = Noting(&mut b.disk, vec![]);
+            let r = load_with(&b.header, pages, &mut src, &mut sink, &mut bufs, &crate::par::Threads(threads), &mut |_, _| {}, &NoClock).unwrap();
+            assert_eq!(&sink.pages[1..], &p[..], "{comp:?} on {threads} threads: stream intact");
+            assert_eq!(r.disk_pages, (b.maps.len() + b.entries.len()) as u64);
+            let data: Vec<u64> = src.1.iter().copied().filter(|n| !b.maps.contains(n)).collect();
+            assert_eq!(data, b.entries, "{comp:?} on {threads} threads: every entry read once, in map order");
+        }
+    }
+}
+
 fn run(b: &mut Built, sink: &mut Collect) -> Result<Loaded, Error> {
     let n = b.disk.0.len() as u64;
-    let mut bufs = Scratch::new();
+    let mut wins = windows();
+    let mut bufs = Scratch::new(&mut wins);
     let mut calls = 0;
     let r = load(&b.header, n, &mut b.disk, sink, &mut bufs, &mut |done, total| {
         assert!(done <= total);
@@ -377,7 +418,8 @@ fn read_error_and_refused_write() {
     let e = b.entries[7] as usize;
     b.disk.0.truncate(e);
     let n = b.disk.0.len() as u64 + 100; // the device claims more than it has
-    let mut bufs = Scratch::new();
+    let mut wins = windows();
+    let mut bufs = Scratch::new(&mut wins);
     let err = load(&b.header, n, &mut b.disk, &mut Collect::default(), &mut bufs, &mut |_, _| {}, &NoClock).unwrap_err();
     assert_eq!(err, Error::Read { page: e as u64, errno: EIO });
 
