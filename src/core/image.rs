@@ -6,11 +6,12 @@
 //! the CRC32 of compressed images compared at the end.
 //!
 //! Memory is fixed and the caller's ([`Scratch`]): one map page and one
-//! data page for uncompressed images; for compressed ones, a read window
-//! of [`WINDOW_PAGES`] stream pages (filled a run of device pages at a
-//! time) and a batch of up to [`MAX_BATCH`] output buffers of
-//! [`UNC_SIZE`], decompressed and checksummed at once by the caller's
-//! threads.
+//! data page for uncompressed images; for compressed ones, two read
+//! windows of a block of [`WINDOW_PAGES`] stream pages each (filled a run
+//! of device pages at a time, the next block while the current one's
+//! chunks are decompressed) and two batches of up to [`MAX_BATCH`] output
+//! buffers of [`UNC_SIZE`], decompressed and checksummed at once by the
+//! caller's threads.
 
 use crate::bytes::le64;
 use crate::crc32;
@@ -298,20 +299,20 @@ pub fn runs(pages: &[u64]) -> impl Iterator<Item = Run> + '_ {
 /// Compressed chunks decompressed at once, at most.
 pub const MAX_BATCH: usize = 4;
 
-/// Stream pages a compressed image is read in blocks of (1 MiB), each
+/// Stream pages a compressed image is read in blocks of (2 MiB), each
 /// block into one of two windows in turn: the map entries in order, each
 /// run of consecutive device pages in one read, so a device opened with
 /// `O_DIRECT` fills it by DMA in a few large requests. Chunks are
 /// decompressed where they lie; while one window's chunks are, the next
 /// block is read into the other.
-pub const WINDOW_PAGES: usize = 256;
+pub const WINDOW_PAGES: usize = 512;
 /// Room before a window's block for the head of a chunk that began at the
 /// end of the block before (copied there, so every chunk lies in one piece).
 const PAD_PAGES: usize = CMP_PAGES;
 /// A window's pages: the room for a chunk's head, then one block.
 const WINDOW_CAP: usize = PAD_PAGES + WINDOW_PAGES;
 const WINDOW_BYTES: usize = WINDOW_CAP * PAGE;
-/// The two read windows (2.3 MiB), which the caller provides: page-aligned
+/// The two read windows (4.3 MiB), which the caller provides: page-aligned
 /// (an anonymous mapping is), or reads with `O_DIRECT` fall back to the
 /// page cache.
 pub const WINDOWS_BYTES: usize = 2 * WINDOW_BYTES;
