@@ -299,12 +299,12 @@ pub fn runs(pages: &[u64]) -> impl Iterator<Item = Run> + '_ {
 /// Compressed chunks decompressed at once, at most.
 pub const MAX_BATCH: usize = 4;
 
-/// Stream pages a compressed image is read in blocks of (2 MiB), each
-/// block into one of two windows in turn: the map entries in order, each
-/// run of consecutive device pages in one read, so a device opened with
-/// `O_DIRECT` fills it by DMA in a few large requests. Chunks are
-/// decompressed where they lie; while one window's chunks are, the next
-/// block is read into the other.
+/// Stream pages in a block (2 MiB). A compressed image is read a block at
+/// a time, each into one of two windows in turn: the map entries in
+/// order, each run of consecutive device pages in one read, so a device
+/// opened with `O_DIRECT` fills it by DMA in a few large requests. Chunks
+/// are decompressed where they lie; while one window's chunks are, the
+/// next block is read into the other.
 pub const WINDOW_PAGES: usize = 512;
 /// Room before a window's block for the head of a chunk that began at the
 /// end of the block before (copied there, so every chunk lies in one piece).

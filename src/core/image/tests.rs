@@ -198,7 +198,7 @@ impl PageSource for Noting<'_> {
 
 #[test]
 fn windows_in_turn_read_the_map_in_order() {
-    // LZO literal chunks (34 pages each) over many 256-page blocks, so
+    // LZO literal chunks (34 pages each) over several blocks, so
     // chunks straddle blocks; LZ4 chunks of a few pages, so a chunk's
     // length often sits in a block's last page.
     for (comp, n) in [(Compression::Lzo, 2000), (Compression::Lz4, 6000)] {
