@@ -120,8 +120,9 @@ fi
 # plan "FIRST..." "LATER...": the module list (src/core/modlist.rs), in
 # one pass over the indexes. Its first stage: a driver with aliases on the
 # buses enumerated before /init runs (PCI, virtio, ACPI, platform and
-# device-tree devices) is a group of its own, with its dependencies, under those aliases as "@PATTERN" lines: the init loads it
-# only when a device matches. sd_mod goes with whatever brings scsi_mod
+# device-tree devices) is a group of its own, with its dependencies, under
+# those aliases as "@PATTERN" lines: the init loads it only when a device
+# matches. sd_mod goes with whatever brings scsi_mod
 # (AHCI, virtio-scsi, usb-storage): SCSI disks appear only once their
 # host's driver has scanned them, too late to be matched. Everything else
 # is loaded whatever the hardware, first. Then a line "# root" and the
