@@ -256,9 +256,8 @@ pub fn luks(data: &[u8]) {
 /// parser and the tables built from what parses.
 pub fn lvm(data: &[u8]) {
     use crate::lvm;
-    let check = lvm::Checker::new();
-    if let Some(l) = check.label(data) {
-        let _ = check.text_at(&l, data.get(512..).unwrap_or(&[]));
+    if let Some(l) = lvm::label(data) {
+        let _ = lvm::text_at(&l, data.get(512..).unwrap_or(&[]));
     }
     let Ok(text) = core::str::from_utf8(data) else { return };
     let mut toks = [crate::json::Token::EMPTY; 1024];

@@ -339,7 +339,7 @@ impl LoadChunk {
     }
 
     /// Decompresses and checksums the chunk (run by any thread).
-    pub fn decompress(&mut self, comp: Compression, window: &[u8], table: &crc32::Table) {
+    pub fn decompress(&mut self, comp: Compression, window: &[u8]) {
         let Some(input) = window.get(self.off..self.off + self.len) else {
             self.out = None;
             return;
@@ -349,7 +349,7 @@ impl LoadChunk {
             _ => crate::lzo::decompress_into(input, &mut self.unc).ok(),
         };
         if let Some(n) = self.out {
-            self.crc = table.update(0, &self.unc[..n]);
+            self.crc = crc32::update(0, &self.unc[..n]);
         }
     }
 }
@@ -357,13 +357,11 @@ impl LoadChunk {
 /// The memory a load works in, fixed and owned by the caller: one map
 /// page and one data page, which are all an uncompressed image uses, and
 /// for LZO and LZ4 the two read windows (the caller's, [`WINDOWS_BYTES`],
-/// kept off the stack), two batches of output buffers and the CRC table
-/// (about 1 MiB).
+/// kept off the stack) and two batches of output buffers (about 1 MiB).
 pub struct Scratch<'w> {
     windows: &'w mut [u8; WINDOWS_BYTES],
     map: Page,
     data: Page,
-    crc: crc32::Table,
     /// Two batches: one decompressing while the other is handed on.
     chunks: [LoadChunk; 2 * MAX_BATCH],
 }
@@ -374,7 +372,6 @@ impl<'w> Scratch<'w> {
             windows,
             map: [0; PAGE],
             data: [0; PAGE],
-            crc: crc32::Table::new(),
             chunks: [const { LoadChunk::new() }; 2 * MAX_BATCH],
         }
     }
@@ -589,7 +586,7 @@ impl Load<'_, '_> {
     /// writing and reading overlap decompression on more than one CPU.
     /// `chunks` holds the two batches. Returns the CRC of the stream (the
     /// chunks' CRCs combined).
-    fn compressed(&mut self, comp: Compression, wins: &mut [u8; WINDOWS_BYTES], chunks: &mut [LoadChunk], table: &crc32::Table, par: &dyn ForEach<LoadChunk>) -> Result<u32, Error> {
+    fn compressed(&mut self, comp: Compression, wins: &mut [u8; WINDOWS_BYTES], chunks: &mut [LoadChunk], par: &dyn ForEach<LoadChunk>) -> Result<u32, Error> {
         let mut crc = 0;
         let full = crc32::Shift::new(UNC_SIZE as u64);
         let (mut cur, mut prev) = chunks.split_at_mut(chunks.len() / 2);
@@ -610,7 +607,7 @@ impl Load<'_, '_> {
             let (a, b) = wins.split_at_mut(WINDOW_BYTES);
             let (window, next) = if w.cur == 0 { (&*a, b) } else { (&*b, a) };
             let (start, mut writing, mut reading, mut beside) = (self.clock.now_ns(), 0, 0, Ok(()));
-            par.for_each_beside(&mut cur[..n], &|c: &mut LoadChunk| c.decompress(comp, window, table), &mut || {
+            par.for_each_beside(&mut cur[..n], &|c: &mut LoadChunk| c.decompress(comp, window), &mut || {
                 let t0 = self.clock.now_ns();
                 beside = self.write_batch(&prev[..queued], &mut crc, &full);
                 let t1 = self.clock.now_ns();
@@ -694,7 +691,7 @@ pub fn load_with(
     progress: &mut dyn FnMut(u64, u64),
     clock: &dyn Clock,
 ) -> Result<Loaded, Error> {
-    let Scratch { windows, map, data, crc: table, chunks } = scratch;
+    let Scratch { windows, map, data, chunks } = scratch;
     let comp = h.compression();
     let (info, mut walker) = first_page(h, device_pages, src, map, data)?;
     walker.set_limit(max_entries(comp, info.pages));
@@ -708,7 +705,7 @@ pub fn load_with(
         l.plain(data)?;
         None
     } else {
-        let computed = l.compressed(comp, windows, chunks, table, par)?;
+        let computed = l.compressed(comp, windows, chunks, par)?;
         if h.has_crc() && computed != h.crc32 {
             return Err(Error::Crc { stored: h.crc32, computed });
         }

@@ -27,37 +27,10 @@ pub const MAX_SEGMENTS: usize = 8;
 /// Stripes of a segment handled, at most.
 pub const MAX_STRIPES: usize = 4;
 
-/// lvm2's checksums, with the CRC table built once for a whole scan of
-/// the devices.
-pub struct Checker(crate::crc32::Table);
-
-impl Default for Checker {
-    fn default() -> Self {
-        Checker::new()
-    }
-}
-
-impl Checker {
-    pub fn new() -> Checker {
-        Checker(crate::crc32::Table::new())
-    }
-
-    /// lvm2's `calc_crc`: CRC-32 (reflected 0xedb88320) from 0xf597a6cf,
-    /// without the final inversion.
-    pub fn crc(&self, data: &[u8]) -> u32 {
-        self.0.update(INITIAL_CRC, data)
-    }
-
-    /// Finds and checks the label in the first [`LABEL_SCAN`] bytes.
-    pub fn label(&self, b: &[u8]) -> Option<Label> {
-        label(b, |d| self.crc(d))
-    }
-
-    /// Where the committed metadata text lies, from the metadata area's
-    /// header (see [`TextAt`]).
-    pub fn text_at(&self, l: &Label, hdr: &[u8]) -> Option<TextAt> {
-        text_at(l, hdr, |d| self.crc(d))
-    }
+/// lvm2's `calc_crc`: CRC-32 (reflected 0xedb88320) from 0xf597a6cf,
+/// without the final inversion.
+pub fn crc(data: &[u8]) -> u32 {
+    crate::crc32::update(INITIAL_CRC, data)
 }
 
 /// A physical volume's label: its UUID (32 characters, no dashes) and its
@@ -70,7 +43,8 @@ pub struct Label {
     pub mda_size: u64,
 }
 
-fn label(b: &[u8], crc: impl Fn(&[u8]) -> u32) -> Option<Label> {
+/// Finds and checks the label in the first [`LABEL_SCAN`] bytes.
+pub fn label(b: &[u8]) -> Option<Label> {
     for sector in 0..4 {
         let s = b.get(sector * 512..sector * 512 + 512)?;
         if &s[..8] != LABEL_ID || le64(s, 8)? != sector as u64 || &s[24..32] != LABEL_TYPE || le32(s, 16)? != crc(&s[20..]) {
@@ -107,7 +81,9 @@ pub struct TextAt {
     pub checksum: u32,
 }
 
-fn text_at(l: &Label, hdr: &[u8], crc: impl Fn(&[u8]) -> u32) -> Option<TextAt> {
+/// Where the committed metadata text lies, from the metadata area's
+/// header (see [`TextAt`]).
+pub fn text_at(l: &Label, hdr: &[u8]) -> Option<TextAt> {
     let h = hdr.get(..MDA_HEADER)?;
     if le32(h, 0)? != crc(&h[4..]) || &h[4..20] != MDA_MAGIC || le32(h, 20)? != 1 || le64(h, 24)? != l.mda_offset || le64(h, 32)? != l.mda_size {
         return None;

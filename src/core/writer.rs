@@ -132,26 +132,25 @@ impl Chunk {
 
     /// Compresses and checksums the chunk (run by any thread); `out_pages`
     /// stays 0 if it did not compress within what loaders accept.
-    pub fn compress(&mut self, comp: Compression, crc: &crc32::Table) {
+    pub fn compress(&mut self, comp: Compression) {
         let input = &self.unc[..self.pages * PAGE];
-        self.crc = crc.update(0, input);
+        self.crc = crc32::update(0, input);
         self.out_pages = compress_chunk(comp, input, &mut self.cmp, &mut self.lzo).unwrap_or(0);
     }
 }
 
-/// The writer's memory: the map page being filled, a stream page, the
-/// CRC table, and two batches of chunks (about 2.2 MiB in all).
+/// The writer's memory: the map page being filled, a stream page and two
+/// batches of chunks (about 2.2 MiB in all).
 pub struct Scratch {
     map: Page,
     page: Page,
-    crc: crc32::Table,
     /// Two batches: one compressing while the other is written and refilled.
     chunks: [Chunk; 2 * MAX_BATCH],
 }
 
 impl Scratch {
     pub fn new() -> Scratch {
-        Scratch { map: [0; PAGE], page: [0; PAGE], crc: crc32::Table::new(), chunks: [const { Chunk::new() }; 2 * MAX_BATCH] }
+        Scratch { map: [0; PAGE], page: [0; PAGE], chunks: [const { Chunk::new() }; 2 * MAX_BATCH] }
     }
 }
 
@@ -305,7 +304,7 @@ pub fn write_image(
         *slot(ph) += now.saturating_sub(*t);
         *t = now;
     };
-    let Scratch { map, page, crc: table, chunks } = scratch;
+    let Scratch { map, page, chunks } = scratch;
     map.fill(0);
     let first = dst.alloc().map_err(|errno| Error::Alloc { done: 0, errno })?;
     let mut m = Map { page: map, slot: first, first, k: 0, used: 1 };
@@ -342,7 +341,7 @@ pub fn write_image(
         lap(|p| &mut p.read, &mut ph, &mut t);
         while filled > 0 || queued > 0 {
             let (mut reading, mut writing, mut res) = (0, 0, Ok(0));
-            par.for_each_beside(&mut cur[..filled], &|c: &mut Chunk| c.compress(comp, table), &mut || {
+            par.for_each_beside(&mut cur[..filled], &|c: &mut Chunk| c.compress(comp), &mut || {
                 let t0 = clock.now_ns();
                 res = write_batch(&mut m, dst, &prev[..queued], &mut done, &mut crc, &full).map(|()| 0);
                 let t1 = clock.now_ns();

@@ -30,12 +30,11 @@ pub fn activate_all(cfg: &Config) {
         debug!("rd.lvm=0: no LVM activation");
         return;
     }
-    let check = lvm::Checker::new();
     let mut pvs: heapless::Vec<Pv, MAX_PVS> = heapless::Vec::new();
     device::for_each(|d| {
         let mut head = [0u8; lvm::LABEL_SCAN];
         if device::read_at(d, 0, &mut head) == Ok(head.len())
-            && let Some(label) = check.label(&head)
+            && let Some(label) = lvm::label(&head)
             && pvs.push(Pv { dev: d.clone(), label }).is_err()
         {
             warning!("more than {MAX_PVS} LVM physical volumes; {} left out", d.node());
@@ -55,7 +54,7 @@ pub fn activate_all(cfg: &Config) {
     // once; then each group from the PV holding its newest metadata.
     let mut seen: heapless::Vec<(Id, lvm::Name, u64, usize), MAX_PVS> = heapless::Vec::new();
     for (i, pv) in pvs.iter().enumerate() {
-        if let Some(vg) = read_vg(&check, pv, text.bytes(), &mut toks) {
+        if let Some(vg) = read_vg(pv, text.bytes(), &mut toks) {
             let _ = seen.push((vg.id, vg.name, vg.seqno, i));
         }
     }
@@ -70,19 +69,19 @@ pub fn activate_all(cfg: &Config) {
             continue;
         }
         let Some(&(_, _, _, best)) = seen.iter().filter(|(other, _, _, _)| other == id).max_by_key(|(_, _, seqno, _)| *seqno) else { continue };
-        let Some(vg) = read_vg(&check, &pvs[best], text.bytes(), &mut toks) else { continue };
+        let Some(vg) = read_vg(&pvs[best], text.bytes(), &mut toks) else { continue };
         activate_vg(cfg, &ctl, &vg, &pvs);
     }
 }
 
-fn read_vg(check: &lvm::Checker, pv: &Pv, buf: &mut [u8], toks: &mut [Token]) -> Option<Vg> {
+fn read_vg(pv: &Pv, buf: &mut [u8], toks: &mut [Token]) -> Option<Vg> {
     let node = pv.dev.node();
     let Ok(fd) = pv.dev.open(OFlags::RDONLY) else {
         warning!("LVM physical volume {node}: cannot open it; skipped");
         return None;
     };
     let mut hdr = [0u8; lvm::MDA_HEADER];
-    let Some(at) = crate::fsutil::pread_full(&fd, &mut hdr, pv.label.mda_offset).ok().and_then(|_| check.text_at(&pv.label, &hdr)) else {
+    let Some(at) = crate::fsutil::pread_full(&fd, &mut hdr, pv.label.mda_offset).ok().and_then(|_| lvm::text_at(&pv.label, &hdr)) else {
         warning!("LVM physical volume {node}: its metadata area header is damaged or empty; skipped");
         return None;
     };
@@ -93,7 +92,7 @@ fn read_vg(check: &lvm::Checker, pv: &Pv, buf: &mut [u8], toks: &mut [Token]) ->
         warning!("LVM physical volume {node}: cannot read its metadata; skipped");
         return None;
     }
-    if check.crc(text) != at.checksum {
+    if lvm::crc(text) != at.checksum {
         warning!("LVM physical volume {node}: its metadata fails its checksum; skipped");
         return None;
     }

@@ -7,30 +7,30 @@ const PV2: &[u8] = include_bytes!("../../../tests/fixtures/lvm-pv2-head.bin");
 
 /// The committed text of a fixture PV, wrap included.
 fn text(pv: &[u8]) -> String {
-    let l = Checker::new().label(&pv[..LABEL_SCAN]).expect("label");
-    let at = Checker::new().text_at(&l, &pv[l.mda_offset as usize..]).expect("mda header");
+    let l = label(&pv[..LABEL_SCAN]).expect("label");
+    let at = text_at(&l, &pv[l.mda_offset as usize..]).expect("mda header");
     let o = at.offset as usize;
     let mut t = pv[o..o + at.first].to_vec();
     let w = at.wrap_to as usize;
     t.extend_from_slice(&pv[w..w + at.size - at.first]);
-    assert_eq!(Checker::new().crc(&t), at.checksum, "text checksum");
+    assert_eq!(crc(&t), at.checksum, "text checksum");
     String::from_utf8(t).unwrap().trim_end_matches('\0').to_string()
 }
 
 #[test]
 fn labels_of_lvm2() {
-    let l = Checker::new().label(&PV1[..LABEL_SCAN]).unwrap();
+    let l = label(&PV1[..LABEL_SCAN]).unwrap();
     assert_eq!(&l.uuid, b"aaaaaabbbbccccddddeeeeffff000001");
     assert_eq!(l.mda_offset, 4096);
-    assert_eq!(Checker::new().label(&PV2[..LABEL_SCAN]).unwrap().uuid[31], b'2');
+    assert_eq!(label(&PV2[..LABEL_SCAN]).unwrap().uuid[31], b'2');
     // One flipped bit in the label sector: its CRC fails.
     let mut bad = PV1[..LABEL_SCAN].to_vec();
     bad[512 + 40] ^= 1;
-    assert_eq!(Checker::new().label(&bad), None);
-    assert_eq!(Checker::new().label(&[0u8; LABEL_SCAN]), None);
+    assert_eq!(label(&bad), None);
+    assert_eq!(label(&[0u8; LABEL_SCAN]), None);
     let mut hdr = PV1[4096..4096 + MDA_HEADER].to_vec();
     hdr[100] ^= 1;
-    assert_eq!(Checker::new().text_at(&l, &hdr), None, "a damaged metadata header");
+    assert_eq!(text_at(&l, &hdr), None, "a damaged metadata header");
 }
 
 #[test]
