@@ -47,6 +47,9 @@ fn bits(mut crc: u32, data: &[u8]) -> u32 {
 }
 
 /// The kernel's `crc32_le(crc, data, len)`: no inversion before or after.
+/// In `.text.hot`, as the LZO encoder's block (`lzo_compress`).
+#[allow(unsafe_code)]
+#[unsafe(link_section = ".text.hot.crc32")]
 pub fn update(crc: u32, data: &[u8]) -> u32 {
     let words = data.len() / 8;
     if words <= 2 * AHEAD {
