@@ -125,5 +125,6 @@ for comp in $comps; do
             "$comp" "$size" "$mib" "$umin" "$umed" "$umax" "$kmin" "$kmed" "$kmax" "$rmin" "$rmed" "$rmax" "${breakdown#write time: }" >> "$report"
     done
 done
+{ echo; echo "where the codecs lie (bench/hot-code.sh):"; "$top/bench/hot-code.sh"; } >> "$report"
 echo
 cat "$report"

@@ -167,6 +167,8 @@ boot_log=$T/fresh.log
     hwm=$(grep -ho 'peak memory (VmHWM) [0-9]* kB' "$T"/*-userspace-*.log 2>/dev/null | grep -Eo '[0-9]+' | sort -n | tail -n 1)
     echo "  init's peak memory before atomic restore (VmHWM of PID 1): ${hwm:-?} kB"
     echo "  first log line to exec of the real init, fresh boot: $(grep -Eo 'starting /sbin/init \([0-9]+ ms' "$boot_log" | grep -Eo '[0-9]+') ms"
+    echo "  where the codecs lie (bench/hot-code.sh):"
+    "$top/bench/hot-code.sh"
 } >> "$report"
 echo
 cat "$report"
