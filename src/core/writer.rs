@@ -8,7 +8,9 @@
 //! the caller writes it last, after the data is on disk
 //! ([`crate::swsusp::mark`]).
 //!
-//! Memory is fixed and the caller's ([`Scratch`]), like the loader's.
+//! Memory is fixed and the caller's ([`Scratch`]), like the loader's: the
+//! chunks (2.2 MiB) in memory the caller maps, not on the stack (under
+//! QEMU's TCG the encoder ran about 10 % faster there, timed in the writer).
 //! Compressed images are written in batches of up to [`MAX_BATCH`]
 //! chunks: read in order, compressed and checksummed at once by the
 //! caller's [`ForEach`] (worker threads, or [`Serial`]) while the calling
@@ -113,6 +115,8 @@ pub fn slots_needed(comp: Compression, pages: u64) -> u64 {
 
 /// Chunks compressed at once, at most (the kernel stops at 3 threads).
 pub const MAX_BATCH: usize = 4;
+/// The chunks the writer works in: two batches.
+pub const CHUNKS: usize = 2 * MAX_BATCH;
 
 /// One chunk's work area: up to 32 stream pages in, its compressed pages
 /// (`[u64 length][data]`, zero-padded) out, and the CRC of its input.
@@ -126,7 +130,7 @@ pub struct Chunk {
 }
 
 impl Chunk {
-    const fn new() -> Chunk {
+    pub const fn new() -> Chunk {
         Chunk { unc: [0; UNC_SIZE], pages: 0, cmp: [0; OUT_SIZE], out_pages: 0, crc: 0, lzo: lzo_compress::Table::new() }
     }
 
@@ -139,24 +143,24 @@ impl Chunk {
     }
 }
 
-/// The writer's memory: the map page being filled, a stream page and two
-/// batches of chunks (about 2.2 MiB in all).
-pub struct Scratch {
-    map: Page,
-    page: Page,
-    /// Two batches: one compressing while the other is written and refilled.
-    chunks: [Chunk; 2 * MAX_BATCH],
-}
-
-impl Scratch {
-    pub fn new() -> Scratch {
-        Scratch { map: [0; PAGE], page: [0; PAGE], chunks: [const { Chunk::new() }; 2 * MAX_BATCH] }
+impl Default for Chunk {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
-impl Default for Scratch {
-    fn default() -> Self {
-        Self::new()
+/// The writer's memory: the map page being filled, a stream page and the
+/// caller's chunks, two batches: one compressing while the other is
+/// written and refilled.
+pub struct Scratch<'c> {
+    map: Page,
+    page: Page,
+    chunks: &'c mut [Chunk; CHUNKS],
+}
+
+impl<'c> Scratch<'c> {
+    pub fn new(chunks: &'c mut [Chunk; CHUNKS]) -> Self {
+        Scratch { map: [0; PAGE], page: [0; PAGE], chunks }
     }
 }
 
@@ -292,7 +296,7 @@ pub fn write_image(
     src: &mut dyn StreamSource,
     dst: &mut dyn SlotSink,
     comp: Compression,
-    scratch: &mut Scratch,
+    scratch: &mut Scratch<'_>,
     par: &dyn ForEach<Chunk>,
     progress: &mut dyn FnMut(u64, u64),
     clock: &dyn Clock,

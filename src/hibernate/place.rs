@@ -22,6 +22,19 @@ pub const RUN_PAGES: usize = 256;
 #[repr(C, align(4096))]
 pub struct Aligned<const N: usize>(pub [u8; N]);
 
+/// The device's pages, in a mapping of their own: the run gathered for
+/// one write and the header page, both aligned for `O_DIRECT`.
+pub struct DeviceBuffers {
+    pub run: Aligned<{ RUN_PAGES * PAGE }>,
+    pub header: Aligned<PAGE>,
+}
+
+impl DeviceBuffers {
+    pub const fn new() -> DeviceBuffers {
+        DeviceBuffers { run: Aligned([0; RUN_PAGES * PAGE]), header: Aligned([0; PAGE]) }
+    }
+}
+
 /// Where the slots come from: the swap area the kernel allocates from,
 /// or a hibernation file's pages in order.
 pub enum Slots<'a> {

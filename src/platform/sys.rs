@@ -88,6 +88,26 @@ impl Anon {
         // SAFETY: as in `blocks`, for bytes.
         unsafe { core::slice::from_raw_parts_mut(self.ptr.cast::<u8>(), self.len) }
     }
+
+    /// The first `N` values of type `T` the mapping holds, each made by
+    /// `make` and written in place; `None` if they do not fit. For plain
+    /// data: nothing is dropped when the mapping goes.
+    pub fn filled<T, const N: usize>(&mut self, make: impl Fn() -> T) -> Option<&mut [T; N]> {
+        let size = core::mem::size_of::<[T; N]>();
+        if size > self.len || core::mem::align_of::<T>() > 4096 {
+            return None;
+        }
+        let p = self.ptr.cast::<T>();
+        for i in 0..N {
+            // SAFETY: i < N and N values of T fit in the mapping (checked
+            // above), which is page-aligned, so aligned for T; writing
+            // does not read or drop what was there.
+            unsafe { p.add(i).write(make()) };
+        }
+        // SAFETY: all N values were just written, the mapping is owned by
+        // `self` for the borrow, and nothing else refers to it.
+        Some(unsafe { &mut *p.cast::<[T; N]>() })
+    }
 }
 
 impl Drop for Anon {

@@ -76,6 +76,11 @@ fn stream(data: usize) -> Vec<Page> {
     v
 }
 
+/// The writer's chunks, on the heap as the init maps them.
+fn chunks() -> Box<[Chunk; CHUNKS]> {
+    Box::new([const { Chunk::new() }; CHUNKS])
+}
+
 /// Runs `f` on a thread with room for the 1.1 MiB `Scratch` in debug builds.
 fn big_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     std::thread::Builder::new().stack_size(64 << 20).spawn(f).unwrap().join().unwrap()
@@ -88,7 +93,8 @@ fn write_then_load(comp: Compression, data: usize) -> (Written, Vec<Page>) {
 fn write_then_load_with(comp: Compression, data: usize, par: &dyn ForEach<Chunk>) -> (Written, Vec<Page>) {
     let pages = stream(data);
     let mut swap = Swap::new(4 * pages.len() + 64);
-    let mut scratch = Box::new(Scratch::new());
+    let mut chunks = chunks();
+    let mut scratch = Scratch::new(&mut chunks);
     let mut last = 0;
     let w = write_image(&mut Stream { pages: pages.clone(), next: 0 }, &mut swap, comp, &mut scratch, par, &mut |d, t| {
         assert!(d > last && d <= t);
@@ -161,12 +167,12 @@ fn out_of_swap_and_write_errors_are_reported() {
 fn out_of_swap_and_write_errors() {
     let pages = stream(300);
     let mut small = Swap::new(100);
-    let e = write_image(&mut Stream { pages: pages.clone(), next: 0 }, &mut small, Compression::None, &mut Box::new(Scratch::new()), &Serial, &mut |_, _| {}, &crate::image::NoClock);
+    let e = write_image(&mut Stream { pages: pages.clone(), next: 0 }, &mut small, Compression::None, &mut Scratch::new(&mut chunks()), &Serial, &mut |_, _| {}, &crate::image::NoClock);
     assert!(matches!(e, Err(Error::Alloc { errno, .. }) if errno.raw() == 28), "{e:?}");
     assert_eq!(&small.disk[0][SWAP_SIG..], SWAPSPACE2, "the header is the caller's: untouched");
     let mut bad = Swap::new(1000);
     bad.fail_write = Some(50);
-    let e = write_image(&mut Stream { pages, next: 0 }, &mut bad, Compression::Lzo, &mut Box::new(Scratch::new()), &Serial, &mut |_, _| {}, &crate::image::NoClock);
+    let e = write_image(&mut Stream { pages, next: 0 }, &mut bad, Compression::Lzo, &mut Scratch::new(&mut chunks()), &Serial, &mut |_, _| {}, &crate::image::NoClock);
     assert_eq!(e, Err(Error::Write { slot: 50, errno: Errno::IO }));
 }
 
@@ -178,9 +184,9 @@ fn a_stream_of_the_wrong_length_is_refused() {
 fn wrong_length() {
     let mut pages = stream(50);
     pages.pop();
-    let e = write_image(&mut Stream { pages, next: 0 }, &mut Swap::new(500), Compression::Lzo, &mut Box::new(Scratch::new()), &Serial, &mut |_, _| {}, &crate::image::NoClock);
+    let e = write_image(&mut Stream { pages, next: 0 }, &mut Swap::new(500), Compression::Lzo, &mut Scratch::new(&mut chunks()), &Serial, &mut |_, _| {}, &crate::image::NoClock);
     assert!(matches!(e, Err(Error::Length { .. })), "{e:?}");
-    let e = write_image(&mut Stream { pages: vec![[0u8; PAGE]], next: 0 }, &mut Swap::new(50), Compression::None, &mut Box::new(Scratch::new()), &Serial, &mut |_, _| {}, &crate::image::NoClock);
+    let e = write_image(&mut Stream { pages: vec![[0u8; PAGE]], next: 0 }, &mut Swap::new(50), Compression::None, &mut Scratch::new(&mut chunks()), &Serial, &mut |_, _| {}, &crate::image::NoClock);
     assert!(matches!(e, Err(Error::BadInfo(_))), "{e:?}");
 }
 
