@@ -7,13 +7,13 @@
 //! Exit status: 0 valid image, 1 no image, 2 image present but invalid,
 //! 3 usage or I/O error.
 
-use resume_init::image::{self, PageSink, Scratch};
+use resume_init::image::{self, PageSink};
 use resume_init::swsusp::{self, PAGE, Page};
 use resume_init::text::parse_u64;
 use rustix::fs::{Mode, OFlags};
 
 use crate::error::E;
-use crate::image_reader::ImageDevice;
+use crate::image_reader::{ImageDevice, LoaderMemory};
 use crate::log::out;
 use crate::rt::Args;
 
@@ -137,12 +137,11 @@ fn inspect(path: &str, offset: u64) -> i32 {
         out!("invalid image: unknown flag bits 0x{:x}", h.unknown_flags());
         return INVALID;
     }
-    let mut mem = crate::sys::Anon::new(image::WINDOWS_BYTES);
-    let Some(windows) = mem.as_mut().ok().and_then(|m| m.bytes().first_chunk_mut()) else {
-        out!("cannot check the image: no memory for the read windows");
+    let mut mem = LoaderMemory::map();
+    let Some(mut scratch) = mem.scratch() else {
+        out!("cannot check the image: no memory for the loader ({} KiB)", LoaderMemory::KIB);
         return INVALID;
     };
-    let mut scratch = Scratch::new(windows);
     let t0 = crate::clock::now_ms();
     let pages = d.pages;
     match image::load(&h, pages, &mut d, &mut Discard, &mut scratch, &mut |_, _| {}, &crate::clock::Monotonic) {

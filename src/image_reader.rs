@@ -3,13 +3,39 @@
 //! absolute page number with the kernel told what comes next.
 
 use resume_init::errno::Errno as CoreErrno;
-use resume_init::image::PageSource;
+use resume_init::image::{self, LoadChunk, PageSource, Scratch};
 use resume_init::swsusp::{PAGE, Page};
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{Advice, Mode, OFlags, SeekFrom};
 use rustix::io::Errno;
 
 use crate::error::core_errno;
+use crate::sys::Anon;
+
+/// The loader's large memory, mapped rather than on the stack: the two
+/// read windows (4.3 MiB) and the output chunks (1 MiB). On the stack
+/// they would take most of the 8 MiB limit `resume-init resume` runs
+/// under in another initramfs (the windows there made `inspect` crash).
+pub struct LoaderMemory {
+    windows: Result<Anon, Errno>,
+    chunks: Result<Anon, Errno>,
+}
+
+impl LoaderMemory {
+    /// What the mappings take, in KiB, for messages.
+    pub const KIB: usize = (image::WINDOWS_BYTES + core::mem::size_of::<[LoadChunk; image::CHUNKS]>()) >> 10;
+
+    pub fn map() -> LoaderMemory {
+        LoaderMemory { windows: Anon::new(image::WINDOWS_BYTES), chunks: Anon::new(core::mem::size_of::<[LoadChunk; image::CHUNKS]>()) }
+    }
+
+    /// The loader's scratch in the mappings; `None` if one failed.
+    pub fn scratch(&mut self) -> Option<Scratch<'_>> {
+        let windows = self.windows.as_mut().ok()?.bytes().first_chunk_mut()?;
+        let chunks = self.chunks.as_mut().ok()?.filled(LoadChunk::new)?;
+        Some(Scratch::new(windows, chunks))
+    }
+}
 
 /// An open resume device (or image file, for `inspect`).
 pub struct ImageDevice {

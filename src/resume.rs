@@ -7,7 +7,7 @@
 use resume_init::cmdline::{Config, ResumeMode};
 use resume_init::resume_source::{Source, Text};
 use resume_init::errno::Errno as CoreErrno;
-use resume_init::image::{self, PageSink, Scratch};
+use resume_init::image::{self, PageSink};
 use resume_init::swsusp::{self, PAGE, Page, SF_HW_SIG};
 use rustix::fs::OFlags;
 use rustix::io::Errno;
@@ -16,7 +16,7 @@ use crate::device::{self, Deadline, Device, Miss, Nodes};
 use crate::error::{E, core_errno};
 use crate::clock::now_ms;
 use crate::fsutil;
-use crate::image_reader::ImageDevice;
+use crate::image_reader::{ImageDevice, LoaderMemory};
 use crate::ioctl::Snapshot;
 use crate::log::{debug, error, info, warning};
 
@@ -346,14 +346,11 @@ fn may_restore(cfg: &Config, node: &str, h: &swsusp::Header, discard_only: bool)
 /// Streams the image into `/dev/snapshot` with every check; reports the
 /// figures. Returns whether the kernel now holds a complete, verified image.
 fn load(node: &str, d: &mut ImageDevice, h: &swsusp::Header, snap: &Snapshot) -> bool {
-    // The read windows are mapped, not on the stack: with the rest of the
-    // scratch they would pass the 8 MiB stack limit of `resume-init resume`.
-    let mut mem = crate::sys::Anon::new(image::WINDOWS_BYTES);
-    let Some(windows) = mem.as_mut().ok().and_then(|m| m.bytes().first_chunk_mut()) else {
-        error!("cannot resume from {node}: no memory for the read windows ({} KiB); booting fresh", image::WINDOWS_BYTES >> 10);
+    let mut mem = LoaderMemory::map();
+    let Some(mut scratch) = mem.scratch() else {
+        error!("cannot resume from {node}: no memory for the loader ({} KiB); booting fresh", LoaderMemory::KIB);
         return false;
     };
-    let mut scratch = Scratch::new(windows);
     let t0 = now_ms();
     let mut last_tenth = 0;
     let mut progress = |done: u64, total: u64| {

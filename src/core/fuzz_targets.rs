@@ -120,7 +120,8 @@ impl PageSink for Discard {
 
 fn load(h: &swsusp::Header, dev: &mut Device<'_>) {
     let mut windows = [0; image::WINDOWS_BYTES];
-    let mut scratch = Scratch::new(&mut windows);
+    let mut chunks = [const { image::LoadChunk::new() }; image::CHUNKS];
+    let mut scratch = Scratch::new(&mut windows, &mut chunks);
     let pages = dev.pages();
     let mut sink = Discard(0);
     let mut last = 0;

@@ -298,6 +298,8 @@ pub fn runs(pages: &[u64]) -> impl Iterator<Item = Run> + '_ {
 
 /// Compressed chunks decompressed at once, at most.
 pub const MAX_BATCH: usize = 4;
+/// The output chunks a load works in: two batches.
+pub const CHUNKS: usize = 2 * MAX_BATCH;
 
 /// Stream pages in a block (2 MiB). A compressed image is read a block at
 /// a time, each into one of two windows in turn: the map entries in
@@ -333,8 +335,14 @@ pub struct LoadChunk {
     crc: u32,
 }
 
+impl Default for LoadChunk {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl LoadChunk {
-    const fn new() -> LoadChunk {
+    pub const fn new() -> LoadChunk {
         LoadChunk { off: 0, len: 0, unc: [0; UNC_SIZE], out: None, crc: 0 }
     }
 
@@ -356,24 +364,19 @@ impl LoadChunk {
 
 /// The memory a load works in, fixed and owned by the caller: one map
 /// page and one data page, which are all an uncompressed image uses, and
-/// for LZO and LZ4 the two read windows (the caller's, [`WINDOWS_BYTES`],
-/// kept off the stack) and two batches of output buffers (about 1 MiB).
+/// for LZO and LZ4 the caller's two read windows ([`WINDOWS_BYTES`]) and
+/// two batches of output chunks (1 MiB), both kept off the stack.
 pub struct Scratch<'w> {
     windows: &'w mut [u8; WINDOWS_BYTES],
     map: Page,
     data: Page,
     /// Two batches: one decompressing while the other is handed on.
-    chunks: [LoadChunk; 2 * MAX_BATCH],
+    chunks: &'w mut [LoadChunk; CHUNKS],
 }
 
 impl<'w> Scratch<'w> {
-    pub fn new(windows: &'w mut [u8; WINDOWS_BYTES]) -> Self {
-        Scratch {
-            windows,
-            map: [0; PAGE],
-            data: [0; PAGE],
-            chunks: [const { LoadChunk::new() }; 2 * MAX_BATCH],
-        }
+    pub fn new(windows: &'w mut [u8; WINDOWS_BYTES], chunks: &'w mut [LoadChunk; CHUNKS]) -> Self {
+        Scratch { windows, map: [0; PAGE], data: [0; PAGE], chunks }
     }
 }
 
@@ -705,7 +708,7 @@ pub fn load_with(
         l.plain(data)?;
         None
     } else {
-        let computed = l.compressed(comp, windows, chunks, par)?;
+        let computed = l.compressed(comp, windows, &mut chunks[..], par)?;
         if h.has_crc() && computed != h.crc32 {
             return Err(Error::Crc { stored: h.crc32, computed });
         }

@@ -34,9 +34,18 @@ impl PageSink for Collect {
     }
 }
 
-/// Read windows for a load, on the heap.
-pub(crate) fn windows() -> Box<[u8; WINDOWS_BYTES]> {
-    vec![0; WINDOWS_BYTES].into_boxed_slice().try_into().unwrap()
+/// The loader's memory on the heap, as the init maps it: the read windows
+/// and the output chunks.
+pub(crate) struct Memory(Box<[u8; WINDOWS_BYTES]>, Box<[LoadChunk; CHUNKS]>);
+
+pub(crate) fn memory() -> Memory {
+    Memory(vec![0; WINDOWS_BYTES].into_boxed_slice().try_into().unwrap(), Box::new([const { LoadChunk::new() }; CHUNKS]))
+}
+
+impl Memory {
+    pub(crate) fn scratch(&mut self) -> Scratch<'_> {
+        Scratch::new(&mut self.0, &mut self.1)
+    }
 }
 
 /// A literal-only LZO1X stream: valid input for any LZO1X decoder.
@@ -178,8 +187,8 @@ fn threads_load_the_same_stream() {
         let mut serial = Collect::default();
         let one = run(&mut b, &mut serial).unwrap();
         let mut threaded = Collect::default();
-        let mut wins = windows();
-        let mut bufs = Scratch::new(&mut wins);
+        let mut mem = memory();
+        let mut bufs = mem.scratch();
         let four = load_with(&b.header, n, &mut b.disk, &mut threaded, &mut bufs, &crate::par::Threads(4), &mut |_, _| {}, &NoClock).unwrap();
         assert_eq!(threaded.pages, serial.pages, "{comp:?}: the same pages in the same order");
         assert_eq!((four.crc, four.disk_pages), (one.crc, one.disk_pages));
@@ -208,8 +217,8 @@ fn windows_in_turn_read_the_map_in_order() {
         assert!(b.entries.len() > 4 * WINDOW_PAGES, "{comp:?}: {} stream pages span several blocks", b.entries.len());
         for threads in [1, 2, 4] {
             let mut sink = Collect::default();
-            let mut wins = windows();
-            let mut bufs = Scratch::new(&mut wins);
+            let mut mem = memory();
+            let mut bufs = mem.scratch();
             let mut src = Noting(&mut b.disk, vec![]);
             let r = load_with(&b.header, pages, &mut src, &mut sink, &mut bufs, &crate::par::Threads(threads), &mut |_, _| {}, &NoClock).unwrap();
             assert_eq!(&sink.pages[1..], &p[..], "{comp:?} on {threads} threads: stream intact");
@@ -222,8 +231,8 @@ fn windows_in_turn_read_the_map_in_order() {
 
 fn run(b: &mut Built, sink: &mut Collect) -> Result<Loaded, Error> {
     let n = b.disk.0.len() as u64;
-    let mut wins = windows();
-    let mut bufs = Scratch::new(&mut wins);
+    let mut mem = memory();
+    let mut bufs = mem.scratch();
     let mut calls = 0;
     let r = load(&b.header, n, &mut b.disk, sink, &mut bufs, &mut |done, total| {
         assert!(done <= total);
@@ -418,8 +427,8 @@ fn read_error_and_refused_write() {
     let e = b.entries[7] as usize;
     b.disk.0.truncate(e);
     let n = b.disk.0.len() as u64 + 100; // the device claims more than it has
-    let mut wins = windows();
-    let mut bufs = Scratch::new(&mut wins);
+    let mut mem = memory();
+    let mut bufs = mem.scratch();
     let err = load(&b.header, n, &mut b.disk, &mut Collect::default(), &mut bufs, &mut |_, _| {}, &NoClock).unwrap_err();
     assert_eq!(err, Error::Read { page: e as u64, errno: EIO });
 

@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::image::tests::{Collect, Disk, payload};
-use crate::image::{Scratch as LoadScratch, load};
+use crate::image::load;
 use crate::par::Threads;
 use crate::probe::{SWAP_SIG, SWAPSPACE2};
 use crate::swsusp::{self, parse_header};
@@ -109,7 +109,7 @@ fn write_then_load_with(comp: Compression, data: usize, par: &dyn ForEach<Chunk>
     assert_eq!(h.compression(), comp);
     let n = swap.disk.len() as u64;
     let mut sink = Collect::default();
-    let l = load(&h, n, &mut Disk(swap.disk), &mut sink, &mut LoadScratch::new(&mut crate::image::tests::windows()), &mut |_, _| {}, &crate::image::NoClock)
+    let l = load(&h, n, &mut Disk(swap.disk), &mut sink, &mut crate::image::tests::memory().scratch(), &mut |_, _| {}, &crate::image::NoClock)
         .unwrap();
     // Every slot written is read, but for an empty last map page.
     assert!(l.disk_pages == w.disk_pages || l.disk_pages + 1 == w.disk_pages, "read {}, wrote {}", l.disk_pages, w.disk_pages);
