@@ -10,9 +10,10 @@
 //! touches: the decoders' 8-byte block copies (`copy`, and LZ4's two-stage
 //! shortcut), the encoder's reads inside a block, an empty `asm!` that
 //! keeps values in registers, and the `link_section` that puts the
-//! encoder's block and the CRC in `.text.hot` (see `lzo_compress::block`). The decoders read untrusted bytes: their
-//! checks are exercised against reference decoders by the `lzo_diff` and
-//! `lz4_diff` fuzz targets (with AddressSanitizer), and by unit tests.
+//! encoder's block and the CRC in `.text.hot` (see `lzo_compress::block`).
+//! The decoders read untrusted bytes: their checks are exercised against
+//! reference decoders by the `lzo_diff` and `lz4_diff` fuzz targets (with
+//! AddressSanitizer), and by unit tests.
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_code)]
 
