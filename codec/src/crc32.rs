@@ -77,26 +77,6 @@ pub fn update(crc: u32, data: &[u8]) -> u32 {
     bits(bits(0, &tail), rest)
 }
 
-/// A running `crc32_le`.
-pub struct Crc32 {
-    crc: u32,
-}
-
-impl Crc32 {
-    /// A hasher starting from `seed` (the kernel's hibernation CRC starts from 0).
-    pub fn new(seed: u32) -> Crc32 {
-        Crc32 { crc: seed }
-    }
-
-    pub fn update(&mut self, data: &[u8]) {
-        self.crc = update(self.crc, data);
-    }
-
-    pub fn value(&self) -> u32 {
-        self.crc
-    }
-}
-
 /// a·b modulo the CRC polynomial, in the reflected bit order (bit 31 is x⁰).
 fn multmodp(a: u32, mut b: u32) -> u32 {
     let mut m = 1u32 << 31;
@@ -168,9 +148,7 @@ mod tests {
     use super::*;
 
     fn kernel(data: &[u8]) -> u32 {
-        let mut c = Crc32::new(0);
-        c.update(data);
-        c.value()
+        update(0, data)
     }
 
     #[test]
@@ -210,9 +188,7 @@ mod tests {
     fn known_values() {
         // The check value of CRC-32/ISO-HDLC.
         assert_eq!(standard(b"123456789"), 0xCBF4_3926);
-        let mut c = Crc32::new(!0);
-        c.update(b"123456789");
-        assert_eq!(!c.value(), 0xCBF4_3926);
+        assert_eq!(!update(!0, b"123456789"), 0xCBF4_3926);
         assert_eq!(kernel(b""), 0);
     }
 
@@ -232,10 +208,8 @@ mod tests {
             h.update(d);
             assert_eq!(kernel(d), h.finalize() ^ 0xFFFF_FFFF, "length {len}");
             assert_eq!(standard(d), crc32fast::hash(d), "length {len}");
-            let mut split = Crc32::new(0);
-            split.update(&d[..len / 3]);
-            split.update(&d[len / 3..]);
-            assert_eq!(split.value(), kernel(d), "split at {}", len / 3);
+            let split = update(update(0, &d[..len / 3]), &d[len / 3..]);
+            assert_eq!(split, kernel(d), "split at {}", len / 3);
             let (a, b) = d.split_at(len / 3);
             assert_eq!(combine(kernel(a), kernel(b), b.len() as u64), kernel(d), "combined at {}", len / 3);
         }
@@ -251,14 +225,13 @@ mod speed {
     fn against_crc32fast() {
         let data: Vec<u8> = (0..64u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
         let t = std::time::Instant::now();
-        let mut c = super::Crc32::new(0);
-        c.update(&data);
+        let ours_crc = super::update(0, &data);
         let ours = t.elapsed();
         let t = std::time::Instant::now();
         let mut h = crc32fast::Hasher::new_with_initial(0xFFFF_FFFF);
         h.update(&data);
         let theirs = t.elapsed();
-        assert_eq!(c.value(), h.finalize() ^ 0xFFFF_FFFF);
+        assert_eq!(ours_crc, h.finalize() ^ 0xFFFF_FFFF);
         println!("64 MiB: folding {ours:?}, crc32fast {theirs:?}");
     }
 }
